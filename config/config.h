@@ -1,0 +1,185 @@
+// The configuration as plain data: what ecosystem.toml says, resolved (relative paths made
+// absolute, units parsed, defaults filled in). No toml++ types leak past config/load.cpp.
+// A Config is an immutable snapshot; a reload builds a new one and diffs it.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace ne::config {
+
+using Duration = std::chrono::milliseconds;
+
+// Where a value came from, so cross-field errors can still say file:line:col.
+struct Where {
+    std::string file;
+    int line = 0;
+    int column = 0;
+    std::string str() const;  // "file:line:col"
+};
+
+struct HealthCheck {
+    bool enabled = false;
+    std::string path = "/health";
+    Duration interval{5000};
+    Duration timeout{2000};
+    int fails = 3;
+};
+
+struct App {
+    std::string name;
+    std::string script;          // absolute
+    std::string cwd;             // absolute
+    std::string interpreter = "node";  // "none": run script directly
+    std::vector<std::string> node_args;
+    std::vector<std::string> args;
+    // "instances" as written: an integer N > 0, "max" (usable CPUs), or -K (CPUs - K).
+    // Resolved by resolve_instances(); kept as written so `save` round-trips it.
+    std::string instances = "1";
+    int port = 3000;
+    std::map<std::string, std::string> env;
+    uint64_t max_memory_restart = 0;  // bytes; 0 = no limit
+    Duration kill_timeout{5000};
+    Duration listen_timeout{8000};
+    bool wait_ready = false;
+    Duration min_uptime{1000};
+    int max_restarts = 15;
+    Duration restart_delay{0};
+    Duration exp_backoff_restart_delay{100};
+    bool merge_logs = true;
+    // As written: "" = $NODEEDGE_HOME/logs/<name>-out.log; relative paths are resolved against
+    // $NODEEDGE_HOME by the supervisor, which knows it (the loader does not).
+    std::string out_file;
+    std::string error_file;
+    std::string log_date_format = "%Y-%m-%dT%H:%M:%S%z";
+    uint64_t log_max_size = 10ull << 20;  // bytes; rotate when a file passes this
+    int log_retain = 5;                   // rotated files kept
+    HealthCheck health_check;
+    Where where;                 // the [[apps]] table
+};
+
+struct RateLimit {
+    bool enabled = false;
+    double rate_per_sec = 0;     // "30r/s" -> 30, "5r/m" -> 5/60
+    int burst = 0;
+    bool nodelay = false;
+    std::string key = "remote_addr";  // or "http_<header>"
+    int status = 503;
+};
+
+struct Cache {
+    bool enabled = false;
+    std::map<int, Duration> valid;           // status -> freshness
+    std::vector<std::string> use_stale;      // error, timeout, updating
+    bool lock = false;
+};
+
+struct Location {
+    std::string path;            // "/api/" (prefix) or "/x" with exact = true
+    bool exact = false;          // written as "= /x"
+    std::string app;             // proxy to that app's ready workers
+    std::string upstream;        // or to a named [[upstreams]]
+    std::string balance = "round_robin";  // round_robin | least_conn | ip_hash
+    int keepalive = 64;
+    Duration connect_timeout{5000};
+    Duration read_timeout{60000};
+    Duration send_timeout{60000};
+    Duration queue_timeout{1000};
+    bool websocket = true;
+    bool buffering = true;
+    RateLimit rate_limit;
+    Cache cache;
+    std::string root;            // static files (absolute)
+    std::string alias;           // static files, prefix mapped away (absolute)
+    std::string index = "index.html";
+    Duration expires{0};
+    std::string cache_control;
+    bool access_log = true;
+    std::string return_;         // "301 https://x" or "200 text"
+    Where where;
+};
+
+struct Tls {
+    bool enabled = false;
+    std::string cert;            // absolute
+    std::string key;             // absolute
+    std::vector<std::string> protocols{"TLSv1.2", "TLSv1.3"};
+    std::string ciphers;
+};
+
+struct Gzip {
+    bool enabled = false;
+    int level = 6;
+    uint64_t min_length = 256;
+    std::vector<std::string> types{"text/html"};
+};
+
+struct ListenAddr {
+    std::string host;            // "127.0.0.1", "0.0.0.0", "::1"
+    int port = 0;
+    std::string str() const;     // "127.0.0.1:8080" / "[::1]:8080"
+    Where where;
+};
+
+struct Server {
+    std::vector<ListenAddr> listen;
+    std::vector<std::string> server_name;   // empty: any
+    std::map<std::string, std::string> headers;
+    uint64_t client_max_body_size = 1ull << 20;  // nginx's default 1m
+    Duration keepalive_timeout{65000};
+    int keepalive_requests = 1000;
+    Duration client_header_timeout{60000};
+    Duration client_body_timeout{60000};
+    Tls tls;
+    bool http2 = false;
+    bool redirect_https = false;
+    Gzip gzip;
+    std::vector<Location> locations;
+    Where where;
+};
+
+struct UpstreamServer {
+    std::string address;         // host:port
+    int weight = 1;
+    int max_fails = 1;
+    Duration fail_timeout{10000};
+};
+
+struct Upstream {
+    std::string name;
+    std::vector<UpstreamServer> servers;
+    Where where;
+};
+
+struct Proxy {
+    std::string workers = "auto";  // "auto" or a count, as written
+    std::string user;
+    std::string access_log = "logs/access.log";  // relative to $NODEEDGE_HOME; "off"
+    std::string access_log_format = "combined";  // or "json"
+    std::string error_page;        // absolute, or empty
+};
+
+struct Metrics {
+    std::string listen;            // empty: disabled
+};
+
+struct Config {
+    std::string source;            // absolute path of the ecosystem.toml ("" for `start app.js`)
+    Proxy proxy;
+    Metrics metrics;
+    std::vector<App> apps;
+    std::vector<Server> servers;
+    std::vector<Upstream> upstreams;
+};
+
+// Number of usable CPUs (sched_getaffinity), at least 1.
+int usable_cpus();
+
+// "4" -> 4, "max" -> cpus, "-1" -> cpus - 1 (at least 1). nullopt for anything else.
+std::optional<int> resolve_instances(const std::string& written, int cpus);
+
+}  // namespace ne::config

@@ -1,0 +1,25 @@
+// ecosystem.toml -> Config. Every error is "file:line:column: message" (unknown key, wrong
+// type, bad unit, duplicate app name, overlapping port ranges, a listen address that clashes
+// with an app port, a missing script, a location naming an unknown app). Loading has no side
+// effects, so `nodeedge check` and a reload can both call it before anything changes.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "config/config.h"
+#include "ipc/result.h"
+
+namespace ne::config {
+
+// Reads, parses, resolves relative paths against the file's folder, validates.
+Result<Config> load_file(const std::string& path);
+// Same from text; `path` names the file in messages and anchors relative paths.
+Result<Config> load_string(std::string_view text, const std::string& path);
+
+// `nodeedge start script.js`: one app named `name` (default: the script's basename without
+// extension), cwd = the script's folder, other keys at their defaults.
+Result<Config> config_for_script(const std::string& script_path, const std::string& name,
+                                 const std::string& instances, int port);
+
+}  // namespace ne::config

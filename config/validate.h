@@ -1,0 +1,20 @@
+// Cross-field checks on a whole Config (also on the daemon's merge of several files):
+// duplicate app names, app port ranges that overlap each other or a listen address,
+// locations naming an unknown app or upstream, scripts that do not exist.
+#pragma once
+
+#include "config/config.h"
+#include "ipc/result.h"
+
+namespace ne::config {
+
+// `cpus` resolves "max"/-K instance counts for the port-range checks.
+Status validate(const Config& c, int cpus);
+
+// The ports app `a` owns when it runs `instances` workers: [port, port + instances).
+// (Rolling-reload replacements of a worker sitting on its own port start on a port the
+// kernel picks, so they need no reservation; see docs/ARCHITECTURE.md.)
+struct PortRange { int first; int last; };
+PortRange app_port_range(const App& a, int instances);
+
+}  // namespace ne::config

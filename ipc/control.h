@@ -1,0 +1,58 @@
+// The CLI <-> daemon control protocol: one request frame, one reply frame (ipc/channel.h
+// framing) on the Unix socket $NODEEDGE_HOME/daemon.sock.
+//
+// Request: {"v": 1, "cmd": "<name>", ...args}
+// Reply:   {"ok": true, ...data}  or  {"ok": false, "error": "<one line, with context>"}
+//
+// Commands and their arguments:
+//   ping                                   -> {pid, version}
+//   start    {file?, script?, instances?, name?, only?, port?}
+//            file/script are absolute; instances as written ("4", "max", "-1").
+//            Replies once every started worker is ready, or fails naming the worker and why.
+//                                          -> {workers: [row...], proxy: {...}}
+//   reload   {target}    target: "all", an app name, or an absolute ecosystem.toml path
+//   restart  {target}    stop  {target}    delete {target}     target: "all" or an app name
+//   scale    {app, instances: int}
+//   status                                 -> {workers: [row...], proxy: {...}}
+//   describe {app}                         -> {app: {...config}, workers: [row...], events: [...]}
+//   logs     {app?}                        -> {files: [{app, stream: "out"|"err", path}]}
+//   flush    {app?}
+//   save     resurrect
+//   kill                                   -> replies when every app is stopped; daemon exits.
+//
+// A worker row: {id, name, instance, mode, pid, port, status, restarts, uptime_ms,
+//                cpu_percent, memory_bytes}  (SPEC.md's `status --json` fields).
+// proxy: {listen: ["127.0.0.1:8080", ...], connections, requests_per_sec,
+//         workers: [{pid, status}]}
+// An event: {ts_ms, worker: "api:1", kind: "start"|"exit"|"restart"|"memory"|"reload"|..., detail}
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <string>
+#include <string_view>
+
+#include "ipc/result.h"
+
+namespace ne::ipc::control {
+
+using nlohmann::json;
+
+constexpr int kVersion = 1;
+
+json request(const std::string& cmd, json args = json::object());
+// Checks the version and that "cmd" is a string.
+Result<json> parse_request(std::string_view payload);
+
+json ok(json data = json::object());
+json fail(const std::string& message);
+
+// $NODEEDGE_HOME, else ~/.nodeedge (from $HOME, else the passwd entry).
+std::string home_dir();
+std::string socket_path(const std::string& home);
+std::string pid_path(const std::string& home);
+std::string state_db_path(const std::string& home);
+std::string logs_dir(const std::string& home);
+std::string daemon_log_path(const std::string& home);
+
+}  // namespace ne::ipc::control
