@@ -15,15 +15,19 @@ namespace ne::supervisor {
 
 class PortProbe {
 public:
-    // Calls on_ready once 127.0.0.1:port (or host) accepts a connection. Never gives up by
-    // itself: the caller owns the listen_timeout and destroys the probe.
+    // Calls on_ready once host:port (e.g. "127.0.0.1") accepts a connection; the probe
+    // connection is closed at once. Never gives up by itself: the caller owns the
+    // listen_timeout and destroys the probe. on_ready may destroy the probe.
     PortProbe(event_base* base, std::string host, int port, std::function<void()> on_ready);
     ~PortProbe();
 
 private:
     static void on_timer(evutil_socket_t, short, void* self);
-    static void on_connect(evutil_socket_t, short, void* self);
+    static void on_connect(evutil_socket_t, short what, void* self);
     void try_connect();
+    void connect_done(short what);
+    void retry_later();
+    bool connected_to_other() const;
     event_base* base_;
     std::string host_;
     int port_;
@@ -33,18 +37,26 @@ private:
     UniqueFd conn_;
 };
 
-// Reads Node's IPC channel; calls on_ready when a message equal to the string "ready" arrives
-// (process.send('ready') serialises as "\"ready\"\n"). on_close when the channel closes.
+// Reads Node's IPC channel (the fd stays owned by the caller and must be non-blocking, as
+// spawn() makes it). Calls on_ready once, when the first message equal to the string "ready"
+// arrives (process.send('ready') serialises as "\"ready\"\n"); other messages are read and
+// discarded, so the app never blocks on a full channel. on_close runs once when the channel
+// closes (the worker exited or closed it). Either callback may destroy the reader.
 class NodeIpcReader {
 public:
-    NodeIpcReader(event_base* base, int fd, std::function<void()> on_ready);
+    NodeIpcReader(event_base* base, int fd, std::function<void()> on_ready,
+                  std::function<void()> on_close = {});
     ~NodeIpcReader();
 
 private:
     static void on_readable(evutil_socket_t, short, void* self);
+    void read_some();
+    bool scan_lines();           // true when a "ready" message was in the new lines
     int fd_;
     std::function<void()> on_ready_;
+    std::function<void()> on_close_;
     std::string buf_;
+    bool discarding_ = false;    // inside a message too long to be "ready"
     EventPtr ev_;
 };
 

@@ -1,8 +1,10 @@
 // When to restart a worker that exited, or whether to give up (pure: time comes in as values).
-// PM2 semantics: an exit sooner than min_uptime after start is "unstable"; max_restarts
-// unstable exits in a row -> errored. The delay is restart_delay, or, with
-// exp_backoff_restart_delay, that value doubled per consecutive restart up to 15 s, reset
-// after a stable run.
+// PM2 semantics: an exit sooner than min_uptime after start is "unstable"; once there have
+// been more than max_restarts unstable exits the worker is given up on (errored), so
+// max_restarts = 15 allows 15 restarts. The delay is exp_backoff_restart_delay doubled per
+// consecutive restart (base, 2*base, 4*base ...) up to 15 s, or restart_delay when the
+// backoff is 0. A run of at least max(min_uptime, 30 s) - PM2's notion of a stable run -
+// resets both the backoff and the unstable count.
 #pragma once
 
 #include <chrono>

@@ -6,7 +6,6 @@
 
 #include <sys/types.h>
 
-#include <map>
 #include <string>
 #include <vector>
 
@@ -17,11 +16,11 @@
 namespace ne::supervisor {
 
 struct SpawnSpec {
-    std::string exe;                 // resolved through PATH when it has no '/'
+    std::string exe;                 // resolved through PATH (of `env`) when it has no '/'
     std::vector<std::string> argv;   // argv[0] included
     std::vector<std::string> env;    // "K=V", the complete environment
-    std::string cwd;
-    bool node_ipc = false;           // give the child a socketpair end as NODE_CHANNEL_FD
+    std::string cwd;                 // empty: the daemon's
+    bool node_ipc = false;           // give the child a socketpair end as NODE_CHANNEL_FD=3
 };
 
 struct Spawned {
@@ -32,11 +31,20 @@ struct Spawned {
     UniqueFd ipc;                    // our end of Node's IPC channel (when node_ipc)
 };
 
+// Returns once the child has exec'd. A failed chdir or exec is an Error ("exec node: No such
+// file or directory", "chdir /srv/api: Permission denied"; the caller prefixes "app:i") and
+// the failed child is already reaped. The child runs in a new session with default signal
+// dispositions and an empty mask, stdin on /dev/null, and no other fd of ours: it outlives
+// the daemon (no PDEATHSIG) so that the next daemon can adopt or stop it.
 Result<Spawned> spawn(const SpawnSpec& spec);
 
 // The spec for instance `instance` of `app` listening on `port`: interpreter + node_args +
-// script + args; env = inherited environment + app.env + PORT, NODE_APP_INSTANCE, NODE_ENV
-// (only if unset) and name. interpreter "none" runs the script itself.
+// script + args (interpreter "none" runs the script itself), cwd = app.cwd, and env = the
+// daemon's environment, then app.env, then PORT, NODE_APP_INSTANCE, name (PM2's names) and
+// NODEEDGE_APP, NODEEDGE_INSTANCE, which app.env cannot override (the proxy relies on PORT).
+// node_ipc is on for every interpreter but "none" unless wait_ready, as under PM2, where apps
+// may call process.send() unconditionally: the caller must keep reading the ipc fd
+// (NodeIpcReader does) or the app's messages pile up in it.
 SpawnSpec worker_spec(const config::App& app, int instance, int port);
 
 // Start time (clock ticks since boot) of a live pid, 0 if it is gone.

@@ -1,6 +1,8 @@
 // state.db (SQLite, WAL): apps (their config as JSON), workers (pid, start ticks, port, status,
 // restarts), events, and the saved list. The daemon writes it; after a daemon crash the next
 // daemon reads it to find workers that outlived it (pid + start ticks). RAII statements.
+// Every error names the file and carries SQLite's message; a file that is not a database, or
+// a corrupt one, is refused by open() with such an error.
 #pragma once
 
 #include <sqlite3.h>
@@ -51,6 +53,7 @@ public:
 
     // Keeps the newest 1000 events per app.
     Status add_event(const EventRow& e);
+    // The newest `limit` events of `app` ("" = every app; limit <= 0 = no limit), oldest first.
     Result<std::vector<EventRow>> events(const std::string& app, int limit);
 
     // The saved configuration (`save`), one JSON document; nullopt if never saved.
@@ -62,8 +65,11 @@ public:
     Result<std::optional<std::string>> meta(const std::string& key);
 
 private:
-    explicit StateDb(sqlite3* db) : db_(db) {}
-    sqlite3* db_;
+    struct Close { void operator()(sqlite3* db) const { sqlite3_close_v2(db); } };
+    using DbPtr = std::unique_ptr<sqlite3, Close>;
+    StateDb(DbPtr db, std::string path) : db_(std::move(db)), path_(std::move(path)) {}
+    DbPtr db_;
+    std::string path_;
 };
 
 }  // namespace ne::supervisor

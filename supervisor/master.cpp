@@ -1,0 +1,394 @@
+#include "supervisor/master.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <systemd/sd-daemon.h>
+#include <unistd.h>
+
+#include <filesystem>
+
+#include "config/json.h"
+#include "ipc/control.h"
+#include "supervisor/spawn.h"
+
+namespace ne::supervisor {
+
+using nlohmann::json;
+namespace fs = std::filesystem;
+
+namespace {
+
+int64_t now_ms() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+// How long a drain may wait for in-flight requests (e.g. a WebSocket that never ends) before
+// the worker is stopped anyway.
+constexpr std::chrono::seconds kDrainDeadline{30};
+
+}  // namespace
+
+Master::Master(std::string home, std::string self_exe)
+    : home_(std::move(home)), exe_(std::move(self_exe)), base_(event_base_new()) {}
+
+Master::~Master() = default;
+
+Status Master::init() {
+    std::error_code ec;
+    fs::create_directories(ipc::control::logs_dir(home_), ec);
+    if (ec) return Error{"create " + ipc::control::logs_dir(home_) + ": " + ec.message()};
+    auto db = StateDb::open(ipc::control::state_db_path(home_));
+    if (!db) return db.error();
+    db_ = std::move(*db);
+
+    proxy_ = std::make_unique<ProxyWorkers>(base_.get(), exe_, [this](uint64_t id) {
+        drain_deadlines_.erase(id);
+        for (auto& a : apps_)
+            if (Worker* w = a->find(id)) w->on(Event::DrainDone, "drained");
+    });
+
+    for (int sig : {SIGCHLD, SIGTERM, SIGINT, SIGHUP, SIGUSR1}) {
+        signals_.emplace_back(evsignal_new(base_.get(), sig, on_signal, this));
+        evsignal_add(signals_.back().get(), nullptr);
+    }
+    ::signal(SIGPIPE, SIG_IGN);
+    kick_.reset(event_new(base_.get(), -1, 0, on_kick, this));
+    sample_timer_.reset(event_new(base_.get(), -1, EV_PERSIST, on_sample, this));
+    // Memory is checked twice a second so a worker over its limit is replaced within a second
+    // of crossing it (PM2 polls every 30 s).
+    timeval half{0, 500000};
+    evtimer_add(sample_timer_.get(), &half);
+
+    control_ = std::make_unique<ControlServer>(base_.get(), [this](const json& req, Reply reply) {
+        handle(req, std::move(reply));
+    });
+    stop_orphans();
+    if (auto s = control_->listen(ipc::control::socket_path(home_)); !s) return s;
+    restore_running();
+    return {};
+}
+
+int Master::run() {
+    sd_notify(0, "READY=1\nSTATUS=supervising");
+    event_base_dispatch(base_.get());
+    return exit_code_;
+}
+
+// ---- WorkerHost -------------------------------------------------------------------------
+
+void Master::pool_add(Worker& w) {
+    proxy_->backend_add(ipc::BackendAdd{w.id(), w.app().name, w.instance(), "127.0.0.1", w.port()});
+}
+
+void Master::pool_drain(Worker& w) {
+    auto d = std::make_unique<DrainDeadline>();
+    d->master = this;
+    d->id = w.id();
+    d->timer.reset(evtimer_new(base_.get(), on_drain_deadline, d.get()));
+    timeval tv{kDrainDeadline.count(), 0};
+    evtimer_add(d->timer.get(), &tv);
+    drain_deadlines_[w.id()] = std::move(d);
+    proxy_->backend_drain(w.id());
+}
+
+void Master::on_drain_deadline(evutil_socket_t, short, void* arg) {
+    auto* d = static_cast<DrainDeadline*>(arg);
+    Master* m = d->master;
+    uint64_t id = d->id;
+    m->drain_deadlines_.erase(id);  // frees d and its timer: nothing of them is used below
+    for (auto& a : m->apps_)
+        if (Worker* w = a->find(id)) {
+            m->event(*w, "drain", "drain deadline passed with requests in flight; stopping anyway");
+            w->on(Event::DrainDone, "drain deadline");
+        }
+}
+
+void Master::pool_remove(Worker& w) {
+    drain_deadlines_.erase(w.id());
+    proxy_->backend_remove(w.id());
+}
+
+void Master::pid_started(Worker& w) { by_pid_[w.pid()] = &w; }
+
+void Master::state_changed(Worker& w, State from, const std::string& why) {
+    WorkerRow row;
+    row.id = w.id();
+    row.app = w.app().name;
+    row.instance = w.instance();
+    row.pid = w.pid() > 0 ? w.pid() : 0;
+    row.start_ticks = w.start_ticks();
+    row.port = w.port();
+    row.status = to_string(w.state());
+    row.restarts = w.restarts();
+    row.started_at_ms = w.started_at_ms();
+    if (auto s = db_->put_worker(row); !s) spdlog::warn("state.db: {}", s.error().message);
+    for (auto& a : apps_)
+        if (a->find(w.id())) a->on_state_change(w);
+    kick();
+}
+
+void Master::event(Worker& w, const std::string& kind, const std::string& detail) {
+    spdlog::info("{} {}: {}", w.label(), kind, detail);
+    if (auto s = db_->add_event(EventRow{now_ms(), w.app().name, w.label(), kind, detail}); !s)
+        spdlog::warn("state.db: {}", s.error().message);
+}
+
+std::string Master::log_path(const config::App& app, int instance, bool err) const {
+    const std::string& written = err ? app.error_file : app.out_file;
+    std::string path;
+    if (written.empty()) path = ipc::control::logs_dir(home_) + "/" + app.name + (err ? "-error" : "-out") + ".log";
+    else if (written[0] == '/') path = written;
+    else path = home_ + "/" + written;
+    if (!app.merge_logs) {
+        // PM2's naming: api-out-1.log
+        auto dot = path.rfind('.');
+        std::string suffix = "-" + std::to_string(instance);
+        path = dot == std::string::npos || dot < path.rfind('/') ? path + suffix : path.insert(dot, suffix);
+    }
+    return path;
+}
+
+std::shared_ptr<LogFile> Master::log_file(const config::App& app, int instance, bool err) {
+    std::string path = log_path(app, instance, err);
+    auto& slot = logs_[path];
+    if (!slot) {
+        slot = std::make_shared<LogFile>(path, app.log_max_size, app.log_retain);
+        if (auto s = slot->open(); !s) spdlog::error("{}: {}", app.name, s.error().message);
+    }
+    return slot;
+}
+
+// ---- loop plumbing ----------------------------------------------------------------------
+
+void Master::wait_for(Pending p) {
+    pending_.push_back(std::move(p));
+    kick();
+}
+
+void Master::kick() { event_active(kick_.get(), EV_TIMEOUT, 0); }
+
+void Master::on_kick(evutil_socket_t, short, void* self) {
+    auto* m = static_cast<Master*>(self);
+    // Polls may add new pending requests or kick again; take the list first.
+    auto pending = std::move(m->pending_);
+    m->pending_.clear();
+    for (auto& p : pending) {
+        bool done = false;
+        try {
+            done = p();
+        } catch (const std::exception& e) {
+            spdlog::error("pending request: {}", e.what());
+            done = true;
+        }
+        if (!done) m->pending_.push_back(std::move(p));
+    }
+    for (auto& a : m->apps_) a->collect();
+}
+
+void Master::on_signal(evutil_socket_t sig, short, void* self) {
+    auto* m = static_cast<Master*>(self);
+    switch (sig) {
+        case SIGCHLD: m->reap(); break;
+        case SIGUSR1:
+            spdlog::info("SIGUSR1: reopening log files");
+            for (auto& [path, f] : m->logs_) f->reopen();
+            break;
+        case SIGHUP:
+            spdlog::info("SIGHUP: rolling reload of every app");
+            {
+                std::vector<std::string> names;
+                for (auto& a : m->apps_) names.push_back(a->name());
+                m->rolling_reload(names, [](const json& r) {
+                    if (!r.value("ok", false)) spdlog::error("reload: {}", r.value("error", ""));
+                });
+            }
+            break;
+        default:
+            spdlog::info("signal {}: stopping every app, then exiting", sig);
+            m->shutdown([] {});
+    }
+}
+
+void Master::reap() {
+    // One SIGCHLD may stand for several exits.
+    for (;;) {
+        int status = 0;
+        pid_t pid = ::waitpid(-1, &status, WNOHANG);
+        if (pid <= 0) break;
+        if (proxy_->on_exit(pid, status)) continue;
+        auto it = by_pid_.find(pid);
+        if (it == by_pid_.end()) continue;  // an orphan we adopted as PID 1, or a probe
+        Worker* w = it->second;
+        by_pid_.erase(it);
+        w->on_exit(status);
+    }
+    kick();
+}
+
+void Master::on_sample(evutil_socket_t, short, void* self) { static_cast<Master*>(self)->sample(); }
+
+void Master::sample() {
+    auto now = std::chrono::steady_clock::now();
+    for (auto& a : apps_) {
+        for (Worker* w : a->workers()) {
+            w->sample(now);
+            uint64_t limit = w->app().max_memory_restart;
+            if (limit == 0 || w->state() != State::Online || w->memory_bytes() <= limit) continue;
+            if (a->replacing(w->instance()) || a->current(w->instance()) != w) continue;
+            event(*w, "memory", "RSS " + std::to_string(w->memory_bytes() >> 20) + " MiB over max_memory_restart " +
+                                    std::to_string(limit >> 20) + " MiB: replacing it");
+            a->replace(w->instance(), "memory limit");
+        }
+    }
+}
+
+void Master::shutdown(std::function<void()> then) {
+    if (shutting_down_) {
+        wait_for([this, then] {
+            if (!proxy_->running() && !by_pid_.size()) { then(); return true; }
+            return false;
+        });
+        return;
+    }
+    shutting_down_ = true;
+    sd_notify(0, "STOPPING=1\nSTATUS=draining and stopping every app");
+    for (auto& a : apps_) a->stop("daemon stopping");
+    wait_for([this, then] {
+        for (auto& a : apps_)
+            if (!a->all_stopped()) return false;
+        proxy_->quit([this, then] {
+            then();
+            // Give the reply to `kill` a moment to reach the client before the loop ends.
+            timeval flush{0, 200000};
+            event_base_loopexit(base_.get(), &flush);
+        });
+        return true;
+    });
+}
+
+// ---- crash recovery ---------------------------------------------------------------------
+
+void Master::stop_orphans() {
+    // Workers a previous daemon left running (it was killed): they are not our children, so we
+    // cannot supervise them. Stop them (by process group, only if pid + start time still match)
+    // and account for each in the events; restore_running() starts the apps again.
+    auto rows = db_->workers();
+    if (!rows) {
+        spdlog::warn("state.db: {}", rows.error().message);
+        return;
+    }
+    std::vector<pid_t> stopping;
+    for (auto& r : *rows) {
+        if (r.pid <= 0 || r.start_ticks == 0 || process_start_ticks(r.pid) != r.start_ticks) {
+            (void)db_->delete_worker(r.id);
+            continue;
+        }
+        spdlog::warn("{}:{} pid {} outlived the previous daemon; stopping it", r.app, r.instance, r.pid);
+        (void)db_->add_event(EventRow{now_ms(), r.app, r.app + ":" + std::to_string(r.instance), "orphan",
+                                      "pid " + std::to_string(r.pid) + " outlived the previous daemon; stopped"});
+        if (::kill(-r.pid, SIGTERM) != 0) ::kill(r.pid, SIGTERM);
+        stopping.push_back(r.pid);
+        (void)db_->delete_worker(r.id);
+    }
+    // Bounded wait (they are not our children, so no SIGCHLD): 5 s, then SIGKILL.
+    for (int i = 0; i < 50 && !stopping.empty(); ++i) {
+        std::erase_if(stopping, [](pid_t p) { return ::kill(p, 0) != 0; });
+        if (!stopping.empty()) ::usleep(100000);
+    }
+    for (pid_t p : stopping) {
+        if (::kill(-p, SIGKILL) != 0) ::kill(p, SIGKILL);
+    }
+}
+
+void Master::restore_running() {
+    auto saved = db_->meta("running");
+    if (!saved || !*saved) return;
+    json j = json::parse(**saved, nullptr, false);
+    if (j.is_discarded()) return;
+    auto cfg = config::from_json(j);
+    if (!cfg) {
+        spdlog::error("state.db running config: {}", cfg.error().message);
+        return;
+    }
+    spdlog::info("restoring {} app(s) from state.db", cfg->apps.size());
+    launch(std::move(*cfg), "", "", [](const json& r) {
+        if (!r.value("ok", false)) spdlog::error("restore: {}", r.value("error", ""));
+    });
+}
+
+// ---- process setup ----------------------------------------------------------------------
+
+namespace {
+
+std::string self_exe() {
+    std::error_code ec;
+    auto p = fs::read_symlink("/proc/self/exe", ec);
+    return ec ? "nodeedge" : p.string();
+}
+
+// Holds an exclusive lock on daemon.pid for the daemon's life: a second daemon fails cleanly.
+Result<UniqueFd> lock_pid_file(const std::string& path) {
+    UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+    if (!fd) return Error::from_errno("open " + path);
+    if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
+        char buf[32] = {};
+        ssize_t n = ::pread(fd.get(), buf, sizeof buf - 1, 0);
+        (void)n;
+        return Error{"a daemon is already running (pid " + std::string(buf).substr(0, std::string(buf).find('\n')) + ")"};
+    }
+    return fd;
+}
+
+void write_pid(int fd) {
+    std::string pid = std::to_string(::getpid()) + "\n";
+    if (::ftruncate(fd, 0) == 0) (void)!::pwrite(fd, pid.data(), pid.size(), 0);
+}
+
+void daemonize(const std::string& log_path) {
+    if (pid_t p = ::fork(); p > 0) _exit(0);
+    ::setsid();
+    if (pid_t p = ::fork(); p > 0) _exit(0);
+    (void)!::chdir("/");
+    int null = ::open("/dev/null", O_RDONLY);
+    int log = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    if (null >= 0) { ::dup2(null, 0); ::close(null); }
+    if (log >= 0) { ::dup2(log, 1); ::dup2(log, 2); ::close(log); }
+}
+
+}  // namespace
+
+int run_daemon(const DaemonOptions& opts) {
+    std::string home = ipc::control::home_dir();
+    std::error_code ec;
+    fs::create_directories(home, ec);
+    ::chmod(home.c_str(), 0700);
+    if (!opts.foreground) daemonize(ipc::control::daemon_log_path(home));
+    spdlog::set_default_logger(spdlog::stdout_logger_mt("nodeedge"));
+    spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e%z [%l] %v");
+    spdlog::flush_on(spdlog::level::info);
+
+    auto lock = lock_pid_file(ipc::control::pid_path(home));
+    if (!lock) {
+        spdlog::error("{}", lock.error().message);
+        return 1;
+    }
+    write_pid(lock->get());
+    Master master(home, self_exe());
+    if (auto s = master.init(); !s) {
+        spdlog::error("daemon start failed: {}", s.error().message);
+        return 1;
+    }
+    spdlog::info("daemon {} started, home {}", ::getpid(), home);
+    int rc = master.run();
+    ::unlink(ipc::control::pid_path(home).c_str());
+    spdlog::info("daemon exiting");
+    return rc;
+}
+
+}  // namespace ne::supervisor

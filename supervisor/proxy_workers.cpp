@@ -1,0 +1,272 @@
+#include "supervisor/proxy_workers.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <spdlog/spdlog.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "ipc/net.h"
+
+namespace ne::supervisor {
+
+using nlohmann::json;
+
+ProxyWorkers::ProxyWorkers(event_base* base, std::string self_exe, OnDrainDone on_drain_done)
+    : base_(base), exe_(std::move(self_exe)), on_drain_done_(std::move(on_drain_done)) {}
+
+ProxyWorkers::~ProxyWorkers() {
+    for (auto& [pid, p] : procs_) ::kill(pid, SIGKILL);
+}
+
+Status ProxyWorkers::set_listeners(const std::vector<std::string>& addresses) {
+    std::map<std::string, UniqueFd> next;
+    for (const auto& a : addresses) {
+        if (next.count(a)) continue;
+        if (auto it = listeners_.find(a); it != listeners_.end()) {
+            next.emplace(a, std::move(it->second));
+            continue;
+        }
+        auto hp = net::split_host_port(a);
+        if (!hp) return hp.error();
+        auto fd = net::listen_tcp(hp->host, hp->port);
+        if (!fd) {
+            // Put back what we borrowed: a failed change leaves everything as it was.
+            for (auto& [addr, f] : next)
+                if (listeners_.count(addr)) listeners_[addr] = std::move(f);
+            return fd.error();
+        }
+        next.emplace(a, std::move(*fd));
+    }
+    std::vector<std::string> order;
+    for (auto& [a, fd] : next) order.push_back(a);
+    bool changed = order != order_;
+    listeners_ = std::move(next);
+    order_ = std::move(order);
+    if (changed && !order_.empty()) start_generation();
+    if (order_.empty()) {
+        for (auto& [pid, p] : procs_) {
+            p.quitting = true;
+            p.channel->send(ipc::encode(ipc::Quit{}));
+        }
+    }
+    return {};
+}
+
+void ProxyWorkers::start_generation() {
+    ++generation_;
+    // The old generation stops accepting and finishes what it has; the new one takes over the
+    // (same or changed) listening sockets. No socket is closed under a client.
+    for (auto& [pid, p] : procs_) {
+        if (p.generation < generation_ && !p.quitting) {
+            p.quitting = true;
+            p.channel->send(ipc::encode(ipc::Quit{}));
+        }
+    }
+    for (int i = 0; i < count_; ++i)
+        if (auto r = fork_one(); !r) spdlog::error("proxy worker: {}", r.error().message);
+}
+
+void ProxyWorkers::set_config(json config) {
+    config_ = std::move(config);
+    send_all(ipc::ProxyConfig{config_});
+}
+
+void ProxyWorkers::set_count(int n) {
+    count_ = std::max(1, n);
+    if (order_.empty()) return;
+    int live = 0;
+    for (auto& [pid, p] : procs_)
+        if (!p.quitting && p.generation == generation_) ++live;
+    for (; live < count_; ++live)
+        if (auto r = fork_one(); !r) spdlog::error("proxy worker: {}", r.error().message);
+    for (auto& [pid, p] : procs_) {
+        if (live <= count_) break;
+        if (p.quitting || p.generation != generation_) continue;
+        p.quitting = true;
+        p.channel->send(ipc::encode(ipc::Quit{}));
+        --live;
+    }
+}
+
+Result<pid_t> ProxyWorkers::fork_one() {
+    int sv[2];
+    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
+        return Error::from_errno("socketpair for proxy worker");
+    UniqueFd ours(sv[0]), theirs(sv[1]);
+
+    // Everything the child needs is prepared before fork: no allocation after it.
+    std::vector<int> sources{theirs.get()};
+    std::vector<std::string> args{exe_, "__proxy-worker", "--channel", "3"};
+    int target = 4;
+    for (auto& a : order_) {
+        sources.push_back(listeners_[a].get());
+        args.push_back("--listen");
+        args.push_back(a + "=" + std::to_string(target++));
+    }
+    std::vector<char*> argv;
+    for (auto& s : args) argv.push_back(s.data());
+    argv.push_back(nullptr);
+
+    pid_t pid = ::fork();
+    if (pid < 0) return Error::from_errno("fork proxy worker");
+    if (pid == 0) {
+        sigset_t all;
+        sigemptyset(&all);
+        sigprocmask(SIG_SETMASK, &all, nullptr);
+        // Move sources out of the way first, so dup2 onto 3.. cannot clobber one of them.
+        std::vector<int>& high = sources;
+        for (int& fd : high) fd = fcntl(fd, F_DUPFD_CLOEXEC, 64);
+        for (size_t i = 0; i < high.size(); ++i) dup2(high[i], 3 + static_cast<int>(i));
+        execv(exe_.c_str(), argv.data());
+        _exit(127);
+    }
+    theirs.reset();
+    Proc p;
+    p.pid = pid;
+    p.generation = generation_;
+    p.channel = std::make_unique<ipc::Channel>(
+        base_, std::move(ours), [this, pid](std::string payload) { on_frame(pid, payload); },
+        [pid](const std::string& why) { spdlog::debug("proxy worker {} channel: {}", pid, why); });
+    p.channel->send(ipc::encode(ipc::ProxyConfig{config_}));
+    for (auto& [id, b] : ready_) p.channel->send(ipc::encode(b));
+    procs_.emplace(pid, std::move(p));
+    spdlog::info("proxy worker {} started (generation {})", pid, generation_);
+    return pid;
+}
+
+void ProxyWorkers::send_all(const ipc::Message& m) {
+    std::string frame = ipc::encode(m);
+    for (auto& [pid, p] : procs_)
+        if (!p.quitting) p.channel->send(frame);
+}
+
+void ProxyWorkers::backend_add(const ipc::BackendAdd& b) {
+    ready_[b.id] = b;
+    send_all(b);
+}
+
+void ProxyWorkers::backend_drain(uint64_t id) {
+    ready_.erase(id);
+    std::set<pid_t> waiting;
+    for (auto& [pid, p] : procs_)
+        if (!p.quitting) waiting.insert(pid);
+    if (waiting.empty()) {
+        on_drain_done_(id);
+        return;
+    }
+    drains_[id] = std::move(waiting);
+    send_all(ipc::BackendDrain{id});
+}
+
+void ProxyWorkers::backend_remove(uint64_t id) {
+    ready_.erase(id);
+    drains_.erase(id);
+    // Quitting workers are told too: they may still hold connections to it.
+    std::string frame = ipc::encode(ipc::BackendRemove{id});
+    for (auto& [pid, p] : procs_) p.channel->send(frame);
+}
+
+void ProxyWorkers::on_frame(pid_t pid, const std::string& payload) {
+    auto msg = ipc::decode(payload);
+    if (!msg) {
+        spdlog::error("proxy worker {}: {}", pid, msg.error().message);
+        return;
+    }
+    if (auto* d = std::get_if<ipc::DrainDone>(&*msg)) {
+        auto it = drains_.find(d->id);
+        if (it == drains_.end()) return;
+        it->second.erase(pid);
+        if (it->second.empty()) {
+            drains_.erase(it);
+            on_drain_done_(d->id);
+        }
+    } else if (auto* s = std::get_if<ipc::Stats>(&*msg)) {
+        auto it = procs_.find(pid);
+        if (it == procs_.end()) return;
+        Proc& p = it->second;
+        p.rps = static_cast<double>(s->requests - std::min(s->requests, p.prev_requests));
+        p.prev_requests = s->requests;
+        p.connections = s->connections;
+        p.requests = s->requests;
+    }
+}
+
+void ProxyWorkers::forget_in_drains(pid_t pid) {
+    // A dead proxy worker has nothing in flight any more.
+    std::vector<uint64_t> done;
+    for (auto& [id, waiting] : drains_) {
+        waiting.erase(pid);
+        if (waiting.empty()) done.push_back(id);
+    }
+    for (uint64_t id : done) {
+        drains_.erase(id);
+        on_drain_done_(id);
+    }
+}
+
+bool ProxyWorkers::on_exit(pid_t pid, int status) {
+    auto it = procs_.find(pid);
+    if (it == procs_.end()) return false;
+    bool expected = it->second.quitting;
+    int gen = it->second.generation;
+    procs_.erase(it);
+    forget_in_drains(pid);
+    if (!expected) {
+        spdlog::error("proxy worker {} died ({}); starting another", pid,
+                      WIFSIGNALED(status) ? std::string("signal ") + std::to_string(WTERMSIG(status))
+                                          : "exit " + std::to_string(WEXITSTATUS(status)));
+        if (!quitting_ && gen == generation_ && !order_.empty())
+            if (auto r = fork_one(); !r) spdlog::error("proxy worker: {}", r.error().message);
+    }
+    check_quit_done();
+    return true;
+}
+
+void ProxyWorkers::quit(std::function<void()> done) {
+    quitting_ = true;
+    quit_done_ = std::move(done);
+    for (auto& [pid, p] : procs_) {
+        p.quitting = true;
+        p.channel->send(ipc::encode(ipc::Quit{}));
+    }
+    // Escalate: a proxy worker that has not exited in 10 s is killed.
+    kill_timer_.reset(evtimer_new(base_, on_kill_timer, this));
+    timeval tv{10, 0};
+    evtimer_add(kill_timer_.get(), &tv);
+    check_quit_done();
+}
+
+void ProxyWorkers::on_kill_timer(evutil_socket_t, short, void* self) {
+    auto* pw = static_cast<ProxyWorkers*>(self);
+    for (auto& [pid, p] : pw->procs_) {
+        spdlog::warn("proxy worker {} did not quit in 10 s; SIGKILL", pid);
+        ::kill(pid, SIGKILL);
+    }
+}
+
+void ProxyWorkers::check_quit_done() {
+    if (quitting_ && procs_.empty() && quit_done_) {
+        kill_timer_.reset();
+        auto done = std::move(quit_done_);
+        quit_done_ = nullptr;
+        done();
+    }
+}
+
+std::vector<std::string> ProxyWorkers::listen_addresses() const { return order_; }
+
+json ProxyWorkers::status() const {
+    json workers = json::array();
+    uint64_t conns = 0;
+    double rps = 0;
+    for (auto& [pid, p] : procs_) {
+        workers.push_back({{"pid", pid}, {"status", p.quitting ? "stopping" : "online"}});
+        conns += p.connections;
+        rps += p.rps;
+    }
+    return {{"listen", order_}, {"connections", conns}, {"requests_per_sec", rps}, {"workers", workers}};
+}
+
+}  // namespace ne::supervisor

@@ -1,0 +1,90 @@
+// The proxy worker processes, seen from the master: it owns the listening sockets (so a proxy
+// crash closes none of them), fork/execs `nodeedge __proxy-worker` with those fds, re-forks a
+// dead one at once, and is the only writer of pool membership: every proxy worker learns of a
+// ready, draining or gone backend from here, and a drain completes when all of them said so.
+#pragma once
+
+#include <sys/types.h>
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "ipc/channel.h"
+#include "ipc/messages.h"
+#include "ipc/result.h"
+#include "ipc/unique_fd.h"
+
+namespace ne::supervisor {
+
+class ProxyWorkers {
+public:
+    using OnDrainDone = std::function<void(uint64_t backend_id)>;
+
+    ProxyWorkers(event_base* base, std::string self_exe, OnDrainDone on_drain_done);
+    ~ProxyWorkers();
+
+    // Opens sockets for new addresses, keeps those already open, and closes the ones no longer
+    // listed. When the set changed, a new generation of proxy workers replaces the old one
+    // (which finishes its in-flight requests). Errors name the address; nothing changes then.
+    Status set_listeners(const std::vector<std::string>& addresses);
+    // Applies to new requests in every proxy worker.
+    void set_config(nlohmann::json config);
+    // "auto" = usable CPUs. Takes effect now (spawns or quits workers).
+    void set_count(int n);
+
+    void backend_add(const ipc::BackendAdd& b);
+    void backend_drain(uint64_t id);        // on_drain_done(id) once every worker reported
+    void backend_remove(uint64_t id);
+
+    // SIGCHLD: true when pid was a proxy worker (re-forked unless quitting).
+    bool on_exit(pid_t pid, int status);
+    // Quit every worker (finish in-flight, exit); done() once all have exited.
+    void quit(std::function<void()> done);
+    bool running() const { return !procs_.empty(); }
+
+    std::vector<std::string> listen_addresses() const;
+    // {listen: [...], connections, requests_per_sec, workers: [{pid, status}]}
+    nlohmann::json status() const;
+
+private:
+    struct Proc {
+        pid_t pid = -1;
+        int generation = 0;
+        bool quitting = false;
+        std::unique_ptr<ipc::Channel> channel;
+        uint64_t connections = 0;
+        uint64_t requests = 0;
+        uint64_t prev_requests = 0;
+        double rps = 0;
+    };
+    Result<pid_t> fork_one();
+    void send_all(const ipc::Message& m);
+    void on_frame(pid_t pid, const std::string& payload);
+    void forget_in_drains(pid_t pid);
+    void check_quit_done();
+    void start_generation();
+    static void on_kill_timer(evutil_socket_t, short, void* self);
+
+    event_base* base_;
+    std::string exe_;
+    OnDrainDone on_drain_done_;
+    std::map<std::string, UniqueFd> listeners_;
+    std::vector<std::string> order_;               // listen addresses, in fd order
+    nlohmann::json config_ = nlohmann::json::object();
+    int count_ = 1;
+    int generation_ = 0;
+    bool quitting_ = false;
+    std::map<pid_t, Proc> procs_;
+    std::map<uint64_t, ipc::BackendAdd> ready_;     // what a new proxy worker must be told
+    std::map<uint64_t, std::set<pid_t>> drains_;    // backend -> workers yet to report
+    std::function<void()> quit_done_;
+    std::unique_ptr<event, void (*)(event*)> kill_timer_{nullptr, event_free};
+};
+
+}  // namespace ne::supervisor

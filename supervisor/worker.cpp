@@ -1,0 +1,237 @@
+#include "supervisor/worker.h"
+
+#include <signal.h>
+#include <spdlog/spdlog.h>
+#include <sys/wait.h>
+
+#include <cstring>
+
+#include "supervisor/memory.h"
+#include "supervisor/spawn.h"
+
+namespace ne::supervisor {
+
+using namespace std::chrono;
+
+namespace {
+
+int64_t wall_ms() {
+    return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+std::string describe_exit(int status) {
+    if (WIFEXITED(status)) return "exited with code " + std::to_string(WEXITSTATUS(status));
+    if (WIFSIGNALED(status)) {
+        const char* name = sigabbrev_np(WTERMSIG(status));
+        return std::string("killed by SIG") + (name ? name : std::to_string(WTERMSIG(status)).c_str());
+    }
+    return "ended (status " + std::to_string(status) + ")";
+}
+
+}  // namespace
+
+Worker::Worker(WorkerHost& host, std::shared_ptr<const config::App> app, int instance, int port,
+               int slot, uint64_t id)
+    : host_(host), app_(std::move(app)), instance_(instance), port_(port), slot_(slot), id_(id),
+      policy_(*app_) {}
+
+Worker::~Worker() {
+    // A Worker is destroyed only once stopped; a live process here would be a leak.
+    if (pid_ > 0) signal_group(SIGKILL);
+}
+
+std::string Worker::label() const { return app_->name + ":" + std::to_string(instance_); }
+
+int64_t Worker::uptime_ms() const {
+    if (state_ != State::Online && state_ != State::Draining) return 0;
+    return duration_cast<milliseconds>(steady_clock::now() - started_).count();
+}
+
+void Worker::start() {
+    failed_start_ = false;
+    if (state_ == State::Stopped || state_ == State::Errored) {
+        on(Event::Restart, "start");
+    }
+}
+
+void Worker::on(Event e, const std::string& why) {
+    auto t = supervisor::on(state_, e);
+    if (!t) return;
+    State from = state_;
+    state_ = t->next;
+    std::string reason = why.empty() ? to_string(e) : why;
+    if (from != state_) {
+        spdlog::info("{} {} -> {} ({})", label(), to_string(from), to_string(state_), reason);
+        host_.state_changed(*this, from, reason);
+    }
+    for (Action a : t->actions) run(a, reason);
+}
+
+void Worker::run(Action a, const std::string& why) {
+    switch (a) {
+        case Action::PoolAdd: host_.pool_add(*this); break;
+        case Action::PoolDrain: host_.pool_drain(*this); break;
+        case Action::PoolRemove: host_.pool_remove(*this); break;
+        case Action::SendTerm:
+            probe_.reset();
+            listen_timer_.reset();
+            if (pid_ > 0) {
+                signal_group(SIGTERM);
+                arm(kill_timer_, app_->kill_timeout, on_kill_timeout);
+            } else {
+                on(Event::ExitExpected, why);  // nothing running (e.g. waiting to restart)
+            }
+            break;
+        case Action::SendKill:
+            if (pid_ > 0) {
+                host_.event(*this, "kill", "did not exit within kill_timeout; SIGKILL");
+                signal_group(SIGKILL);
+            }
+            break;
+        case Action::ScheduleRestart: schedule_restart(); break;
+        case Action::Spawn: spawn(); break;
+    }
+}
+
+void Worker::spawn() {
+    restart_timer_.reset();
+    auto spec = worker_spec(*app_, instance_, port_);
+    auto child = supervisor::spawn(spec);
+    if (!child) {
+        last_error_ = label() + ": " + child.error().message;
+        host_.event(*this, "errored", last_error_);
+        on(Event::GiveUp, child.error().message);
+        return;
+    }
+    pid_ = child->pid;
+    start_ticks_ = child->start_ticks;
+    started_ = steady_clock::now();
+    started_wall_ms_ = wall_ms();
+    cpu_ticks_ = 0;
+    cpu_percent_ = 0;
+    rss_ = 0;
+    host_.pid_started(*this);
+    host_.event(*this, "start", "pid " + std::to_string(pid_) + " on port " + std::to_string(port_));
+    event_base* base = host_.loop();
+    out_ = std::make_unique<LogCapture>(base, std::move(child->out), host_.log_file(*app_, instance_, false),
+                                        label(), app_->log_date_format);
+    err_ = std::make_unique<LogCapture>(base, std::move(child->err), host_.log_file(*app_, instance_, true),
+                                        label(), app_->log_date_format);
+    // Node workers always get the IPC channel (apps call process.send('ready') whether or not
+    // wait_ready is set, as under PM2); it is drained either way, and only counts with wait_ready.
+    if (child->ipc) {
+        node_ipc_ = std::move(child->ipc);
+        ipc_reader_ = std::make_unique<NodeIpcReader>(base, node_ipc_.get(), [this] {
+            if (app_->wait_ready) on_ready();
+        });
+    }
+    if (!app_->wait_ready)
+        probe_ = std::make_unique<PortProbe>(base, "127.0.0.1", port_, [this] { on_ready(); });
+    arm(listen_timer_, app_->listen_timeout, on_listen_timeout);
+    host_.state_changed(*this, state_, "spawned");
+}
+
+void Worker::on_ready() {
+    probe_.reset();
+    listen_timer_.reset();
+    if (state_ != State::Launching) return;
+    ever_ready_ = true;
+    last_error_.clear();
+    on(Event::Ready, app_->wait_ready ? "process.send('ready')" : "port " + std::to_string(port_) + " accepts");
+}
+
+void Worker::schedule_restart() {
+    auto uptime = duration_cast<milliseconds>(steady_clock::now() - started_);
+    // A worker that never became ready failed its start: retrying blindly would hide the
+    // reason from `start`, which reports it and leaves the app errored.
+    if (!ever_ready_) {
+        on(Event::GiveUp, "failed before becoming ready");
+        return;
+    }
+    auto delay = policy_.on_exit(uptime);
+    if (!delay) {
+        last_error_ = label() + ": giving up after " + std::to_string(policy_.unstable_restarts()) +
+                      " unstable restarts (errored)";
+        host_.event(*this, "errored", last_error_);
+        on(Event::GiveUp, "max_restarts reached");
+        return;
+    }
+    host_.event(*this, "restart", "restarting in " + std::to_string(delay->count()) + " ms");
+    arm(restart_timer_, *delay, on_restart_timer);
+}
+
+void Worker::on_exit(int wait_status) {
+    std::string how = describe_exit(wait_status);
+    pid_t old = pid_;
+    release_process();
+    bool expected = state_ == State::Stopping || state_ == State::Draining;
+    host_.event(*this, "exit", "pid " + std::to_string(old) + " " + how);
+    if (!expected) {
+        if (!ever_ready_) last_error_ = label() + " " + how + " before becoming ready";
+        if (ever_ready_) ++restarts_;
+        on(Event::ExitUnexpected, how);
+        return;
+    }
+    on(Event::ExitExpected, how);
+    if (failed_start_ && state_ == State::Stopped) on(Event::GiveUp, last_error_);
+}
+
+void Worker::release_process() {
+    pid_ = -1;
+    probe_.reset();
+    ipc_reader_.reset();
+    node_ipc_.reset();
+    listen_timer_.reset();
+    kill_timer_.reset();
+    // The pipes stay with their LogCapture until EOF so a dying worker's last lines are kept;
+    // they close by themselves once every writer (also grandchildren) is gone.
+}
+
+void Worker::signal_group(int sig) {
+    if (pid_ <= 0) return;
+    // The worker leads its own process group (setsid at spawn): signal the whole tree.
+    if (::kill(-pid_, sig) != 0) ::kill(pid_, sig);
+}
+
+void Worker::sample(steady_clock::time_point now) {
+    if (pid_ <= 0) {
+        cpu_percent_ = 0;
+        rss_ = 0;
+        return;
+    }
+    rss_ = tree_rss_bytes(pid_);
+    uint64_t ticks = tree_cpu_ticks(pid_);
+    if (cpu_at_ != steady_clock::time_point{} && cpu_ticks_ != 0) {
+        double secs = duration<double>(now - cpu_at_).count();
+        cpu_percent_ = supervisor::cpu_percent(cpu_ticks_, ticks, secs);
+    }
+    cpu_ticks_ = ticks;
+    cpu_at_ = now;
+}
+
+void Worker::arm(EventPtr& ev, milliseconds after, void (*cb)(evutil_socket_t, short, void*)) {
+    ev.reset(evtimer_new(host_.loop(), cb, this));
+    timeval tv{static_cast<time_t>(after.count() / 1000), static_cast<suseconds_t>((after.count() % 1000) * 1000)};
+    evtimer_add(ev.get(), &tv);
+}
+
+void Worker::on_listen_timeout(evutil_socket_t, short, void* self) {
+    auto* w = static_cast<Worker*>(self);
+    w->failed_start_ = true;
+    w->last_error_ = w->label() + " did not become ready within listen_timeout (" +
+                     std::to_string(w->app_->listen_timeout.count()) + " ms)";
+    w->host_.event(*w, "errored", w->last_error_);
+    w->on(Event::ReadyTimeout, "listen_timeout");
+}
+
+void Worker::on_kill_timeout(evutil_socket_t, short, void* self) {
+    static_cast<Worker*>(self)->on(Event::KillTimeout);
+}
+
+void Worker::on_restart_timer(evutil_socket_t, short, void* self) {
+    auto* w = static_cast<Worker*>(self);
+    w->restart_timer_.reset();
+    w->on(Event::Restart, "restart delay passed");
+}
+
+}  // namespace ne::supervisor

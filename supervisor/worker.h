@@ -1,0 +1,113 @@
+// One Node worker process: carries out the actions its Lifecycle returns (spawn, announce,
+// drain, signal, restart) and holds what the process owns (pid, pipes, probes, timers).
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "config/config.h"
+#include "ipc/event_ptr.h"
+#include "ipc/unique_fd.h"
+#include "supervisor/lifecycle.h"
+#include "supervisor/log_capture.h"
+#include "supervisor/readiness.h"
+#include "supervisor/restart_policy.h"
+
+namespace ne::supervisor {
+
+class Worker;
+
+// What a Worker needs from the daemon around it; a small interface so tests can fake it.
+class WorkerHost {
+public:
+    virtual ~WorkerHost() = default;
+    virtual event_base* loop() = 0;
+    virtual void pool_add(Worker& w) = 0;
+    virtual void pool_drain(Worker& w) = 0;     // answers later with w.on(Event::DrainDone)
+    virtual void pool_remove(Worker& w) = 0;
+    virtual void pid_started(Worker& w) = 0;    // so SIGCHLD can find the worker
+    virtual void state_changed(Worker& w, State from, const std::string& why) = 0;
+    virtual void event(Worker& w, const std::string& kind, const std::string& detail) = 0;
+    virtual std::shared_ptr<LogFile> log_file(const config::App& app, int instance, bool err) = 0;
+};
+
+class Worker {
+public:
+    // `slot` is the stable id shown in `status` (kept by restarts and reload replacements);
+    // `id` is unique per Worker object (the proxy's backend id).
+    Worker(WorkerHost& host, std::shared_ptr<const config::App> app, int instance, int port,
+           int slot, uint64_t id);
+    ~Worker();
+    Worker(const Worker&) = delete;
+    Worker& operator=(const Worker&) = delete;
+
+    void start();                        // from Stopped/Errored or new: spawn
+    void on(Event e, const std::string& why = "");
+    void on_exit(int wait_status);       // from the daemon's SIGCHLD loop
+    void sample(std::chrono::steady_clock::time_point now);  // cpu %, rss (once a second)
+
+    const config::App& app() const { return *app_; }
+    std::shared_ptr<const config::App> app_ptr() const { return app_; }
+    int instance() const { return instance_; }
+    int port() const { return port_; }
+    int slot() const { return slot_; }
+    uint64_t id() const { return id_; }
+    pid_t pid() const { return pid_; }
+    unsigned long long start_ticks() const { return start_ticks_; }
+    State state() const { return state_; }
+    int restarts() const { return restarts_; }
+    int64_t uptime_ms() const;
+    int64_t started_at_ms() const { return started_wall_ms_; }
+    double cpu_percent() const { return cpu_percent_; }
+    uint64_t memory_bytes() const { return rss_; }
+    bool ever_ready() const { return ever_ready_; }
+    const std::string& last_error() const { return last_error_; }
+    std::string label() const;           // "api:1"
+
+private:
+    void run(Action a, const std::string& why);
+    void spawn();
+    void schedule_restart();
+    void signal_group(int sig);
+    void on_ready();
+    void arm(EventPtr& ev, std::chrono::milliseconds after, void (*cb)(evutil_socket_t, short, void*));
+    void release_process();
+    static void on_listen_timeout(evutil_socket_t, short, void* self);
+    static void on_kill_timeout(evutil_socket_t, short, void* self);
+    static void on_restart_timer(evutil_socket_t, short, void* self);
+
+    WorkerHost& host_;
+    std::shared_ptr<const config::App> app_;
+    int instance_;
+    int port_;
+    int slot_;
+    uint64_t id_;
+    State state_ = State::Stopped;
+    pid_t pid_ = -1;
+    unsigned long long start_ticks_ = 0;
+    int restarts_ = 0;
+    bool ever_ready_ = false;
+    bool failed_start_ = false;
+    std::string last_error_;
+    RestartPolicy policy_;
+    std::chrono::steady_clock::time_point started_{};
+    int64_t started_wall_ms_ = 0;
+    std::unique_ptr<LogCapture> out_;
+    std::unique_ptr<LogCapture> err_;
+    std::unique_ptr<PortProbe> probe_;
+    UniqueFd node_ipc_;
+    std::unique_ptr<NodeIpcReader> ipc_reader_;
+    EventPtr listen_timer_;
+    EventPtr kill_timer_;
+    EventPtr restart_timer_;
+    uint64_t cpu_ticks_ = 0;
+    std::chrono::steady_clock::time_point cpu_at_{};
+    double cpu_percent_ = 0;
+    uint64_t rss_ = 0;
+};
+
+}  // namespace ne::supervisor
