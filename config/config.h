@@ -1,6 +1,7 @@
 // The configuration as plain data: what ecosystem.toml says, resolved (relative paths made
 // absolute, units parsed, defaults filled in). No toml++ types leak past config/load.cpp.
-// A Config is an immutable snapshot; a reload builds a new one and diffs it.
+// A Config is an immutable snapshot; a reload builds a new one and diffs it (every struct
+// compares member-wise, so a diff can ask "did this app change?" with ==).
 #pragma once
 
 #include <chrono>
@@ -20,6 +21,8 @@ struct Where {
     int line = 0;
     int column = 0;
     std::string str() const;  // "file:line:col"
+
+    bool operator==(const Where&) const = default;
 };
 
 struct HealthCheck {
@@ -28,12 +31,16 @@ struct HealthCheck {
     Duration interval{5000};
     Duration timeout{2000};
     int fails = 3;
+
+    bool operator==(const HealthCheck&) const = default;
 };
 
 struct App {
     std::string name;
+    // Relative paths in the file resolve against the file's folder (SPEC), also `script` when
+    // `cwd` is set. Resolved paths are absolute, normalised, without a trailing '/'.
     std::string script;          // absolute
-    std::string cwd;             // absolute
+    std::string cwd;             // absolute; default: the file's folder
     std::string interpreter = "node";  // "none": run script directly
     std::vector<std::string> node_args;
     std::vector<std::string> args;
@@ -60,6 +67,8 @@ struct App {
     int log_retain = 5;                   // rotated files kept
     HealthCheck health_check;
     Where where;                 // the [[apps]] table
+
+    bool operator==(const App&) const = default;
 };
 
 struct RateLimit {
@@ -69,6 +78,8 @@ struct RateLimit {
     bool nodelay = false;
     std::string key = "remote_addr";  // or "http_<header>"
     int status = 503;
+
+    bool operator==(const RateLimit&) const = default;
 };
 
 struct Cache {
@@ -76,6 +87,8 @@ struct Cache {
     std::map<int, Duration> valid;           // status -> freshness
     std::vector<std::string> use_stale;      // error, timeout, updating
     bool lock = false;
+
+    bool operator==(const Cache&) const = default;
 };
 
 struct Location {
@@ -94,13 +107,15 @@ struct Location {
     RateLimit rate_limit;
     Cache cache;
     std::string root;            // static files (absolute)
-    std::string alias;           // static files, prefix mapped away (absolute)
+    std::string alias;           // static files, prefix mapped away (absolute, no trailing '/')
     std::string index = "index.html";
-    Duration expires{0};
+    Duration expires{0};         // 0: no Expires / max-age header
     std::string cache_control;
     bool access_log = true;
     std::string return_;         // "301 https://x" or "200 text"
     Where where;
+
+    bool operator==(const Location&) const = default;
 };
 
 struct Tls {
@@ -109,6 +124,8 @@ struct Tls {
     std::string key;             // absolute
     std::vector<std::string> protocols{"TLSv1.2", "TLSv1.3"};
     std::string ciphers;
+
+    bool operator==(const Tls&) const = default;
 };
 
 struct Gzip {
@@ -116,6 +133,8 @@ struct Gzip {
     int level = 6;
     uint64_t min_length = 256;
     std::vector<std::string> types{"text/html"};
+
+    bool operator==(const Gzip&) const = default;
 };
 
 struct ListenAddr {
@@ -123,6 +142,8 @@ struct ListenAddr {
     int port = 0;
     std::string str() const;     // "127.0.0.1:8080" / "[::1]:8080"
     Where where;
+
+    bool operator==(const ListenAddr&) const = default;
 };
 
 struct Server {
@@ -140,6 +161,8 @@ struct Server {
     Gzip gzip;
     std::vector<Location> locations;
     Where where;
+
+    bool operator==(const Server&) const = default;
 };
 
 struct UpstreamServer {
@@ -147,12 +170,16 @@ struct UpstreamServer {
     int weight = 1;
     int max_fails = 1;
     Duration fail_timeout{10000};
+
+    bool operator==(const UpstreamServer&) const = default;
 };
 
 struct Upstream {
     std::string name;
     std::vector<UpstreamServer> servers;
     Where where;
+
+    bool operator==(const Upstream&) const = default;
 };
 
 struct Proxy {
@@ -161,10 +188,14 @@ struct Proxy {
     std::string access_log = "logs/access.log";  // relative to $NODEEDGE_HOME; "off"
     std::string access_log_format = "combined";  // or "json"
     std::string error_page;        // absolute, or empty
+
+    bool operator==(const Proxy&) const = default;
 };
 
 struct Metrics {
     std::string listen;            // empty: disabled
+
+    bool operator==(const Metrics&) const = default;
 };
 
 struct Config {
@@ -174,6 +205,8 @@ struct Config {
     std::vector<App> apps;
     std::vector<Server> servers;
     std::vector<Upstream> upstreams;
+
+    bool operator==(const Config&) const = default;
 };
 
 // Number of usable CPUs (sched_getaffinity), at least 1.

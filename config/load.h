@@ -12,13 +12,20 @@
 
 namespace ne::config {
 
-// Reads, parses, resolves relative paths against the file's folder, validates.
+// Reads, parses, resolves relative paths against the file's folder, validates (validate()
+// with usable_cpus()). Relative paths are taken against the folder holding the file: script,
+// cwd, root, alias, tls cert/key and error_page; `script` too when `cwd` is set (SPEC's
+// "Precise rules"). Log paths (out_file, error_file, access_log) stay as written, for the
+// supervisor to resolve against $NODEEDGE_HOME. When a file has several problems the one
+// nearest its top is reported. A relative `path` is taken against the process's cwd, so
+// the CLI should resolve it before sending it to the daemon.
 Result<Config> load_file(const std::string& path);
-// Same from text; `path` names the file in messages and anchors relative paths.
+// Same from text; `path` names the file in messages (as given) and anchors relative paths.
 Result<Config> load_string(std::string_view text, const std::string& path);
 
 // `nodeedge start script.js`: one app named `name` (default: the script's basename without
-// extension), cwd = the script's folder, other keys at their defaults.
+// extension), cwd = the script's folder, instances as written ("" = "1"), other keys at their
+// defaults, validated. The app has no `where` and Config::source is "".
 Result<Config> config_for_script(const std::string& script_path, const std::string& name,
                                  const std::string& instances, int port);
 

@@ -1,0 +1,40 @@
+#include "config/config.h"
+
+#include <sched.h>
+
+#include <algorithm>
+#include <charconv>
+
+namespace ne::config {
+
+std::string Where::str() const {
+    // Items built without a file (from `start app.js`, or JSON from an older daemon) have no
+    // position to show; saying "0:0" would send the user looking for a line that is not there.
+    if (line <= 0) return file;
+    return file + ":" + std::to_string(line) + ":" + std::to_string(column);
+}
+
+std::string ListenAddr::str() const {
+    const bool v6 = host.find(':') != std::string::npos;
+    return (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
+}
+
+int usable_cpus() {
+    // The affinity mask, not the machine's CPU count: under taskset or a container's cpuset
+    // "max" must mean the CPUs we may actually run on.
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    if (sched_getaffinity(0, sizeof set, &set) != 0) return 1;
+    return std::max(1, CPU_COUNT(&set));
+}
+
+std::optional<int> resolve_instances(const std::string& written, int cpus) {
+    if (written == "max") return std::max(1, cpus);
+    int n = 0;
+    auto [end, ec] = std::from_chars(written.data(), written.data() + written.size(), n);
+    if (ec != std::errc() || end != written.data() + written.size() || n == 0) return std::nullopt;
+    if (n > 0) return n;
+    return std::max(1, cpus + n);
+}
+
+}  // namespace ne::config

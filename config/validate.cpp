@@ -1,0 +1,165 @@
+#include "config/validate.h"
+
+#include <sys/stat.h>
+
+#include <map>
+#include <set>
+
+namespace ne::config {
+namespace {
+
+Error at(const Where& where, const std::string& message) {
+    const std::string prefix = where.str();
+    return Error{prefix.empty() ? message : prefix + ": " + message};
+}
+
+// " (file:line:col)" pointing at the other half of a conflict, when it has a position.
+std::string also_at(const Where& where) {
+    const std::string text = where.str();
+    return text.empty() ? "" : " (" + text + ")";
+}
+
+std::string ports_text(PortRange r) {
+    return r.first == r.last ? "port " + std::to_string(r.first)
+                             : "ports " + std::to_string(r.first) + "-" + std::to_string(r.last);
+}
+
+// Ports an app binds are reachable through loopback and the wildcard address, so a proxy
+// listener on either would fight the app for the port.
+bool shares_app_interfaces(const std::string& host) {
+    return host == "0.0.0.0" || host == "::" || host == "*" || host == "localhost" ||
+           host == "::1" || host.starts_with("127.");
+}
+
+// An errno-carrying message for a file that must exist before anything starts.
+Status file_exists(const Where& where, const std::string& what, const std::string& path) {
+    struct stat st;
+    if (::stat(path.c_str(), &st) == 0) return {};
+    return at(where, Error::from_errno(what + " " + path).message);
+}
+
+template <typename T>
+Status unique_names(const std::vector<T>& items, const std::string& kind) {
+    std::map<std::string, const Where*> seen;
+    for (const T& item : items) {
+        auto [first, inserted] = seen.emplace(item.name, &item.where);
+        if (!inserted)
+            return at(item.where, "duplicate " + kind + " name '" + item.name + "'" +
+                                      also_at(*first->second));
+    }
+    return {};
+}
+
+struct PortClaim {
+    const App* app;
+    PortRange range;
+};
+
+Result<std::vector<PortClaim>> app_ports(const Config& c, int cpus) {
+    std::vector<PortClaim> claims;
+    for (const App& a : c.apps) {
+        const auto instances = resolve_instances(a.instances, cpus);
+        if (!instances)
+            return at(a.where, "app '" + a.name + "': instances '" + a.instances +
+                                   "' is not an integer > 0, \"max\" or a negative integer");
+        const PortRange range = app_port_range(a, *instances);
+        if (range.first < 1 || range.last > 65535)
+            return at(a.where, "app '" + a.name + "': " + ports_text(range) +
+                                   " (port + instances - 1) fall outside 1-65535");
+        for (const PortClaim& other : claims) {
+            if (range.first <= other.range.last && other.range.first <= range.last)
+                return at(a.where, "app '" + a.name + "' (" + ports_text(range) +
+                                       ") overlaps app '" + other.app->name + "' (" +
+                                       ports_text(other.range) + ")" + also_at(other.app->where));
+        }
+        claims.push_back(PortClaim{&a, range});
+    }
+    return claims;
+}
+
+Status listeners_avoid_apps(const Config& c, const std::vector<PortClaim>& claims) {
+    for (const Server& s : c.servers) {
+        for (const ListenAddr& l : s.listen) {
+            if (!shares_app_interfaces(l.host)) continue;
+            for (const PortClaim& claim : claims) {
+                if (l.port >= claim.range.first && l.port <= claim.range.last)
+                    return at(l.where, "listen " + l.str() + " clashes with app '" +
+                                           claim.app->name + "' " + ports_text(claim.range) +
+                                           also_at(claim.app->where));
+            }
+        }
+    }
+    return {};
+}
+
+Status scripts_exist(const Config& c) {
+    for (const App& a : c.apps) {
+        auto st = file_exists(a.where, "app '" + a.name + "': script", a.script);
+        if (!st) return st;
+    }
+    return {};
+}
+
+Status tls_files_exist(const Config& c) {
+    for (const Server& s : c.servers) {
+        if (!s.tls.enabled) continue;
+        if (auto st = file_exists(s.where, "tls cert", s.tls.cert); !st) return st;
+        if (auto st = file_exists(s.where, "tls key", s.tls.key); !st) return st;
+    }
+    return {};
+}
+
+// One listening socket serves every server on its address, so it is TLS or plain for all.
+Status tls_consistent_per_listener(const Config& c) {
+    struct Seen { bool tls; const Where* where; };
+    std::map<std::string, Seen> seen;
+    for (const Server& s : c.servers) {
+        for (const ListenAddr& l : s.listen) {
+            auto [first, inserted] = seen.emplace(l.str(), Seen{s.tls.enabled, &l.where});
+            if (!inserted && first->second.tls != s.tls.enabled)
+                return at(l.where, "listen " + l.str() + " is " +
+                                       (s.tls.enabled ? "TLS" : "plain") + " here but " +
+                                       (first->second.tls ? "TLS" : "plain") +
+                                       " in another server" + also_at(*first->second.where) +
+                                       "; one address is either TLS or plain");
+        }
+    }
+    return {};
+}
+
+Status locations_resolve(const Config& c) {
+    std::set<std::string> apps;
+    std::set<std::string> upstreams;
+    for (const App& a : c.apps) apps.insert(a.name);
+    for (const Upstream& u : c.upstreams) upstreams.insert(u.name);
+    for (const Server& s : c.servers) {
+        for (const Location& l : s.locations) {
+            if (!l.app.empty() && !apps.contains(l.app))
+                return at(l.where, "location '" + l.path + "' names unknown app '" + l.app + "'");
+            if (!l.upstream.empty() && !upstreams.contains(l.upstream))
+                return at(l.where,
+                          "location '" + l.path + "' names unknown upstream '" + l.upstream + "'");
+        }
+    }
+    return {};
+}
+
+}  // namespace
+
+PortRange app_port_range(const App& a, int instances) {
+    return PortRange{a.port, a.port + instances - 1};
+}
+
+Status validate(const Config& c, int cpus) {
+    if (auto st = unique_names(c.apps, "app"); !st) return st;
+    if (auto st = unique_names(c.upstreams, "upstream"); !st) return st;
+    auto claims = app_ports(c, cpus);
+    if (!claims) return claims.error();
+    if (auto st = listeners_avoid_apps(c, *claims); !st) return st;
+    if (auto st = tls_consistent_per_listener(c); !st) return st;
+    if (auto st = locations_resolve(c); !st) return st;
+    if (auto st = scripts_exist(c); !st) return st;
+    return tls_files_exist(c);
+}
+
+}  // namespace ne::config
