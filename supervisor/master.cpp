@@ -176,6 +176,8 @@ void Master::kick() { event_active(kick_.get(), EV_TIMEOUT, 0); }
 void Master::on_kick(evutil_socket_t, short, void* self) {
     auto* m = static_cast<Master*>(self);
     // Polls may add new pending requests or kick again; take the list first.
+    // Workers that finished leaving are dropped first, so replies never list them.
+    for (auto& a : m->apps_) a->collect();
     auto pending = std::move(m->pending_);
     m->pending_.clear();
     for (auto& p : pending) {
@@ -262,6 +264,9 @@ void Master::shutdown(std::function<void()> then) {
     wait_for([this, then] {
         for (auto& a : apps_)
             if (!a->all_stopped()) return false;
+        // A clean stop leaves nothing to restore: the next daemon starts empty, and
+        // `resurrect` brings back what was saved. (After a crash, "running" is restored.)
+        if (auto s = db_->put_meta("running", ""); !s) spdlog::warn("state.db: {}", s.error().message);
         proxy_->quit([this, then] {
             then();
             // Give the reply to `kill` a moment to reach the client before the loop ends.
@@ -350,8 +355,25 @@ void write_pid(int fd) {
     if (::ftruncate(fd, 0) == 0) (void)!::pwrite(fd, pid.data(), pid.size(), 0);
 }
 
-void daemonize(const std::string& log_path) {
-    if (pid_t p = ::fork(); p > 0) _exit(0);
+// Detaches from the terminal. The first parent waits on a pipe until the daemon reports that
+// it is serving (or why it is not), so `nodeedge daemon` exits 0 only for a working daemon and
+// the CLI can show a start-up failure at once. Returns the pipe's write end (-1 in foreground).
+int daemonize(const std::string& log_path) {
+    int ready[2];
+    if (::pipe2(ready, O_CLOEXEC) != 0) return -1;
+    if (pid_t p = ::fork(); p > 0) {
+        ::close(ready[1]);
+        std::string msg;
+        char buf[512];
+        ssize_t n;
+        while ((n = ::read(ready[0], buf, sizeof buf)) > 0) msg.append(buf, static_cast<size_t>(n));
+        if (msg == "ok") _exit(0);
+        if (msg.empty()) msg = "the daemon exited during start-up (see " + log_path + ")";
+        (void)!::write(2, msg.data(), msg.size());
+        (void)!::write(2, "\n", 1);
+        _exit(1);
+    }
+    ::close(ready[0]);
     ::setsid();
     if (pid_t p = ::fork(); p > 0) _exit(0);
     (void)!::chdir("/");
@@ -359,6 +381,13 @@ void daemonize(const std::string& log_path) {
     int log = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
     if (null >= 0) { ::dup2(null, 0); ::close(null); }
     if (log >= 0) { ::dup2(log, 1); ::dup2(log, 2); ::close(log); }
+    return ready[1];
+}
+
+void report_start(int fd, const std::string& msg) {
+    if (fd < 0) return;
+    (void)!::write(fd, msg.data(), msg.size());
+    ::close(fd);
 }
 
 }  // namespace
@@ -368,7 +397,7 @@ int run_daemon(const DaemonOptions& opts) {
     std::error_code ec;
     fs::create_directories(home, ec);
     ::chmod(home.c_str(), 0700);
-    if (!opts.foreground) daemonize(ipc::control::daemon_log_path(home));
+    int ready_fd = opts.foreground ? -1 : daemonize(ipc::control::daemon_log_path(home));
     spdlog::set_default_logger(spdlog::stdout_logger_mt("nodeedge"));
     spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e%z [%l] %v");
     spdlog::flush_on(spdlog::level::info);
@@ -376,14 +405,17 @@ int run_daemon(const DaemonOptions& opts) {
     auto lock = lock_pid_file(ipc::control::pid_path(home));
     if (!lock) {
         spdlog::error("{}", lock.error().message);
+        report_start(ready_fd, lock.error().message);
         return 1;
     }
     write_pid(lock->get());
     Master master(home, self_exe());
     if (auto s = master.init(); !s) {
         spdlog::error("daemon start failed: {}", s.error().message);
+        report_start(ready_fd, "daemon start failed: " + s.error().message);
         return 1;
     }
+    report_start(ready_fd, "ok");
     spdlog::info("daemon {} started, home {}", ::getpid(), home);
     int rc = master.run();
     ::unlink(ipc::control::pid_path(home).c_str());

@@ -176,7 +176,11 @@ void Master::launch(config::Config cfg, const std::string& only, const std::stri
             (*it)->set_config(shared);
             if (n != (*it)->instances()) (*it)->scale(n);
         } else {
-            continue;  // already running: `start` leaves it as it is (reload applies changes)
+            // Already running: `start` leaves it as it is (reload applies changes), but the
+            // reply still waits for any of its workers that are on their way up.
+            for (Worker* w : (*it)->workers())
+                if (w->state() == State::Launching) ids.push_back(w->id());
+            continue;
         }
         auto started = (*it)->start();
         ids.insert(ids.end(), started.begin(), started.end());

@@ -150,12 +150,13 @@ void Worker::schedule_restart() {
     }
     auto delay = policy_.on_exit(uptime);
     if (!delay) {
-        last_error_ = label() + ": giving up after " + std::to_string(policy_.unstable_restarts()) +
-                      " unstable restarts (errored)";
+        last_error_ = label() + ": giving up after " + std::to_string(restarts_) +
+                      " restarts, the last " + std::to_string(app_->max_restarts) + " unstable (errored)";
         host_.event(*this, "errored", last_error_);
         on(Event::GiveUp, "max_restarts reached");
         return;
     }
+    ++restarts_;
     host_.event(*this, "restart", "restarting in " + std::to_string(delay->count()) + " ms");
     arm(restart_timer_, *delay, on_restart_timer);
 }
@@ -168,7 +169,6 @@ void Worker::on_exit(int wait_status) {
     host_.event(*this, "exit", "pid " + std::to_string(old) + " " + how);
     if (!expected) {
         if (!ever_ready_) last_error_ = label() + " " + how + " before becoming ready";
-        if (ever_ready_) ++restarts_;
         on(Event::ExitUnexpected, how);
         return;
     }

@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# The project's one setup script, for a fresh Debian 12 machine (as root, or a user with sudo):
+# installs the build and runtime packages, the example apps' npm dependencies, and builds
+# nodeedge into ./build. A second run does only what changed, so it is fast.
+#
+#   bash .ci/setup.sh            install + build
+#   bash .ci/setup.sh --start    ... then start ecosystem-examples/hello and print its URL
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+ROOT=$(pwd)
+
+START=0
+for arg in "$@"; do
+    case "$arg" in
+        --start) START=1 ;;
+        -h|--help) sed -n '2,7s/^# \{0,1\}//p' "$0"; exit 0 ;;
+        *) echo "setup.sh: unknown argument '$arg' (try --help)" >&2; exit 2 ;;
+    esac
+done
+
+log() { printf '==> %s\n' "$*"; }
+
+PACKAGES=(
+    build-essential cmake pkg-config git ca-certificates curl wrk procps
+    libevent-dev libssl-dev libtomlplusplus-dev libsqlite3-dev libspdlog-dev
+    googletest libgtest-dev node-llhttp zlib1g-dev libnghttp2-dev libcli11-dev
+    nlohmann-json3-dev libsystemd-dev
+)
+# An existing Node.js (e.g. a newer one from elsewhere) is kept; Debian's only fills a gap.
+if ! command -v node >/dev/null 2>&1; then
+    PACKAGES+=(nodejs npm)
+fi
+
+is_installed() {
+    [ "$(dpkg-query -W -f='${db:Status-Status}' "$1" 2>/dev/null)" = "installed" ]
+}
+
+missing=()
+for pkg in "${PACKAGES[@]}"; do
+    is_installed "$pkg" || missing+=("$pkg")
+done
+
+if [ ${#missing[@]} -gt 0 ]; then
+    if [ "$(id -u)" -eq 0 ]; then
+        SUDO=()
+    elif command -v sudo >/dev/null 2>&1; then
+        SUDO=(sudo)
+    else
+        echo "setup.sh: these packages are missing: ${missing[*]}" >&2
+        echo "setup.sh: installing them needs root; run this script as root or install sudo." >&2
+        exit 1
+    fi
+    log "installing ${missing[*]}"
+    "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q
+    "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+else
+    log "Debian packages: all installed"
+fi
+
+if ! command -v npm >/dev/null 2>&1; then
+    echo "setup.sh: 'node' is installed but 'npm' is not; install the npm that matches your Node.js" >&2
+    exit 1
+fi
+
+# npm ci wipes and reinstalls node_modules, so it runs only when the lock file (or
+# package.json) is newer than what npm last installed (node_modules/.package-lock.json).
+npm_install() {
+    local dir=$1
+    [ -f "$dir/package.json" ] || return 0
+    local stamp="$dir/node_modules/.package-lock.json"
+    if [ -f "$stamp" ] && [ ! "$dir/package.json" -nt "$stamp" ] \
+        && { [ ! -f "$dir/package-lock.json" ] || [ ! "$dir/package-lock.json" -nt "$stamp" ]; }; then
+        log "npm dependencies of ${dir#"$ROOT"/}: up to date"
+        return 0
+    fi
+    log "npm dependencies of ${dir#"$ROOT"/}"
+    if [ -f "$dir/package-lock.json" ]; then
+        (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+    else
+        (cd "$dir" && npm install --no-audit --no-fund --loglevel=error)
+    fi
+}
+
+for dir in "$ROOT"/ecosystem-examples/*/ "$ROOT/tests/integration/apps/"; do
+    npm_install "${dir%/}"
+done
+
+# Configuring again on an existing cache takes a second and repairs an interrupted one.
+log "configuring build/"
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+log "building build/ (-j$(nproc))"
+cmake --build build -j"$(nproc)"
+
+if [ "$START" -eq 1 ]; then
+    example=ecosystem-examples/hello/ecosystem.toml
+    if build/nodeedge status --json 2>/dev/null | grep -Eq '"name": ?"hello"'; then
+        log "hello is already running (build/nodeedge status)"
+    else
+        log "starting $example"
+        build/nodeedge start "$example"
+    fi
+    log "try it: curl http://127.0.0.1:8080/"
+fi

@@ -1,0 +1,43 @@
+// The CLI's side of the control socket (protocol in ipc/control.h): one connection, one
+// request, one reply. Starts the daemon for the commands that need one running.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <optional>
+#include <string>
+
+#include "ipc/result.h"
+
+namespace ne::cli {
+
+// $NODEEDGE_HOME (or ~/.nodeedge) made absolute, so a daemon that changes directory agrees.
+std::string resolve_home();
+
+class Client {
+public:
+    explicit Client(std::string home);
+
+    // The reply's data (the daemon's {"ok": false, "error"} becomes an Error carrying it), or
+    // nullopt when no daemon is running; nothing is started.
+    Result<std::optional<nlohmann::json>> call_if_running(const nlohmann::json& request) const;
+    // As call_if_running, but no daemon is an Error that says so.
+    Result<nlohmann::json> call(const nlohmann::json& request) const;
+    // As call, but first starts the daemon when none runs (start, resurrect): creates the home
+    // folder (0700), execs this binary's `daemon`, and waits up to 10 s for its socket.
+    Result<nlohmann::json> call_starting_daemon(const nlohmann::json& request) const;
+
+    // After `kill`: waits until the socket stops accepting, so a following `start` cannot
+    // reach the daemon that is exiting. Error when it still accepts after `timeout`.
+    Status wait_until_gone(std::chrono::milliseconds timeout) const;
+
+    const std::string& home() const { return home_; }
+
+private:
+    Status start_daemon() const;
+    std::string home_;
+    std::string socket_path_;
+};
+
+}  // namespace ne::cli

@@ -1,0 +1,168 @@
+#include "cli/commands.h"
+
+#include <sys/stat.h>
+
+#include <chrono>
+#include <cstdio>
+
+#include "cli/client.h"
+#include "cli/render.h"
+#include "config/load.h"
+#include "ipc/control.h"
+
+namespace ne::cli {
+namespace {
+
+using nlohmann::json;
+namespace fs = std::filesystem;
+namespace control = ipc::control;
+
+// A `kill` waits this long for the daemon to close its socket; apps had their kill_timeout.
+constexpr std::chrono::seconds kKillWait{10};
+
+fs::path absolute_from(const fs::path& cwd, const std::string& typed) {
+    fs::path p(typed);
+    return (p.is_absolute() ? p : cwd / p).lexically_normal();
+}
+
+void print(const std::string& text) { std::fputs(text.c_str(), stdout); }
+
+// A reply that carries workers is shown as the status table; otherwise the action is confirmed.
+Status print_outcome(const json& reply, const std::string& done) {
+    if (!reply.contains("workers")) {
+        print(done + "\n");
+        return {};
+    }
+    auto view = parse_status(reply);
+    if (!view) return view.error();
+    print(render_status(*view, terminal_style()));
+    return {};
+}
+
+}  // namespace
+
+Result<json> start_request(const StartCmd& c, const fs::path& cwd) {
+    fs::path target = absolute_from(cwd, c.target);
+    struct stat st {};
+    if (::stat(target.c_str(), &st) != 0) return Error::from_errno(target.string());
+    if (!S_ISREG(st.st_mode)) return Error{target.string() + ": not a regular file"};
+
+    json args = json::object();
+    args[is_ecosystem_file(c.target) ? "file" : "script"] = target.string();
+    if (!c.instances.empty()) args["instances"] = c.instances;
+    if (!c.name.empty()) args["name"] = c.name;
+    if (!c.only.empty()) args["only"] = c.only;
+    if (c.port > 0) args["port"] = c.port;
+    return control::request("start", std::move(args));
+}
+
+json action_request(const ActionCmd& c, const fs::path& cwd) {
+    bool file = c.action == "reload" && is_ecosystem_file(c.target);
+    return control::request(c.action, {{"target", file ? absolute_from(cwd, c.target).string() : c.target}});
+}
+
+json scale_request(const ScaleCmd& c) {
+    return control::request("scale", {{"app", c.app}, {"instances", c.instances}});
+}
+
+json describe_request(const DescribeCmd& c) { return control::request("describe", {{"app", c.app}}); }
+
+json flush_request(const FlushCmd& c) {
+    return control::request("flush", c.app.empty() ? json::object() : json{{"app", c.app}});
+}
+
+Status run(const StartCmd& c) {
+    auto request = start_request(c, fs::current_path());
+    if (!request) return request.error();
+    auto reply = Client(resolve_home()).call_starting_daemon(*request);
+    if (!reply) return reply.error();
+    return print_outcome(*reply, "started");
+}
+
+Status run(const ActionCmd& c) {
+    auto reply = Client(resolve_home()).call(action_request(c, fs::current_path()));
+    if (!reply) return reply.error();
+    return print_outcome(*reply, c.action + " " + c.target + ": done");
+}
+
+Status run(const ScaleCmd& c) {
+    auto reply = Client(resolve_home()).call(scale_request(c));
+    if (!reply) return reply.error();
+    return print_outcome(*reply, "scaled " + c.app + " to " + std::to_string(c.instances));
+}
+
+Status run(const StatusCmd& c) {
+    auto reply = Client(resolve_home()).call_if_running(control::request("status"));
+    if (!reply) return reply.error();
+    StatusView view;
+    if (*reply) {
+        auto parsed = parse_status(**reply);
+        if (!parsed) return parsed.error();
+        view = std::move(*parsed);
+    }
+    if (c.json) {
+        print(render_workers_json(view.workers));
+        return {};
+    }
+    print(render_status(view, terminal_style()));
+    if (!*reply) print("no daemon running\n");
+    return {};
+}
+
+Status run(const FlushCmd& c) {
+    auto reply = Client(resolve_home()).call(flush_request(c));
+    if (!reply) return reply.error();
+    print("flushed the logs of " + (c.app.empty() ? std::string("every app") : c.app) + "\n");
+    return {};
+}
+
+Status run(const DescribeCmd& c) {
+    auto reply = Client(resolve_home()).call(describe_request(c));
+    if (!reply) return reply.error();
+    auto view = parse_describe(*reply);
+    if (!view) return view.error();
+    print(render_describe(*view, terminal_style()));
+    return {};
+}
+
+Status run(const SaveCmd&) {
+    Client client(resolve_home());
+    auto reply = client.call(control::request("save"));
+    if (!reply) return reply.error();
+    print("saved the running configuration to " + control::state_db_path(client.home()) + "\n");
+    return {};
+}
+
+Status run(const ResurrectCmd&) {
+    auto reply = Client(resolve_home()).call_starting_daemon(control::request("resurrect"));
+    if (!reply) return reply.error();
+    return print_outcome(*reply, "resurrected the saved configuration");
+}
+
+Status run(const KillCmd&) {
+    Client client(resolve_home());
+    auto reply = client.call_if_running(control::request("kill"));
+    if (!reply) return reply.error();
+    if (!*reply) {
+        print("no daemon running\n");
+        return {};
+    }
+    if (auto s = client.wait_until_gone(kKillWait); !s) return s;
+    print("daemon stopped\n");
+    return {};
+}
+
+Status run(const VersionCmd&) {
+    print(std::string("nodeedge ") + NODEEDGE_VERSION + "\n");
+    return {};
+}
+
+Status run(const CheckCmd& c) {
+    std::string path = absolute_from(fs::current_path(), c.file).string();
+    auto config = config::load_file(path);
+    if (!config) return config.error();
+    print("nodeedge: configuration file " + path + " test is successful\n");
+    return {};
+}
+
+}  // namespace ne::cli

@@ -1,0 +1,36 @@
+// One function per command: the control request it sends (pure, so unit-tested: `cwd`
+// anchors the paths the user typed) and run(), which sends it and prints the reply.
+// `logs` lives in cli/logs.h and `startup` in cli/startup.h; `daemon` and `__proxy-worker`
+// are entry points dispatched by main.cpp.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
+
+#include "cli/args.h"
+#include "ipc/result.h"
+
+namespace ne::cli {
+
+// file (.toml) or script, made absolute; Error when it is not a readable regular file.
+Result<nlohmann::json> start_request(const StartCmd& c, const std::filesystem::path& cwd);
+// reload with an ecosystem.toml sends its absolute path; app names and "all" go as typed.
+nlohmann::json action_request(const ActionCmd& c, const std::filesystem::path& cwd);
+nlohmann::json scale_request(const ScaleCmd& c);
+nlohmann::json describe_request(const DescribeCmd& c);
+nlohmann::json flush_request(const FlushCmd& c);
+
+Status run(const StartCmd& c);
+Status run(const ActionCmd& c);
+Status run(const ScaleCmd& c);
+Status run(const StatusCmd& c);
+Status run(const FlushCmd& c);
+Status run(const DescribeCmd& c);
+Status run(const SaveCmd& c);
+Status run(const ResurrectCmd& c);
+Status run(const KillCmd& c);
+Status run(const VersionCmd& c);
+Status run(const CheckCmd& c);
+
+}  // namespace ne::cli

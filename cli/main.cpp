@@ -1,0 +1,60 @@
+// nodeedge: parse the command line, run the one command, exit 0 (done), 1 (failed, with a
+// one-line reason on stderr) or 2 (usage error). The same binary is the daemon and the proxy
+// workers, entered through `daemon` and the hidden `__proxy-worker`.
+#include <cstdio>
+#include <exception>
+#include <string>
+#include <variant>
+
+#include "cli/args.h"
+#include "cli/commands.h"
+#include "cli/logs.h"
+#include "cli/startup.h"
+#include "proxy/proxy_worker.h"
+#include "supervisor/master.h"
+
+namespace {
+
+template <typename... F>
+struct Overloaded : F... {
+    using F::operator()...;
+};
+template <typename... F>
+Overloaded(F...) -> Overloaded<F...>;
+
+int fail(std::string reason) {
+    // One line, whatever the message carried, so scripts can read it.
+    for (char& ch : reason) {
+        if (ch == '\n' || ch == '\r') ch = ' ';
+    }
+    std::fprintf(stderr, "nodeedge: %s\n", reason.c_str());
+    return 1;
+}
+
+int dispatch(const ne::cli::Command& command) {
+    return std::visit(
+        Overloaded{
+            [](const ne::cli::DaemonCmd& d) { return ne::supervisor::run_daemon({d.foreground}); },
+            [](const ne::cli::ProxyWorkerCmd& p) { return ne::proxy::run_proxy_worker(p.channel_fd, p.listeners); },
+            [](const auto& c) {
+                ne::Status s = ne::cli::run(c);
+                return s ? 0 : fail(s.error().message);
+            },
+        },
+        command);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    auto parsed = ne::cli::parse_args(argc, argv);
+    if (auto* exit = std::get_if<ne::cli::ParseExit>(&parsed)) {
+        std::fputs(exit->text.c_str(), exit->code == 0 ? stdout : stderr);
+        return exit->code;
+    }
+    try {
+        return dispatch(std::get<ne::cli::Command>(parsed));
+    } catch (const std::exception& e) {
+        return fail(e.what());
+    }
+}

@@ -1,0 +1,147 @@
+#include "proxy/gzip.h"
+
+#include <algorithm>
+#include <array>
+
+#include "proxy/forward_headers.h"
+#include "proxy/mime.h"
+
+namespace ne::proxy {
+
+namespace {
+
+std::string_view trim(std::string_view s) {
+    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+    return s;
+}
+
+// Calls f(element) for each element of a comma-separated header list, trimmed, empty ones
+// skipped.
+template <typename F>
+void for_each_element(std::string_view list, F&& f) {
+    while (!list.empty()) {
+        const size_t comma = list.find(',');
+        const std::string_view item = trim(list.substr(0, comma));
+        if (!item.empty()) f(item);
+        list = comma == std::string_view::npos ? std::string_view{} : list.substr(comma + 1);
+    }
+}
+
+// The q parameter of one Accept-Encoding element ("gzip;q=0.5"): > 0 means acceptable.
+// RFC 9110 12.4.2: qvalue = ( "0" [ "." 0*3DIGIT ] ) / ( "1" [ "." 0*3("0") ] ).
+bool q_positive(std::string_view params) {
+    bool positive = true;
+    for (size_t semi = params.find(';'); semi != std::string_view::npos; semi = params.find(';', semi + 1)) {
+        std::string_view p = trim(params.substr(semi + 1, params.find(';', semi + 1) - semi - 1));
+        if (p.size() < 2 || !(p[0] == 'q' || p[0] == 'Q') || p[1] != '=') continue;
+        p.remove_prefix(2);
+        if (p.empty() || p.size() > 5 || (p[0] != '0' && p[0] != '1') || (p.size() > 1 && p[1] != '.'))
+            return false;
+        const std::string_view frac = p.size() > 2 ? p.substr(2) : std::string_view{};
+        if (!std::all_of(frac.begin(), frac.end(), [](char c) { return c >= '0' && c <= '9'; })) return false;
+        positive = p[0] == '1' || frac.find_first_not_of('0') != std::string_view::npos;
+    }
+    return positive;
+}
+
+bool type_listed(std::string_view media, const std::vector<std::string>& types) {
+    // nginx always includes text/html in gzip_types.
+    if (header_is(media, "text/html")) return true;
+    const std::string_view major = media.substr(0, media.find('/') + 1);   // "text/"
+    return std::any_of(types.begin(), types.end(), [&](const std::string& t) {
+        if (t == "*") return true;
+        if (t.size() >= 2 && t.ends_with("/*")) return header_is(std::string_view(t).substr(0, t.size() - 1), major);
+        return header_is(t, media);
+    });
+}
+
+bool has_token(std::string_view list, std::string_view token) {
+    bool found = false;
+    for_each_element(list, [&](std::string_view item) {
+        found = found || header_is(trim(item.substr(0, item.find('='))), token);
+    });
+    return found;
+}
+
+}  // namespace
+
+bool accepts_gzip(std::string_view accept_encoding) {
+    std::optional<bool> gzip, any;
+    for_each_element(accept_encoding, [&](std::string_view item) {
+        const size_t semi = item.find(';');
+        const std::string_view coding = trim(item.substr(0, semi));
+        const bool ok = semi == std::string_view::npos || q_positive(item.substr(semi));
+        if (header_is(coding, "gzip") || header_is(coding, "x-gzip")) {
+            gzip = gzip.value_or(false) || ok;
+        } else if (coding == "*") {
+            any = ok;
+        }
+    });
+    return gzip ? *gzip : any.value_or(false);
+}
+
+GzipDecision should_compress(const GzipQuery& q, const config::Gzip& gzip) {
+    GzipDecision d;
+    const std::string_view media = media_type(q.content_type);
+    const bool encoded = !q.content_encoding.empty() && !header_is(trim(q.content_encoding), "identity");
+    const bool status_ok = q.status == 200 || q.status == 403 || q.status == 404;
+    const bool too_short = q.content_length && *q.content_length < gzip.min_length;
+    d.vary = gzip.enabled && status_ok && !q.head && !encoded && !too_short && !media.empty() &&
+             type_listed(media, gzip.types) && compressible(media) && !has_token(q.cache_control, "no-transform");
+    d.compress = d.vary && accepts_gzip(q.accept_encoding);
+    return d;
+}
+
+void GzipEncoder::StreamDeleter::operator()(z_stream* zs) const {
+    deflateEnd(zs);
+    delete zs;
+}
+
+Result<GzipEncoder> GzipEncoder::create(int level) {
+    if (level < 1 || level > 9) return Error{"gzip: level " + std::to_string(level) + " is not within 1..9"};
+    auto zs = std::make_unique<z_stream>();
+    const int rc = deflateInit2(zs.get(), level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY);
+    if (rc != Z_OK) return Error{std::string("gzip: deflateInit2: ") + (zs->msg ? zs->msg : zError(rc))};
+    return GzipEncoder(std::unique_ptr<z_stream, StreamDeleter>(zs.release()));
+}
+
+Status GzipEncoder::feed(std::string_view in, ByteSink& out) {
+    // zlib counts input in uInt: hand it over in slices that fit.
+    constexpr size_t kSlice = size_t{1} << 30;
+    for (size_t off = 0; off < in.size(); off += kSlice)
+        if (Status s = run(in.substr(off, kSlice), Z_NO_FLUSH, out); !s) return s;
+    return {};
+}
+
+Status GzipEncoder::flush(ByteSink& out) { return run({}, Z_SYNC_FLUSH, out); }
+
+Status GzipEncoder::finish(ByteSink& out) {
+    Status s = run({}, Z_FINISH, out);
+    finished_ = true;
+    return s;
+}
+
+uint64_t GzipEncoder::bytes_in() const { return zs_->total_in; }
+uint64_t GzipEncoder::bytes_out() const { return zs_->total_out; }
+
+Status GzipEncoder::run(std::string_view in, int mode, ByteSink& out) {
+    if (finished_) return Error{"gzip: stream already finished"};
+    z_stream& zs = *zs_;
+    zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
+    zs.avail_in = static_cast<uInt>(in.size());
+    std::array<char, kChunk> buf;
+    int rc = Z_OK;
+    do {
+        zs.next_out = reinterpret_cast<Bytef*>(buf.data());
+        zs.avail_out = static_cast<uInt>(buf.size());
+        rc = deflate(&zs, mode);
+        if (rc == Z_STREAM_ERROR) return Error{"gzip: deflate: stream error"};
+        const size_t produced = buf.size() - zs.avail_out;
+        if (produced > 0) out.write({buf.data(), produced});
+        // Z_BUF_ERROR only says no progress was possible: all input taken, output drained.
+    } while (rc != Z_STREAM_END && (zs.avail_out == 0 || zs.avail_in > 0));
+    return {};
+}
+
+}  // namespace ne::proxy

@@ -1,0 +1,35 @@
+#include "proxy/local_response.h"
+
+#include <array>
+
+#include "proxy/forward_headers.h"
+
+namespace ne::proxy {
+
+void write_local_response(const LocalResponse& r, std::string& out) {
+    const std::string_view text = status_text(r.status);
+    const std::string code = std::to_string(r.status);
+    std::string builtin;
+    std::string_view body = r.page;
+    if (body.empty()) {
+        builtin = "<html><head><title>" + code + " " + std::string(text) + "</title></head><body><h1>" +
+                  code + " " + std::string(text) + "</h1></body></html>\n";
+        body = builtin;
+    }
+    const std::array<Header, 2> headers{Header{"Content-Type", "text/html; charset=utf-8"},
+                                        Header{"Cache-Control", "no-store"}};
+    ClientResponse head;
+    head.status = r.status;
+    head.headers = headers;
+    head.request_id = r.request_id;
+    head.extra = r.extra;
+    head.framing = r.head_request ? Framing::none : Framing::length;
+    head.has_length = true;
+    head.content_length = body.size();
+    head.keep_alive = r.keep_alive;
+    head.client_http10 = r.client_http10;
+    write_client_response(head, out);
+    if (!r.head_request) out.append(body);
+}
+
+}  // namespace ne::proxy

@@ -1,0 +1,205 @@
+#include "proxy/proxy_worker.h"
+
+#include <signal.h>
+#include <spdlog/spdlog.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <memory>
+
+#include "ipc/channel.h"
+#include "ipc/event_ptr.h"
+#include "ipc/messages.h"
+#include "proxy/listener.h"
+#include "proxy/runtime.h"
+#include "proxy/to_timeval.h"
+
+namespace ne::proxy {
+
+namespace {
+
+// In-flight requests get this long after Quit (or the master's death) before the worker exits
+// anyway; the master escalates to SIGTERM/SIGKILL after the same 10 s.
+constexpr std::chrono::seconds kQuitGrace{10};
+constexpr std::chrono::seconds kStatsEvery{1};
+
+// The request-id seed: distinct per worker, so ids from several workers never collide.
+std::pair<uint64_t, uint64_t> random_seed() {
+    uint64_t s[2] = {0, 0};
+    if (getrandom(s, sizeof s, 0) != static_cast<ssize_t>(sizeof s)) {
+        auto now = static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
+        s[0] = now ^ (static_cast<uint64_t>(getpid()) << 32);
+        s[1] = ~now;
+    }
+    return {s[0], s[1]};
+}
+
+class ProxyWorker {
+public:
+    ProxyWorker() = default;
+    ProxyWorker(const ProxyWorker&) = delete;
+    ProxyWorker& operator=(const ProxyWorker&) = delete;
+
+    Status init(int channel_fd, const std::vector<InheritedListener>& listeners);
+    int run();
+
+private:
+    void on_frame(const std::string& payload);
+    void on_channel_closed(const std::string& why);
+    void apply_config(const ipc::ProxyConfig& m);
+    void add_backend(const ipc::BackendAdd& m);
+    void drain_backend(uint64_t id);
+    void remove_backend(uint64_t id);
+    void begin_quit(const char* why);
+    void finish();
+    void send_stats();
+    static void stats_cb(evutil_socket_t, short, void* self);
+    static void quit_timer_cb(evutil_socket_t, short, void* self);
+
+    // Declaration order is destruction order in reverse: connections (in the runtime) go
+    // before the channel they may still report drains on, and the loop goes last.
+    EventBasePtr base_;
+    std::unique_ptr<ipc::Channel> channel_;
+    std::unique_ptr<Runtime> rt_;
+    std::vector<std::unique_ptr<Listener>> listeners_;
+    EventPtr stats_timer_;
+    EventPtr quit_timer_;
+    bool quitting_ = false;
+    bool finishing_ = false;
+};
+
+Status ProxyWorker::init(int channel_fd, const std::vector<InheritedListener>& listeners) {
+    base_.reset(event_base_new());
+    if (!base_) return Error{"proxy worker: cannot create an event loop"};
+    auto [hi, lo] = random_seed();
+    rt_ = std::make_unique<Runtime>(base_.get(), hi, lo);
+    rt_->on_drained = [this](uint64_t id) { channel_->send(ipc::encode(ipc::DrainDone{id})); };
+    rt_->on_all_closed = [this] { finish(); };
+    channel_ = std::make_unique<ipc::Channel>(
+        base_.get(), UniqueFd(channel_fd), [this](std::string payload) { on_frame(payload); },
+        [this](const std::string& why) { on_channel_closed(why); });
+    for (const auto& l : listeners) {
+        auto opened = Listener::open(base_.get(), l.address, l.fd,
+                                     [this](UniqueFd fd, const sockaddr* peer, const std::string& address) {
+                                         rt_->accept(std::move(fd), peer, address);
+                                     });
+        if (!opened) return opened.error();
+        listeners_.push_back(std::move(*opened));
+    }
+    stats_timer_.reset(event_new(base_.get(), -1, EV_PERSIST, stats_cb, this));
+    timeval every = to_timeval(kStatsEvery);
+    evtimer_add(stats_timer_.get(), &every);
+    quit_timer_.reset(evtimer_new(base_.get(), quit_timer_cb, this));
+    return {};
+}
+
+int ProxyWorker::run() {
+    spdlog::info("proxy worker {} running ({} listeners); waiting for its config", getpid(), listeners_.size());
+    event_base_dispatch(base_.get());
+    spdlog::info("proxy worker {} exiting", getpid());
+    return 0;
+}
+
+void ProxyWorker::on_frame(const std::string& payload) {
+    auto msg = ipc::decode(payload);
+    if (!msg) {
+        spdlog::error("proxy worker {}: {}", getpid(), msg.error().message);
+        return;
+    }
+    if (auto* c = std::get_if<ipc::ProxyConfig>(&*msg)) apply_config(*c);
+    else if (auto* a = std::get_if<ipc::BackendAdd>(&*msg)) add_backend(*a);
+    else if (auto* d = std::get_if<ipc::BackendDrain>(&*msg)) drain_backend(d->id);
+    else if (auto* r = std::get_if<ipc::BackendRemove>(&*msg)) remove_backend(r->id);
+    else if (std::holds_alternative<ipc::Quit>(*msg)) begin_quit("asked by the master");
+    else spdlog::warn("proxy worker {}: unexpected message from the master: {}", getpid(), payload);
+}
+
+void ProxyWorker::apply_config(const ipc::ProxyConfig& m) {
+    auto snap = build_snapshot(m.config, rt_->pools);
+    if (!snap) {
+        // The master validated it; keep serving with what we have rather than nothing.
+        spdlog::error("proxy worker {}: {}; keeping the previous config", getpid(), snap.error().message);
+        return;
+    }
+    const bool first = !rt_->snapshot;
+    rt_->snapshot = std::move(*snap);
+    if (first && !quitting_)
+        for (auto& l : listeners_) l->enable();
+}
+
+void ProxyWorker::add_backend(const ipc::BackendAdd& m) {
+    auto b = make_backend(m.id, m.app, m.instance, m.host, m.port);
+    if (!b) {
+        spdlog::error("proxy worker {}: {}", getpid(), b.error().message);
+        return;
+    }
+    Pool& pool = rt_->pools.app(m.app);
+    pool.add(std::move(*b));
+    spdlog::debug("proxy worker {}: backend {} ({}:{}) added to {}", getpid(), m.id, m.app, m.instance, m.app);
+    pool.wake_waiters();
+}
+
+void ProxyWorker::drain_backend(uint64_t id) {
+    rt_->idle.close_for(id);
+    Pool* pool = rt_->pools.pool_of(id);
+    // Unknown here (never announced, or already gone): nothing of ours is in flight to it.
+    if (!pool || pool->drain(id)) channel_->send(ipc::encode(ipc::DrainDone{id}));
+}
+
+void ProxyWorker::remove_backend(uint64_t id) {
+    rt_->idle.close_for(id);
+    if (Pool* pool = rt_->pools.pool_of(id)) pool->remove(id);
+}
+
+void ProxyWorker::begin_quit(const char* why) {
+    if (quitting_) return;
+    quitting_ = true;
+    spdlog::info("proxy worker {}: quitting ({}); {} connections open", getpid(), why, rt_->connections());
+    // Our copies of the listening sockets close; the master keeps its own.
+    listeners_.clear();
+    timeval grace = to_timeval(kQuitGrace);
+    evtimer_add(quit_timer_.get(), &grace);
+    rt_->quit();
+}
+
+void ProxyWorker::finish() {
+    if (finishing_) return;
+    finishing_ = true;
+    send_stats();
+    channel_->on_flushed([this] { event_base_loopexit(base_.get(), nullptr); });
+}
+
+void ProxyWorker::on_channel_closed(const std::string& why) {
+    begin_quit(("master channel: " + why).c_str());
+}
+
+void ProxyWorker::send_stats() {
+    channel_->send(ipc::encode(ipc::Stats{static_cast<int>(getpid()), rt_->connections(), rt_->requests}));
+}
+
+void ProxyWorker::stats_cb(evutil_socket_t, short, void* self) { static_cast<ProxyWorker*>(self)->send_stats(); }
+
+void ProxyWorker::quit_timer_cb(evutil_socket_t, short, void* self) {
+    auto* w = static_cast<ProxyWorker*>(self);
+    spdlog::warn("proxy worker {}: {} connections still open after {} s; exiting", getpid(),
+                 w->rt_->connections(), kQuitGrace.count());
+    event_base_loopexit(w->base_.get(), nullptr);
+}
+
+}  // namespace
+
+int run_proxy_worker(int channel_fd, const std::vector<InheritedListener>& listeners) {
+    // Writes to a client that went away must fail with EPIPE, not kill the process. SIGINT
+    // from a terminal reaches the whole process group: the master decides when we stop.
+    signal(SIGPIPE, SIG_IGN);
+    signal(SIGINT, SIG_IGN);
+    ProxyWorker w;
+    if (auto st = w.init(channel_fd, listeners); !st) {
+        spdlog::error("proxy worker {}: {}", getpid(), st.error().message);
+        return 1;
+    }
+    return w.run();
+}
+
+}  // namespace ne::proxy

@@ -1,0 +1,196 @@
+#include "proxy/relay.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <charconv>
+
+#include "proxy/to_timeval.h"
+
+namespace ne::proxy {
+
+// ---- BodyPump ------------------------------------------------------------------------------
+
+void BodyPump::start(Framing in, uint64_t length, Framing out, MessageParser* parser, uint64_t limit) {
+    in_ = in;
+    out_ = out;
+    parser_ = parser;
+    remaining_ = length;
+    limit_ = limit;
+    body_bytes_ = consumed_ = 0;
+    sink_out_ = nullptr;
+    state_ = in == Framing::none ? Step::done : Step::more;
+}
+
+void BodyPump::chunk_header(evbuffer* out, size_t n) {
+    char buf[24];
+    auto [end, ec] = std::to_chars(buf, buf + sizeof buf - 2, n, 16);
+    *end++ = '\r';
+    *end++ = '\n';
+    evbuffer_add(out, buf, static_cast<size_t>(end - buf));
+}
+
+BodyPump::Step BodyPump::finish(evbuffer* out) {
+    if (out_ == Framing::chunked) evbuffer_add(out, "0\r\n\r\n", 5);
+    return state_ = Step::done;
+}
+
+BodyPump::Step BodyPump::pump(evbuffer* in, evbuffer* out) {
+    if (state_ != Step::more) return state_;
+    if (in_ == Framing::length || in_ == Framing::until_close) {
+        size_t n = evbuffer_get_length(in);
+        if (in_ == Framing::length) n = static_cast<size_t>(std::min<uint64_t>(n, remaining_));
+        if (n > 0) {
+            if (out_ == Framing::chunked) chunk_header(out, n);
+            evbuffer_remove_buffer(in, out, n);
+            if (out_ == Framing::chunked) evbuffer_add(out, "\r\n", 2);
+            if (in_ == Framing::length) remaining_ -= n;
+            consumed_ += n;
+            body_bytes_ += n;
+        }
+        if (body_bytes_ > limit_) return state_ = Step::too_large;
+        if (in_ == Framing::length && remaining_ == 0) return finish(out);
+        return state_;
+    }
+    // Chunked: llhttp walks the input segments in place; on_body() re-frames the data.
+    constexpr int kSegments = 8;
+    while (evbuffer_get_length(in) > 0) {
+        evbuffer_iovec seg[kSegments];
+        int n = evbuffer_peek(in, -1, nullptr, seg, kSegments);
+        size_t used = 0;
+        bool complete = false;
+        bool failed = false;
+        sink_out_ = out;
+        for (int i = 0; i < std::min(n, kSegments) && !complete && !failed; ++i) {
+            auto step = parser_->parse_chunked({static_cast<const char*>(seg[i].iov_base), seg[i].iov_len}, *this);
+            used += step.consumed;
+            complete = step.complete;
+            failed = step.failed;
+        }
+        sink_out_ = nullptr;
+        evbuffer_drain(in, used);
+        consumed_ += used;
+        if (failed) return state_ = Step::failed;
+        if (body_bytes_ > limit_) return state_ = Step::too_large;
+        if (complete) return finish(out);
+    }
+    return state_;
+}
+
+BodyPump::Step BodyPump::finish_at_eof(evbuffer* out) {
+    if (state_ != Step::more) return state_;
+    if (in_ == Framing::until_close) return finish(out);
+    return state_ = Step::failed;
+}
+
+void BodyPump::on_body(std::string_view data) {
+    body_bytes_ += data.size();
+    if (out_ == Framing::chunked) chunk_header(sink_out_, data.size());
+    evbuffer_add(sink_out_, data.data(), data.size());
+    if (out_ == Framing::chunked) evbuffer_add(sink_out_, "\r\n", 2);
+}
+
+// ---- Tunnel --------------------------------------------------------------------------------
+
+Tunnel::Tunnel(event_base* base, BuffereventPtr client, BuffereventPtr upstream,
+               std::chrono::milliseconds idle, OnClosed on_closed)
+    : idle_(idle), last_activity_(Clock::now()), on_closed_(std::move(on_closed)) {
+    client_ = {this, std::move(client), &upstream_};
+    upstream_ = {this, std::move(upstream), &client_};
+    timer_.reset(evtimer_new(base, timer_cb, this));
+    arm_timer(idle_);
+    for (Side* s : {&client_, &upstream_}) {
+        bufferevent* bev = s->bev.get();
+        bufferevent_setcb(bev, read_cb, write_cb, event_cb, s);
+        bufferevent_set_timeouts(bev, nullptr, nullptr);
+        bufferevent_setwatermark(bev, EV_WRITE, kLowWatermark, 0);
+        bufferevent_enable(bev, EV_READ | EV_WRITE);
+        // Bytes that came in with the handshake are relayed from the loop, not from inside
+        // the constructor (the owner is still setting the tunnel up).
+        if (evbuffer_get_length(bufferevent_get_input(bev)) > 0)
+            bufferevent_trigger(bev, EV_READ, BEV_TRIG_IGNORE_WATERMARKS | BEV_TRIG_DEFER_CALLBACKS);
+    }
+}
+
+void Tunnel::read_cb(bufferevent*, void* side) {
+    auto* s = static_cast<Side*>(side);
+    s->tunnel->on_read(*s);
+}
+
+void Tunnel::write_cb(bufferevent*, void* side) {
+    auto* s = static_cast<Side*>(side);
+    s->tunnel->on_writable(*s);
+}
+
+void Tunnel::event_cb(bufferevent*, short what, void* side) {
+    auto* s = static_cast<Side*>(side);
+    s->tunnel->on_event(*s, what);
+}
+
+void Tunnel::timer_cb(evutil_socket_t, short, void* self) { static_cast<Tunnel*>(self)->on_timer(); }
+
+void Tunnel::on_read(Side& s) {
+    if (closed_) return;
+    last_activity_ = Clock::now();
+    evbuffer* dst = bufferevent_get_output(s.peer->bev.get());
+    evbuffer_add_buffer(dst, bufferevent_get_input(s.bev.get()));
+    if (evbuffer_get_length(dst) >= kHighWatermark) bufferevent_disable(s.bev.get(), EV_READ);
+}
+
+void Tunnel::on_writable(Side& s) {
+    if (closed_) return;
+    if (closing_) {
+        if (evbuffer_get_length(bufferevent_get_output(client_.bev.get())) == 0 &&
+            evbuffer_get_length(bufferevent_get_output(upstream_.bev.get())) == 0)
+            close();
+        return;
+    }
+    // s's output fell below the low watermark: its peer, which feeds it, may send again.
+    bufferevent_enable(s.peer->bev.get(), EV_READ);
+}
+
+void Tunnel::on_event(Side& s, short what) {
+    if (closed_) return;
+    if (what & BEV_EVENT_EOF) {
+        on_read(s);  // what arrived with the close still goes through
+        start_closing();
+    } else if (what & (BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT)) {
+        close();
+    }
+}
+
+void Tunnel::start_closing() {
+    closing_ = true;
+    for (Side* side : {&client_, &upstream_}) {
+        bufferevent_disable(side->bev.get(), EV_READ);
+        // Called back once the output is empty, to finish closing.
+        bufferevent_setwatermark(side->bev.get(), EV_WRITE, 0, 0);
+    }
+    on_writable(client_);
+}
+
+void Tunnel::on_timer() {
+    if (closed_) return;
+    auto quiet = Clock::now() - last_activity_;
+    if (quiet >= idle_) {
+        spdlog::debug("tunnel idle for {} ms: closing", idle_.count());
+        close();
+        return;
+    }
+    arm_timer(idle_ - quiet);
+}
+
+void Tunnel::arm_timer(std::chrono::steady_clock::duration in) {
+    timeval tv = to_timeval(in);
+    evtimer_add(timer_.get(), &tv);
+}
+
+void Tunnel::close() {
+    if (closed_) return;
+    closed_ = true;
+    evtimer_del(timer_.get());
+    for (Side* side : {&client_, &upstream_}) bufferevent_disable(side->bev.get(), EV_READ | EV_WRITE);
+    on_closed_();
+}
+
+}  // namespace ne::proxy

@@ -1,0 +1,104 @@
+// Moving bytes from one connection to the other without holding a body whole: a message body
+// re-framed for the next hop (BodyPump), and a raw WebSocket/Upgrade tunnel (Tunnel). Both
+// honour the watermarks: a side whose peer's output passes kHighWatermark stops being read
+// until that output drains below kLowWatermark (libevent's le-proxy sample).
+#pragma once
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <limits>
+
+#include "ipc/event_ptr.h"
+#include "proxy/http_parser.h"
+#include "proxy/pool.h"
+
+namespace ne::proxy {
+
+constexpr size_t kHighWatermark = 256 * 1024;
+constexpr size_t kLowWatermark = kHighWatermark / 2;
+
+// One message body from an input evbuffer to an output evbuffer. Content-Length and
+// read-until-close bodies move as whole evbuffer chains (no copy); chunked bodies are decoded
+// by llhttp and re-encoded (or sent raw to an HTTP/1.0 client, which then sees the close).
+class BodyPump final : MessageParser::BodySink {
+public:
+    enum class Step : uint8_t { more, done, failed, too_large };
+
+    // `in`: how the sender frames it (length: `length` bytes; chunked: `parser` decodes);
+    // `out`: none, length (same bytes), chunked, or until_close. Bodies over `limit` decoded
+    // bytes stop with too_large.
+    void start(Framing in, uint64_t length, Framing out, MessageParser* parser,
+               uint64_t limit = std::numeric_limits<uint64_t>::max());
+
+    // Moves what `in` holds of the body to `out`, stopping at the body's end.
+    Step pump(evbuffer* in, evbuffer* out);
+    // The sender closed: the natural end of a read-until-close body, a truncation otherwise.
+    Step finish_at_eof(evbuffer* out);
+
+    bool done() const { return state_ == Step::done; }
+    // Bytes taken from the input so far (framing included): 0 means the body can still be
+    // sent again elsewhere.
+    uint64_t consumed() const { return consumed_; }
+
+private:
+    void on_body(std::string_view data) override;
+    Step finish(evbuffer* out);
+    void chunk_header(evbuffer* out, size_t n);
+
+    Framing in_ = Framing::none;
+    Framing out_ = Framing::none;
+    MessageParser* parser_ = nullptr;
+    uint64_t remaining_ = 0;
+    uint64_t limit_ = 0;
+    uint64_t body_bytes_ = 0;
+    uint64_t consumed_ = 0;
+    evbuffer* sink_out_ = nullptr;    // `out` while llhttp calls on_body
+    Step state_ = Step::done;
+};
+
+// A raw bidirectional byte pipe between two connections after a 101 response. Closes both
+// when either closes (after flushing what the closing side sent), on an error, or when
+// neither side has sent anything for `idle`. Owns both bufferevents.
+class Tunnel {
+public:
+    using OnClosed = std::function<void()>;
+
+    Tunnel(event_base* base, BuffereventPtr client, BuffereventPtr upstream,
+           std::chrono::milliseconds idle, OnClosed on_closed);
+    Tunnel(const Tunnel&) = delete;
+    Tunnel& operator=(const Tunnel&) = delete;
+
+private:
+    struct Side {
+        Tunnel* tunnel = nullptr;
+        BuffereventPtr bev;
+        Side* peer = nullptr;
+    };
+
+    static void read_cb(bufferevent*, void* side);
+    static void write_cb(bufferevent*, void* side);
+    static void event_cb(bufferevent*, short what, void* side);
+    static void timer_cb(evutil_socket_t, short, void* self);
+    void on_read(Side& s);
+    void on_writable(Side& s);
+    void on_event(Side& s, short what);
+    void on_timer();
+    void start_closing();
+    void close();
+    void arm_timer(std::chrono::steady_clock::duration in);
+
+    Side client_;
+    Side upstream_;
+    EventPtr timer_;
+    std::chrono::milliseconds idle_;
+    Clock::time_point last_activity_;
+    OnClosed on_closed_;
+    bool closing_ = false;
+    bool closed_ = false;
+};
+
+}  // namespace ne::proxy

@@ -1,0 +1,71 @@
+// Which [[servers]] entry and which location serve a request (pure; built once per config).
+//
+// Server: among the servers on the listen address the request came in on, an exact
+// server_name, else the longest "*.suffix" wildcard, else the first server that names no
+// server_name (a catch-all), else the first server on that address (nginx's default server).
+// Location: an exact "= /x" first, else the longest matching prefix.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "config/config.h"
+
+namespace ne::proxy {
+
+class RouteTable {
+public:
+    RouteTable() = default;
+    explicit RouteTable(const config::Config& cfg);
+
+    // Index into cfg.servers, or -1 when no server listens on `listen` ("127.0.0.1:8080", as
+    // config::ListenAddr::str() writes it). `host` is the Host header as sent: case, a port
+    // and a trailing dot are ignored; empty means "no Host" (HTTP/1.0) and gets the default.
+    int server_for(std::string_view listen, std::string_view host) const;
+    int default_server(std::string_view listen) const;
+
+    // Index into cfg.servers[server].locations, or -1. `path` is the request target without
+    // its query string.
+    int location_for(int server, std::string_view path) const;
+
+private:
+    struct StringHash {
+        using is_transparent = void;
+        size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+    };
+    // Transparent, so a lookup by string_view allocates nothing.
+    using NameMap = std::unordered_map<std::string, int, StringHash, std::equal_to<>>;
+
+    struct Wildcard {
+        std::string suffix;      // ".example.com" for "*.example.com"
+        int server;
+    };
+    struct Address {
+        int default_server = -1;
+        int catch_all = -1;
+        NameMap exact;                                // lower-case name -> server
+        std::vector<Wildcard> wildcards;              // longest suffix first
+    };
+    struct Prefix {
+        std::string path;
+        int location;
+    };
+    struct Locations {
+        NameMap exact;
+        std::vector<Prefix> prefixes;                 // longest first
+    };
+    std::unordered_map<std::string, Address, StringHash, std::equal_to<>> addresses_;
+    std::vector<Locations> locations_;                // per server
+};
+
+// "Example.COM:8080" -> "example.com" written into `buf`; returns the view, or "" when the
+// name does not fit (such a name matches no server_name and gets the default server).
+std::string_view normalize_host(std::string_view host, char* buf, size_t cap);
+
+// The path part of a request target: "/a/b?x=1" -> "/a/b"; absolute-form
+// "http://h/a?x" -> "/a"; "*" stays "*".
+std::string_view target_path(std::string_view target);
+
+}  // namespace ne::proxy

@@ -1,0 +1,215 @@
+#include "proxy/shared_zone.h"
+
+#include <fcntl.h>
+#include <pthread.h>
+#include <sys/mman.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstring>
+#include <new>
+#include <string>
+
+namespace ne::proxy {
+
+namespace {
+
+constexpr uint64_t kMagic = 0x656e6f7a2d656e;   // "ne-zone"
+constexpr uint32_t kVersion = 1;
+constexpr uint64_t kIdle = ~uint64_t{0};
+
+uint64_t rotl(uint64_t x, int b) { return (x << b) | (x >> (64 - b)); }
+
+// SipHash-2-4 (Aumasson & Bernstein), the keyed hash hash tables use against chosen keys.
+uint64_t siphash24(uint64_t k0, uint64_t k1, std::string_view in) {
+    uint64_t v0 = 0x736f6d6570736575ULL ^ k0;
+    uint64_t v1 = 0x646f72616e646f6dULL ^ k1;
+    uint64_t v2 = 0x6c7967656e657261ULL ^ k0;
+    uint64_t v3 = 0x7465646279746573ULL ^ k1;
+    auto round = [&] {
+        v0 += v1; v1 = rotl(v1, 13); v1 ^= v0; v0 = rotl(v0, 32);
+        v2 += v3; v3 = rotl(v3, 16); v3 ^= v2;
+        v0 += v3; v3 = rotl(v3, 21); v3 ^= v0;
+        v2 += v1; v1 = rotl(v1, 17); v1 ^= v2; v2 = rotl(v2, 32);
+    };
+    auto compress = [&](uint64_t m) {
+        v3 ^= m;
+        round();
+        round();
+        v0 ^= m;
+    };
+    const auto* p = reinterpret_cast<const unsigned char*>(in.data());
+    size_t n = in.size();
+    auto load_le = [](const unsigned char* b, size_t len) {
+        uint64_t m = 0;
+        for (size_t i = 0; i < len; ++i) m |= uint64_t{b[i]} << (8 * i);
+        return m;
+    };
+    for (; n >= 8; p += 8, n -= 8) compress(load_le(p, 8));
+    compress(load_le(p, n) | (uint64_t{in.size()} << 56));
+    v2 ^= 0xff;
+    for (int i = 0; i < 4; ++i) round();
+    return v0 ^ v1 ^ v2 ^ v3;
+}
+
+}  // namespace
+
+struct SharedZone::Header {
+    uint64_t magic;
+    uint32_t version;
+    uint64_t slot_count;
+    uint64_t seed[2];
+    std::atomic<uint64_t> writing;   // the slot a holder of the lock may be changing, or kIdle
+    pthread_mutex_t mutex;
+};
+
+struct SharedZone::Slot {
+    uint64_t hash;      // 0: free
+    uint64_t used_ms;   // last access, for eviction
+    Bucket bucket;
+};
+
+namespace {
+
+// Slots start on a cache line of their own.
+constexpr size_t slots_offset(size_t header_size) { return (header_size + 63) / 64 * 64; }
+
+}  // namespace
+
+size_t SharedZone::bytes_for(size_t buckets) {
+    return slots_offset(sizeof(Header)) + std::max(buckets, kProbeWindow) * sizeof(Slot);
+}
+
+Result<UniqueFd> SharedZone::create(size_t bytes) {
+    const size_t offset = slots_offset(sizeof(Header));
+    const size_t minimum = bytes_for(kProbeWindow);
+    if (bytes < minimum)
+        return Error{"rate limit zone: " + std::to_string(bytes) + " bytes is too small (at least " +
+                     std::to_string(minimum) + ")"};
+
+    UniqueFd fd(::memfd_create("nodeedge-rate-limit", MFD_CLOEXEC | MFD_ALLOW_SEALING));
+    if (!fd) return Error::from_errno("rate limit zone: memfd_create");
+    if (::ftruncate(fd.get(), static_cast<off_t>(bytes)) != 0)
+        return Error::from_errno("rate limit zone: ftruncate to " + std::to_string(bytes) + " bytes");
+    if (::fcntl(fd.get(), F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) != 0)
+        return Error::from_errno("rate limit zone: seal");
+    void* base = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd.get(), 0);
+    if (base == MAP_FAILED) return Error::from_errno("rate limit zone: mmap " + std::to_string(bytes) + " bytes");
+    const SharedZone zone(base, bytes);   // unmaps when done; the slots are already zero (free)
+
+    Header& h = *new (base) Header{};
+    h.magic = kMagic;
+    h.version = kVersion;
+    h.slot_count = (bytes - offset) / sizeof(Slot);
+    h.writing.store(kIdle);
+    if (::getrandom(h.seed, sizeof h.seed, 0) != static_cast<ssize_t>(sizeof h.seed))
+        return Error::from_errno("rate limit zone: getrandom");
+
+    pthread_mutexattr_t attr;
+    pthread_mutexattr_init(&attr);
+    pthread_mutexattr_setpshared(&attr, PTHREAD_PROCESS_SHARED);
+    pthread_mutexattr_setrobust(&attr, PTHREAD_MUTEX_ROBUST);
+    const int rc = pthread_mutex_init(&h.mutex, &attr);
+    pthread_mutexattr_destroy(&attr);
+    if (rc != 0) return Error::from_errno("rate limit zone: pthread_mutex_init", rc);
+    return fd;
+}
+
+Result<SharedZone> SharedZone::attach(int fd) {
+    const std::string what = "rate limit zone (fd " + std::to_string(fd) + ")";
+    struct stat st;
+    if (::fstat(fd, &st) != 0) return Error::from_errno(what + ": fstat");
+    const auto size = static_cast<size_t>(st.st_size);
+    if (size < slots_offset(sizeof(Header))) return Error{what + ": too small to be a zone"};
+    void* base = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (base == MAP_FAILED) return Error::from_errno(what + ": mmap");
+    SharedZone zone(base, size);
+    const Header& h = zone.header();
+    const bool fits = h.slot_count >= kProbeWindow &&
+                      h.slot_count <= (size - slots_offset(sizeof(Header))) / sizeof(Slot);
+    if (h.magic != kMagic || h.version != kVersion || !fits)
+        return Error{what + ": not a nodeedge zone of version " + std::to_string(kVersion)};
+    return zone;
+}
+
+SharedZone& SharedZone::operator=(SharedZone&& o) noexcept {
+    if (this != &o) {
+        if (base_) ::munmap(base_, size_);
+        base_ = std::exchange(o.base_, nullptr);
+        size_ = std::exchange(o.size_, 0);
+    }
+    return *this;
+}
+
+SharedZone::~SharedZone() {
+    if (base_) ::munmap(base_, size_);
+}
+
+SharedZone::Header& SharedZone::header() const { return *static_cast<Header*>(base_); }
+
+SharedZone::Slot* SharedZone::slots() const {
+    return reinterpret_cast<Slot*>(static_cast<char*>(base_) + slots_offset(sizeof(Header)));
+}
+
+size_t SharedZone::capacity() const { return header().slot_count; }
+
+uint64_t SharedZone::key_hash(std::string_view scope, std::string_view key) const {
+    const Header& h = header();
+    // A per-scope key, so that ("a", "bc") and ("ab", "c") differ.
+    return siphash24(siphash24(h.seed[0], h.seed[1], scope), h.seed[1], key);
+}
+
+Result<Decision> SharedZone::limit(uint64_t key_hash, uint64_t now_ms, const Limit& lim) {
+    return with_bucket(key_hash, now_ms, [&](Bucket& b) { return decide(b, now_ms, lim); });
+}
+
+SharedZone::Locked::Locked(SharedZone& zone) : zone_(zone) {
+    Header& h = zone.header();
+    int rc = 0; (void)zone;
+    if (rc == EOWNERDEAD) {
+        // We hold the lock; its previous holder died, possibly halfway through one slot.
+        const uint64_t dirty = h.writing.load(std::memory_order_acquire);
+        (void)dirty;
+        h.writing.store(kIdle, std::memory_order_release);
+        rc = pthread_mutex_consistent(&h.mutex);
+        if (rc != 0) pthread_mutex_unlock(&h.mutex);
+    }
+    err_ = rc;
+}
+
+SharedZone::Locked::~Locked() {
+    if (!ok()) return;
+    Header& h = zone_.header();
+    h.writing.store(kIdle, std::memory_order_release);
+    pthread_mutex_unlock(&h.mutex);
+}
+
+Error SharedZone::Locked::error() const { return Error::from_errno("rate limit zone: lock", err_); }
+
+Bucket& SharedZone::Locked::bucket(uint64_t key_hash, uint64_t now_ms) {
+    Header& h = zone_.header();
+    Slot* slots = zone_.slots();
+    const uint64_t hash = key_hash != 0 ? key_hash : 1;   // 0 marks a free slot
+    const size_t home = hash % h.slot_count;
+    size_t pick = home;
+    bool found = false;
+    for (size_t i = 0; i < kProbeWindow && !found; ++i) {
+        const size_t s = (home + i) % h.slot_count;
+        if (slots[s].hash == hash) {
+            pick = s;
+            found = true;
+        } else if (slots[pick].hash != 0 && (slots[s].hash == 0 || slots[s].used_ms < slots[pick].used_ms)) {
+            pick = s;   // a free slot, else the least recently used one
+        }
+    }
+    h.writing.store(pick, std::memory_order_release);
+    Slot& slot = slots[pick];
+    if (!found) slot = Slot{hash, now_ms, Bucket{}};
+    slot.used_ms = now_ms;
+    return slot.bucket;
+}
+
+}  // namespace ne::proxy

@@ -1,0 +1,657 @@
+#include "integration/harness.h"
+
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <cstdio>
+#include <cstring>
+#include <deque>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include "ipc/unique_fd.h"
+
+extern char** environ;
+
+namespace ne::itest {
+
+namespace fs = std::filesystem;
+
+bool wait_until(const std::function<bool()>& pred, std::chrono::milliseconds timeout) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (!pred()) {
+        if (std::chrono::steady_clock::now() >= deadline) return pred();
+        std::this_thread::sleep_for(50ms);
+    }
+    return true;
+}
+
+std::string read_file(const std::string& path) {
+    std::ifstream in(path);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+}
+
+// ---- processes ---------------------------------------------------------------------------
+
+namespace {
+
+struct ProcStat {
+    pid_t pid = 0;
+    char state = '?';
+    pid_t ppid = 0;
+    unsigned long long start_time = 0;
+};
+
+// /proc/<pid>/stat; the command name may hold spaces and parentheses, so fields are counted
+// from the last ')'.
+std::optional<ProcStat> read_stat(pid_t pid) {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+    std::string line;
+    if (!std::getline(in, line)) return std::nullopt;
+    auto close = line.rfind(')');
+    if (close == std::string::npos) return std::nullopt;
+    std::istringstream rest(line.substr(close + 1));
+    ProcStat st;
+    st.pid = pid;
+    rest >> st.state >> st.ppid;
+    std::string skip;
+    for (int field = 5; field < 22; ++field) rest >> skip;  // fields 5..21
+    rest >> st.start_time;
+    if (!rest) return std::nullopt;
+    return st;
+}
+
+bool is_gone(char state) { return state == 'Z' || state == 'X'; }
+
+std::vector<ProcStat> all_processes() {
+    std::vector<ProcStat> out;
+    DIR* d = opendir("/proc");
+    if (!d) return out;
+    while (dirent* e = readdir(d)) {
+        pid_t pid = 0;
+        const char* end = e->d_name + std::strlen(e->d_name);
+        auto [p, ec] = std::from_chars(e->d_name, end, pid);
+        if (ec != std::errc() || p != end) continue;
+        if (auto st = read_stat(pid); st && !is_gone(st->state)) out.push_back(*st);
+    }
+    closedir(d);
+    return out;
+}
+
+}  // namespace
+
+std::optional<ProcessRef> process_ref(pid_t pid) {
+    if (pid <= 0) return std::nullopt;
+    auto st = read_stat(pid);
+    if (!st || is_gone(st->state)) return std::nullopt;
+    return ProcessRef{pid, st->start_time};
+}
+
+bool alive(const ProcessRef& p) {
+    auto now = process_ref(p.pid);
+    return now && now->start_time == p.start_time;
+}
+
+std::vector<ProcessRef> descendants(pid_t root) {
+    std::multimap<pid_t, const ProcStat*> children;
+    auto procs = all_processes();
+    for (const auto& st : procs) children.emplace(st.ppid, &st);
+    std::vector<ProcessRef> out;
+    std::deque<pid_t> todo{root};
+    while (!todo.empty()) {
+        pid_t parent = todo.front();
+        todo.pop_front();
+        auto [first, last] = children.equal_range(parent);
+        for (auto it = first; it != last; ++it) {
+            out.push_back({it->second->pid, it->second->start_time});
+            todo.push_back(it->second->pid);
+        }
+    }
+    return out;
+}
+
+// ---- HTTP --------------------------------------------------------------------------------
+
+namespace {
+
+std::string lower(std::string s) {
+    std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
+    return s;
+}
+
+std::string trim(std::string_view s) {
+    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+    while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) s.remove_suffix(1);
+    return std::string(s);
+}
+
+void set_timeouts(int fd, std::chrono::milliseconds t) {
+    timeval tv{static_cast<time_t>(t.count() / 1000), static_cast<suseconds_t>((t.count() % 1000) * 1000)};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+}
+
+}  // namespace
+
+std::string HttpResponse::header(const std::string& name) const {
+    auto it = headers.find(lower(name));
+    return it == headers.end() ? std::string() : it->second;
+}
+
+HttpConnection::HttpConnection(int port, std::chrono::milliseconds io_timeout)
+    : port_(port), io_timeout_(io_timeout) {}
+
+HttpConnection::~HttpConnection() { close(); }
+
+void HttpConnection::close() {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+    buffered_.clear();
+}
+
+Status HttpConnection::connect_if_needed() {
+    if (fd_ >= 0) return {};
+    UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    if (!fd) return Error::from_errno("socket");
+    set_timeouts(fd.get(), io_timeout_);
+    int one = 1;
+    setsockopt(fd.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<uint16_t>(port_));
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0)
+        return Error::from_errno("connect 127.0.0.1:" + std::to_string(port_));
+    fd_ = fd.release();
+    return {};
+}
+
+Result<HttpResponse> HttpConnection::request(const std::string& method, const std::string& target,
+                                             const Headers& headers, const std::string& body) {
+    std::string req = method + " " + target + " HTTP/1.1\r\n";
+    bool has_host = false;
+    for (const auto& [name, value] : headers) {
+        has_host = has_host || lower(name) == "host";
+        req += name + ": " + value + "\r\n";
+    }
+    if (!has_host) req += "Host: 127.0.0.1:" + std::to_string(port_) + "\r\n";
+    if (!body.empty()) req += "Content-Length: " + std::to_string(body.size()) + "\r\n";
+    req += "\r\n" + body;
+
+    // A request on a reused connection that the server closed meanwhile (nothing came back)
+    // is sent again once on a new connection, as browsers and curl do (RFC 9112 section
+    // 9.3.1); a failure on a fresh connection is real.
+    for (;;) {
+        const bool reused = fd_ >= 0;
+        if (auto st = connect_if_needed(); !st) return st.error();
+        got_bytes_ = !buffered_.empty();
+        peer_closed_ = false;
+        Result<HttpResponse> r = send_all(req) ? read_response(method)
+                                               : Result<HttpResponse>(Error::from_errno("send to " + where()));
+        if (!r || !r->keep_alive) close();
+        const bool stale = !r && !got_bytes_ && peer_closed_;
+        if (!(reused && stale)) return r;
+    }
+}
+
+bool HttpConnection::send_all(const std::string& data) {
+    for (size_t sent = 0; sent < data.size();) {
+        ssize_t n = ::send(fd_, data.data() + sent, data.size() - sent, MSG_NOSIGNAL);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) {
+            peer_closed_ = errno == EPIPE || errno == ECONNRESET;
+            return false;
+        }
+        sent += static_cast<size_t>(n);
+    }
+    return true;
+}
+
+std::string HttpConnection::where() const { return "127.0.0.1:" + std::to_string(port_); }
+
+Result<bool> HttpConnection::fill() {
+    char buf[16384];
+    for (;;) {
+        ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
+        if (n > 0) {
+            buffered_.append(buf, static_cast<size_t>(n));
+            got_bytes_ = true;
+            return true;
+        }
+        if (n == 0 || errno == ECONNRESET) {
+            peer_closed_ = true;
+            return false;
+        }
+        if (errno == EINTR) continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) return Error{"read from " + where() + ": timed out"};
+        return Error::from_errno("read from " + where());
+    }
+}
+
+Status HttpConnection::need(size_t n) {
+    while (buffered_.size() < n) {
+        auto more = fill();
+        if (!more) return more.error();
+        if (!*more) return Error{"read from " + where() + ": connection closed or reset before the response ended"};
+    }
+    return {};
+}
+
+Result<std::string> HttpConnection::read_line() {
+    size_t eol;
+    while ((eol = buffered_.find("\r\n")) == std::string::npos)
+        if (auto st = need(buffered_.size() + 1); !st) return st.error();
+    std::string line = buffered_.substr(0, eol);
+    buffered_.erase(0, eol + 2);
+    return line;
+}
+
+Result<HttpResponse> HttpConnection::read_response(const std::string& method) {
+    HttpResponse resp;
+    auto status_line = read_line();
+    if (!status_line) return status_line.error();
+    std::string version;
+    std::istringstream sl(*status_line);
+    sl >> version >> resp.status;
+    if (version.rfind("HTTP/1.", 0) != 0 || resp.status < 100)
+        return Error{"bad status line from " + where() + ": " + trim(*status_line)};
+    for (;;) {
+        auto line = read_line();
+        if (!line) return line.error();
+        if (line->empty()) break;
+        auto colon = line->find(':');
+        if (colon == std::string::npos) return Error{"bad header line from " + where() + ": " + *line};
+        std::string name = lower(trim(std::string_view(*line).substr(0, colon)));
+        std::string value = trim(std::string_view(*line).substr(colon + 1));
+        auto [it, inserted] = resp.headers.emplace(name, value);
+        if (!inserted) it->second += ", " + value;
+    }
+    std::string connection = lower(resp.header("connection"));
+    resp.keep_alive = version == "HTTP/1.1" ? connection.find("close") == std::string::npos
+                                             : connection.find("keep-alive") != std::string::npos;
+
+    if (method == "HEAD" || resp.status < 200 || resp.status == 204 || resp.status == 304) return resp;
+    if (lower(resp.header("transfer-encoding")).find("chunked") != std::string::npos) {
+        for (;;) {
+            auto size_line = read_line();
+            if (!size_line) return size_line.error();
+            size_t size = 0;
+            auto [p, ec] = std::from_chars(size_line->data(), size_line->data() + size_line->size(), size, 16);
+            if (ec != std::errc()) return Error{"bad chunk size from " + where() + ": " + *size_line};
+            if (size == 0) break;
+            if (auto st = need(size + 2); !st) return st.error();
+            resp.body.append(buffered_, 0, size);
+            buffered_.erase(0, size + 2);
+        }
+        for (;;) {  // trailers, up to the empty line
+            auto line = read_line();
+            if (!line) return line.error();
+            if (line->empty()) return resp;
+        }
+    }
+    if (std::string cl = resp.header("content-length"); !cl.empty()) {
+        size_t len = 0;
+        auto [p, ec] = std::from_chars(cl.data(), cl.data() + cl.size(), len);
+        if (ec != std::errc() || p != cl.data() + cl.size())
+            return Error{"bad Content-Length from " + where() + ": " + cl};
+        if (auto st = need(len); !st) return st.error();
+        resp.body = buffered_.substr(0, len);
+        buffered_.erase(0, len);
+        return resp;
+    }
+    // Neither: the body runs to the end of the connection.
+    for (;;) {
+        auto more = fill();
+        if (!more) return more.error();
+        if (!*more) break;
+    }
+    resp.body = std::exchange(buffered_, {});
+    resp.keep_alive = false;
+    return resp;
+}
+
+Result<HttpResponse> http_get(int port, const std::string& target, const Headers& headers) {
+    HttpConnection conn(port);
+    Headers with_close = headers;
+    with_close.emplace_back("Connection", "close");
+    return conn.get(target, with_close);
+}
+
+// ---- load --------------------------------------------------------------------------------
+
+std::string LoadLoop::Stats::describe() const {
+    std::string s = std::to_string(ok) + " ok, " + std::to_string(failed) + " failed";
+    for (const auto& [reason, n] : reasons) s += "; " + std::to_string(n) + "x " + reason;
+    return s;
+}
+
+LoadLoop::LoadLoop(int port, std::string target, int max_requests, std::chrono::milliseconds pause)
+    : port_(port), target_(std::move(target)), max_requests_(max_requests), pause_(pause) {}
+
+LoadLoop::~LoadLoop() {
+    stop_ = true;
+    if (thread_.joinable()) thread_.join();
+}
+
+void LoadLoop::start() { thread_ = std::thread([this] { run(); }); }
+
+LoadLoop::Stats LoadLoop::stop() {
+    stop_ = true;
+    if (thread_.joinable()) thread_.join();
+    return snapshot();
+}
+
+LoadLoop::Stats LoadLoop::snapshot() const {
+    std::lock_guard lock(mu_);
+    return stats_;
+}
+
+void LoadLoop::run() {
+    HttpConnection keep_alive(port_);
+    for (int i = 0; i < max_requests_ && !stop_; ++i) {
+        record(i % 2 == 0 ? keep_alive.get(target_) : http_get(port_, target_));
+        std::this_thread::sleep_for(pause_);
+    }
+}
+
+void LoadLoop::record(const Result<HttpResponse>& r) {
+    std::string reason;
+    int pid = 0;
+    if (!r) {
+        reason = r.error().message;
+    } else if (r->status != 200) {
+        reason = "status " + std::to_string(r->status);
+    } else {
+        json body = json::parse(r->body, nullptr, false);
+        if (body.is_object() && body.contains("pid") && body["pid"].is_number_integer()) pid = body["pid"].get<int>();
+    }
+    std::lock_guard lock(mu_);
+    if (reason.empty()) {
+        ++stats_.ok;
+        ++stats_.trailing_ok;
+        if (pid > 0) stats_.pids.insert(pid);
+    } else {
+        ++stats_.failed;
+        stats_.trailing_ok = 0;
+        ++stats_.reasons[reason];
+    }
+}
+
+// ---- the fixture -------------------------------------------------------------------------
+
+namespace {
+
+std::string apps_dir() { return std::string(NODEEDGE_SOURCE_DIR) + "/tests/integration/apps"; }
+
+std::string last_lines(const std::string& text, size_t n) {
+    size_t pos = text.size();
+    for (size_t seen = 0; pos > 0 && seen <= n;) {
+        --pos;
+        if (text[pos] == '\n' && pos + 1 < text.size()) ++seen;
+    }
+    return text.substr(pos == 0 ? 0 : pos + 1);
+}
+
+// The live processes behind the "pid" fields of `status --json` rows.
+std::vector<ProcessRef> live_processes_in(const json& rows) {
+    std::vector<ProcessRef> out;
+    for (const auto& row : rows)
+        if (row.contains("pid") && row["pid"].is_number_integer())
+            if (auto p = process_ref(row["pid"].get<pid_t>())) out.push_back(*p);
+    return out;
+}
+
+// Reads whatever `fd` (non-blocking) holds now into `out`; false once it reached EOF.
+bool drain_pipe(int fd, std::string& out) {
+    char buf[4096];
+    for (;;) {
+        ssize_t n = ::read(fd, buf, sizeof buf);
+        if (n > 0) { out.append(buf, static_cast<size_t>(n)); continue; }
+        if (n < 0 && errno == EINTR) continue;
+        return n < 0;  // EAGAIN: more may come; 0: EOF; other errors end the stream too
+    }
+}
+
+}  // namespace
+
+void IntegrationTest::SetUp() {
+    char tmpl[] = "/tmp/nodeedge-it-XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr) << "mkdtemp: " << std::strerror(errno);
+    dir_ = tmpl;
+    home_ = dir_ + "/home";
+    ASSERT_EQ(::mkdir(home_.c_str(), 0700), 0) << "mkdir " << home_ << ": " << std::strerror(errno);
+}
+
+void IntegrationTest::TearDown() {
+    if (dir_.empty()) return;
+    const bool daemon_running = process_ref(daemon_pid()).has_value();
+    if (daemon_running) {
+        track_processes();
+        RunResult k = run_args({"kill"}, 30s);
+        if (k.code != 0) std::cerr << "harness: `nodeedge kill` exited " << k.code << ": " << k.err << "\n";
+    }
+    auto survivors = [this] {
+        std::vector<ProcessRef> left;
+        for (const auto& p : tracked_)
+            if (alive(p)) left.push_back(p);
+        return left;
+    };
+    wait_until([&] { return survivors().empty(); }, 15s);
+    for (const auto& p : survivors()) {
+        std::cerr << "harness: killing leftover pid " << p.pid << "\n";
+        ::kill(p.pid, SIGKILL);
+    }
+    if (HasFailure()) dump_daemon_log();
+    std::error_code ec;
+    fs::remove_all(dir_, ec);
+}
+
+void IntegrationTest::dump_daemon_log() const {
+    std::vector<std::string> files{home_ + "/daemon.log"};
+    std::error_code ec;
+    for (const auto& e : fs::directory_iterator(home_ + "/logs", ec)) files.push_back(e.path().string());
+    for (const auto& f : files) {
+        if (!fs::exists(f)) continue;
+        std::cerr << "----- last lines of " << f << " -----\n" << last_lines(read_file(f), 40) << "\n";
+    }
+}
+
+RunResult IntegrationTest::run_args(const std::vector<std::string>& args, std::chrono::milliseconds timeout) {
+    RunResult res;
+    // Built before fork: the child of a process that has threads (LoadLoop) may only call
+    // async-signal-safe functions, so no setenv() there.
+    std::vector<std::string> env_strings;
+    for (char** e = environ; *e; ++e)
+        if (std::string_view(*e).rfind("NODEEDGE_HOME=", 0) != 0) env_strings.emplace_back(*e);
+    env_strings.push_back("NODEEDGE_HOME=" + home_);
+    std::vector<char*> envp;
+    for (auto& s : env_strings) envp.push_back(s.data());
+    envp.push_back(nullptr);
+    std::vector<std::string> argv_strings{NODEEDGE_BIN};
+    argv_strings.insert(argv_strings.end(), args.begin(), args.end());
+    std::vector<char*> argv;
+    for (auto& s : argv_strings) argv.push_back(s.data());
+    argv.push_back(nullptr);
+
+    int out_pipe[2], err_pipe[2];
+    if (pipe2(out_pipe, O_CLOEXEC) != 0 || pipe2(err_pipe, O_CLOEXEC) != 0) {
+        res.err = Error::from_errno("pipe").message;
+        return res;
+    }
+    UniqueFd out_r(out_pipe[0]), out_w(out_pipe[1]), err_r(err_pipe[0]), err_w(err_pipe[1]);
+    pid_t pid = fork();
+    if (pid < 0) {
+        res.err = Error::from_errno("fork").message;
+        return res;
+    }
+    if (pid == 0) {
+        int devnull = ::open("/dev/null", O_RDONLY);
+        if (devnull >= 0) dup2(devnull, 0);
+        dup2(out_w.get(), 1);
+        dup2(err_w.get(), 2);
+        execve(argv[0], argv.data(), envp.data());
+        _exit(127);
+    }
+    out_w.reset();
+    err_w.reset();
+    fcntl(out_r.get(), F_SETFL, O_NONBLOCK);
+    fcntl(err_r.get(), F_SETFL, O_NONBLOCK);
+
+    // Stop reading when the CLI exits, not at EOF: a daemon it launched may still hold the
+    // pipes if it did not detach its stdio.
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    bool out_open = true, err_open = true;
+    int wstatus = 0;
+    for (;;) {
+        pollfd fds[2] = {{out_open ? out_r.get() : -1, POLLIN, 0}, {err_open ? err_r.get() : -1, POLLIN, 0}};
+        ::poll(fds, 2, 50);
+        if (out_open) out_open = drain_pipe(out_r.get(), res.out);
+        if (err_open) err_open = drain_pipe(err_r.get(), res.err);
+        pid_t done = waitpid(pid, &wstatus, WNOHANG);
+        if (done == pid) {
+            if (out_open) drain_pipe(out_r.get(), res.out);
+            if (err_open) drain_pipe(err_r.get(), res.err);
+            res.code = WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : -1;
+            return res;
+        }
+        if (std::chrono::steady_clock::now() >= deadline) {
+            ::kill(pid, SIGKILL);
+            waitpid(pid, &wstatus, 0);
+            res.err += "\n[harness: `nodeedge";
+            for (const auto& a : args) res.err += " " + a;
+            res.err += "` killed after " + std::to_string(timeout.count()) + " ms]";
+            return res;
+        }
+    }
+}
+
+std::optional<json> IntegrationTest::parse_status(const RunResult& r) {
+    json rows = json::parse(r.out, nullptr, false);
+    if (r.code != 0 || !rows.is_array()) return std::nullopt;
+    for (const auto& p : live_processes_in(rows)) remember(p);
+    return rows;
+}
+
+std::optional<json> IntegrationTest::try_status_json() { return parse_status(run("status", "--json")); }
+
+json IntegrationTest::status_json() {
+    RunResult r = run("status", "--json");
+    if (auto rows = parse_status(r)) return *rows;
+    ADD_FAILURE() << "`nodeedge status --json` exited " << r.code << "\nstdout: " << r.out << "\nstderr: " << r.err;
+    return json::array();
+}
+
+std::vector<json> IntegrationTest::workers_of(const std::string& name) {
+    std::vector<json> rows;
+    for (const auto& row : status_json())
+        if (row.value("name", "") == name) rows.push_back(row);
+    std::sort(rows.begin(), rows.end(),
+              [](const json& a, const json& b) { return a.value("instance", 0) < b.value("instance", 0); });
+    return rows;
+}
+
+bool IntegrationTest::port_is_free(int port) const {
+    if (port <= 0 || port > 65535 || handed_out_ports_.count(port)) return false;
+    UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    if (!fd) return false;
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<uint16_t>(port));
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    return ::bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+}
+
+int IntegrationTest::free_port_range(int n) {
+    for (int attempt = 0; attempt < 200; ++attempt) {
+        UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+        sockaddr_in addr{};
+        addr.sin_family = AF_INET;
+        addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        socklen_t len = sizeof addr;
+        if (!fd || ::bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+            ::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&addr), &len) != 0)
+            continue;
+        const int base = ntohs(addr.sin_port);
+        fd.reset();
+        bool all_free = true;
+        for (int p = base; p < base + n && all_free; ++p) all_free = port_is_free(p);
+        if (!all_free) continue;
+        for (int p = base; p < base + n; ++p) handed_out_ports_.insert(p);
+        return base;
+    }
+    ADD_FAILURE() << "no " << n << " consecutive free loopback ports found";
+    return 0;
+}
+
+int IntegrationTest::free_port() { return free_port_range(1); }
+
+std::string IntegrationTest::write_file(const std::string& file_name, const std::string& tmpl,
+                                        const std::map<std::string, std::string>& vars) {
+    std::map<std::string, std::string> all = vars;
+    all.emplace("APPS", apps_dir());
+    all.emplace("HOME", home_);
+    std::string text = tmpl;
+    for (const auto& [name, value] : all) {
+        const std::string key = "${" + name + "}";
+        for (size_t pos = 0; (pos = text.find(key, pos)) != std::string::npos; pos += value.size())
+            text.replace(pos, key.size(), value);
+    }
+    EXPECT_EQ(text.find("${"), std::string::npos) << "unreplaced variable in " << file_name << ":\n" << text;
+    const std::string path = dir_ + "/" + file_name;
+    std::ofstream(path) << text;
+    return path;
+}
+
+std::string IntegrationTest::curl(const std::string& args) {
+    const std::string cmd = "curl -sS --max-time 10 " + args;
+    std::string out;
+    FILE* p = popen(cmd.c_str(), "r");
+    if (!p) {
+        ADD_FAILURE() << "popen " << cmd << ": " << std::strerror(errno);
+        return out;
+    }
+    char buf[4096];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+    pclose(p);
+    return out;
+}
+
+pid_t IntegrationTest::daemon_pid() const {
+    std::ifstream in(home_ + "/daemon.pid");
+    pid_t pid = 0;
+    in >> pid;
+    return in ? pid : 0;
+}
+
+std::vector<ProcessRef> IntegrationTest::track_processes() {
+    std::set<ProcessRef> seen;
+    auto daemon = process_ref(daemon_pid());
+    if (!daemon) return {};
+    seen.insert(*daemon);
+    for (const auto& p : descendants(daemon->pid)) seen.insert(p);
+    // Workers that left the daemon's process tree (a double fork) are still listed.
+    if (auto rows = try_status_json())
+        for (const auto& p : live_processes_in(*rows)) seen.insert(p);
+    tracked_.insert(seen.begin(), seen.end());
+    return {seen.begin(), seen.end()};
+}
+
+}  // namespace ne::itest

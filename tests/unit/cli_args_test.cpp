@@ -1,0 +1,215 @@
+#include <gtest/gtest.h>
+
+#include "cli/args.h"
+
+namespace ne::cli {
+namespace {
+
+Command parse_ok(const std::vector<std::string>& args) {
+    auto r = parse_args(args);
+    if (auto* exit = std::get_if<ParseExit>(&r)) {
+        ADD_FAILURE() << "unexpected exit " << exit->code << ": " << exit->text;
+        return VersionCmd{};
+    }
+    return std::get<Command>(r);
+}
+
+template <typename T>
+T parse_as(const std::vector<std::string>& args) {
+    Command c = parse_ok(args);
+    EXPECT_TRUE(std::holds_alternative<T>(c)) << "variant index " << c.index();
+    return std::holds_alternative<T>(c) ? std::get<T>(c) : T{};
+}
+
+ParseExit parse_exit(const std::vector<std::string>& args) {
+    auto r = parse_args(args);
+    EXPECT_TRUE(std::holds_alternative<ParseExit>(r));
+    return std::holds_alternative<ParseExit>(r) ? std::get<ParseExit>(r) : ParseExit{-1, ""};
+}
+
+TEST(CliArgs, StartWithScriptAndOptions) {
+    auto c = parse_as<StartCmd>({"start", "app.js", "-i", "4", "--name", "web", "--port", "4000"});
+    EXPECT_EQ(c.target, "app.js");
+    EXPECT_EQ(c.instances, "4");
+    EXPECT_EQ(c.name, "web");
+    EXPECT_EQ(c.port, 4000);
+    EXPECT_EQ(c.only, "");
+}
+
+TEST(CliArgs, StartWithFileAndOnly) {
+    auto c = parse_as<StartCmd>({"start", "eco.toml", "--only", "api"});
+    EXPECT_EQ(c.target, "eco.toml");
+    EXPECT_EQ(c.only, "api");
+    EXPECT_EQ(c.instances, "");
+    EXPECT_EQ(c.port, 0);
+}
+
+TEST(CliArgs, InstancesAcceptsMaxAndNegativeCountsAnywhere) {
+    EXPECT_EQ(parse_as<StartCmd>({"start", "app.js", "-i", "max"}).instances, "max");
+    EXPECT_EQ(parse_as<StartCmd>({"start", "app.js", "-i", "-1"}).instances, "-1");
+    // Before the positional too: "-1" must be taken as -i's value, not as a flag.
+    auto c = parse_as<StartCmd>({"start", "-i", "-2", "app.js"});
+    EXPECT_EQ(c.instances, "-2");
+    EXPECT_EQ(c.target, "app.js");
+    EXPECT_EQ(parse_as<StartCmd>({"start", "app.js", "--instances", "3"}).instances, "3");
+}
+
+TEST(CliArgs, InstancesRejectsOtherValues) {
+    for (const char* bad : {"0", "abc", "1.5", "maxx", ""}) {
+        auto e = parse_exit({"start", "app.js", "-i", bad});
+        EXPECT_EQ(e.code, 2) << bad;
+        EXPECT_NE(e.text.find("usage: nodeedge start"), std::string::npos) << e.text;
+    }
+}
+
+TEST(CliArgs, StartUsageErrors) {
+    EXPECT_EQ(parse_exit({"start"}).code, 2);
+    EXPECT_EQ(parse_exit({"start", "app.js", "--port", "70000"}).code, 2);
+    EXPECT_EQ(parse_exit({"start", "app.js", "--port", "x"}).code, 2);
+    EXPECT_EQ(parse_exit({"start", "app.js", "--bogus"}).code, 2);
+    EXPECT_EQ(parse_exit({"start", "a.js", "b.js"}).code, 2);
+}
+
+TEST(CliArgs, NameIsForScriptsAndOnlyForFiles) {
+    auto name = parse_exit({"start", "eco.toml", "--name", "x"});
+    EXPECT_EQ(name.code, 2);
+    EXPECT_NE(name.text.find("--name"), std::string::npos);
+    auto only = parse_exit({"start", "app.js", "--only", "api"});
+    EXPECT_EQ(only.code, 2);
+    EXPECT_NE(only.text.find("--only"), std::string::npos);
+}
+
+TEST(CliArgs, ActionsDefaultToAll) {
+    for (const char* verb : {"reload", "restart", "stop", "delete"}) {
+        auto c = parse_as<ActionCmd>({verb});
+        EXPECT_EQ(c.action, verb);
+        EXPECT_EQ(c.target, "all");
+    }
+    auto c = parse_as<ActionCmd>({"reload", "eco.toml"});
+    EXPECT_EQ(c.action, "reload");
+    EXPECT_EQ(c.target, "eco.toml");
+    EXPECT_EQ(parse_as<ActionCmd>({"stop", "api"}).target, "api");
+}
+
+TEST(CliArgs, Scale) {
+    auto c = parse_as<ScaleCmd>({"scale", "api", "5"});
+    EXPECT_EQ(c.app, "api");
+    EXPECT_EQ(c.instances, 5);
+    EXPECT_EQ(parse_exit({"scale", "api"}).code, 2);
+    EXPECT_EQ(parse_exit({"scale", "api", "many"}).code, 2);
+    EXPECT_EQ(parse_exit({"scale", "api", "-3"}).code, 2);
+}
+
+TEST(CliArgs, StatusAndItsAliases) {
+    EXPECT_FALSE(parse_as<StatusCmd>({"status"}).json);
+    EXPECT_TRUE(parse_as<StatusCmd>({"status", "--json"}).json);
+    EXPECT_TRUE(parse_as<StatusCmd>({"ls", "--json"}).json);
+    EXPECT_FALSE(parse_as<StatusCmd>({"list"}).json);
+}
+
+TEST(CliArgs, LogsDefaults) {
+    auto c = parse_as<LogsCmd>({"logs"});
+    EXPECT_EQ(c.app, "");
+    EXPECT_EQ(c.lines, 15);
+    EXPECT_FALSE(c.follow);
+    EXPECT_EQ(c.streams, Streams::Both);
+    EXPECT_FALSE(c.json);
+}
+
+TEST(CliArgs, LogsOptions) {
+    auto c = parse_as<LogsCmd>({"logs", "api", "--lines", "40", "-f", "--err", "--json"});
+    EXPECT_EQ(c.app, "api");
+    EXPECT_EQ(c.lines, 40);
+    EXPECT_TRUE(c.follow);
+    EXPECT_EQ(c.streams, Streams::Err);
+    EXPECT_TRUE(c.json);
+    EXPECT_EQ(parse_as<LogsCmd>({"logs", "--follow", "--out"}).streams, Streams::Out);
+    EXPECT_TRUE(parse_as<LogsCmd>({"logs", "--follow"}).follow);
+}
+
+TEST(CliArgs, LogsUsageErrors) {
+    EXPECT_EQ(parse_exit({"logs", "--err", "--out"}).code, 2);
+    EXPECT_EQ(parse_exit({"logs", "--lines", "-3"}).code, 2);
+    EXPECT_EQ(parse_exit({"logs", "--lines"}).code, 2);
+}
+
+TEST(CliArgs, SmallCommands) {
+    EXPECT_EQ(parse_as<FlushCmd>({"flush"}).app, "");
+    EXPECT_EQ(parse_as<FlushCmd>({"flush", "api"}).app, "api");
+    EXPECT_EQ(parse_as<DescribeCmd>({"describe", "api"}).app, "api");
+    EXPECT_EQ(parse_exit({"describe"}).code, 2);
+    EXPECT_EQ(parse_as<CheckCmd>({"check", "eco.toml"}).file, "eco.toml");
+    EXPECT_EQ(parse_exit({"check"}).code, 2);
+    EXPECT_FALSE(parse_as<StartupCmd>({"startup"}).install);
+    EXPECT_TRUE(parse_as<StartupCmd>({"startup", "--install"}).install);
+    EXPECT_FALSE(parse_as<DaemonCmd>({"daemon"}).foreground);
+    EXPECT_TRUE(parse_as<DaemonCmd>({"daemon", "--foreground"}).foreground);
+    parse_as<SaveCmd>({"save"});
+    parse_as<ResurrectCmd>({"resurrect"});
+    parse_as<KillCmd>({"kill"});
+    parse_as<VersionCmd>({"version"});
+    EXPECT_EQ(parse_exit({"kill", "now"}).code, 2);
+}
+
+TEST(CliArgs, ProxyWorkerEntryPoint) {
+    auto c = parse_as<ProxyWorkerCmd>(
+        {"__proxy-worker", "--channel", "3", "--listen", "127.0.0.1:8080=5", "--listen", "[::1]:8443=6"});
+    EXPECT_EQ(c.channel_fd, 3);
+    ASSERT_EQ(c.listeners.size(), 2u);
+    EXPECT_EQ(c.listeners[0].address, "127.0.0.1:8080");
+    EXPECT_EQ(c.listeners[0].fd, 5);
+    EXPECT_EQ(c.listeners[1].address, "[::1]:8443");
+    EXPECT_EQ(c.listeners[1].fd, 6);
+    EXPECT_EQ(parse_exit({"__proxy-worker"}).code, 2);
+    for (const char* bad : {"127.0.0.1:8080", "127.0.0.1:8080=", "=5", "a=5x", "a=-1"})
+        EXPECT_EQ(parse_exit({"__proxy-worker", "--channel", "3", "--listen", bad}).code, 2) << bad;
+}
+
+TEST(CliArgs, ProxyWorkerIsHiddenFromHelp) {
+    auto help = parse_exit({"--help"});
+    EXPECT_EQ(help.code, 0);
+    EXPECT_NE(help.text.find("start"), std::string::npos);
+    EXPECT_EQ(help.text.find("__proxy-worker"), std::string::npos);
+}
+
+TEST(CliArgs, HelpAndVersionExitZero) {
+    auto sub = parse_exit({"start", "--help"});
+    EXPECT_EQ(sub.code, 0);
+    EXPECT_NE(sub.text.find("--instances"), std::string::npos);
+    auto version = parse_exit({"--version"});
+    EXPECT_EQ(version.code, 0);
+    EXPECT_EQ(version.text.rfind("nodeedge ", 0), 0u);
+}
+
+TEST(CliArgs, MissingOrUnknownCommandIsUsageError) {
+    auto none = parse_exit({});
+    EXPECT_EQ(none.code, 2);
+    EXPECT_EQ(none.text.rfind("nodeedge: no command given\nusage: nodeedge", 0), 0u) << none.text;
+    auto unknown = parse_exit({"frobnicate"});
+    EXPECT_EQ(unknown.code, 2);
+    EXPECT_EQ(unknown.text.rfind("nodeedge: unknown command 'frobnicate'\n", 0), 0u) << unknown.text;
+    EXPECT_EQ(parse_exit({"--bogus"}).code, 2);
+}
+
+TEST(CliArgs, UsageErrorIsReasonThenUsageLine) {
+    auto e = parse_exit({"scale", "api"});
+    EXPECT_EQ(e.text, "nodeedge: n is required\nusage: nodeedge scale APP N\n");
+}
+
+TEST(CliArgs, EcosystemFilesAreTomlFiles) {
+    EXPECT_TRUE(is_ecosystem_file("eco.toml"));
+    EXPECT_TRUE(is_ecosystem_file("/srv/x/ecosystem.toml"));
+    EXPECT_FALSE(is_ecosystem_file("app.js"));
+    EXPECT_FALSE(is_ecosystem_file(".toml"));
+    EXPECT_FALSE(is_ecosystem_file("api"));
+}
+
+TEST(CliArgs, ArgvFormSkipsProgramName) {
+    const char* argv[] = {"/usr/bin/nodeedge", "stop", "api"};
+    auto r = parse_args(3, argv);
+    ASSERT_TRUE(std::holds_alternative<Command>(r));
+    EXPECT_EQ(std::get<ActionCmd>(std::get<Command>(r)).target, "api");
+}
+
+}  // namespace
+}  // namespace ne::cli

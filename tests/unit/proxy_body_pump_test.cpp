@@ -1,0 +1,152 @@
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "ipc/event_ptr.h"
+#include "proxy/relay.h"
+
+namespace ne::proxy {
+namespace {
+
+std::string drain(evbuffer* b) {
+    std::string s(evbuffer_get_length(b), '\0');
+    evbuffer_remove(b, s.data(), s.size());
+    return s;
+}
+
+void put(evbuffer* b, const std::string& s) { evbuffer_add(b, s.data(), s.size()); }
+
+class BodyPumpTest : public ::testing::Test {
+protected:
+    // A request parser positioned at the body of a chunked POST.
+    void chunked_head() {
+        parser.begin();
+        static const std::string head = "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n";
+        ASSERT_EQ(parser.parse_head(head), MessageParser::Progress::head_complete);
+    }
+    EvbufferPtr in{evbuffer_new()};
+    EvbufferPtr out{evbuffer_new()};
+    MessageParser parser{MessageParser::Type::request, {}};
+    BodyPump pump;
+};
+
+TEST_F(BodyPumpTest, NoBodyIsDoneAtOnce) {
+    pump.start(Framing::none, 0, Framing::none, nullptr);
+    EXPECT_TRUE(pump.done());
+    put(in.get(), "next");
+    EXPECT_EQ(pump.pump(in.get(), out.get()), BodyPump::Step::done);
+    EXPECT_EQ(evbuffer_get_length(out.get()), 0u);
+}
+
+TEST_F(BodyPumpTest, LengthMovesExactlyTheBody) {
+    pump.start(Framing::length, 8, Framing::length, nullptr);
+    put(in.get(), "abcde");
+    EXPECT_EQ(pump.pump(in.get(), out.get()), BodyPump::Step::more);
+    EXPECT_EQ(pump.consumed(), 5u);
+    put(in.get(), "fghGET /next");
+    EXPECT_EQ(pump.pump(in.get(), out.get()), BodyPump::Step::done);
+    EXPECT_EQ(drain(out.get()), "abcdefgh");
+    EXPECT_EQ(drain(in.get()), "GET /next");
+}
+
+TEST_F(BodyPumpTest, ZeroLengthIsDoneOnFirstPump) {
+    pump.start(Framing::length, 0, Framing::length, nullptr);
+    EXPECT_EQ(pump.pump(in.get(), out.get()), BodyPump::Step::done);
+    EXPECT_EQ(pump.consumed(), 0u);
+}
+
+TEST_F(BodyPumpTest, ChunkedIsReencoded) {
+    chunked_head();
+    pump.start(Framing::chunked, 0, Framing::chunked, &parser);
+    put(in.get(), "3\r\nabc\r\n");
+    EXPECT_EQ(pump.pump(in.get(), out.get()), BodyPump::Step::more);
+    put(in.get(), "2\r\nde\r\n0\r\n\r\nGET");
+    EXPECT_EQ(pump.pump(in.get(), out.get()), BodyPump::Step::done);
+    EXPECT_EQ(drain(out.get()), "3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n");
+    EXPECT_EQ(drain(in.get()), "GET");
+}
+
+TEST_F(BodyPumpTest, ChunkedToHttp10ClientIsRaw) {
+    chunked_head();
+    pump.start(Framing::chunked, 0, Framing::until_close, &parser);
+    put(in.get(), "3\r\nabc\r\n0\r\n\r\n");
+    EXPECT_EQ(pump.pump(in.get(), out.get()), BodyPump::Step::done);
+    EXPECT_EQ(drain(out.get()), "abc");
+}
+
+TEST_F(BodyPumpTest, ChunkedSpreadOverManySegments) {
+    chunked_head();
+    pump.start(Framing::chunked, 0, Framing::until_close, &parser);
+    std::string expect;
+    // Many small evbuffer chains: more than one peek's worth of segments.
+    for (int i = 0; i < 40; ++i) {
+        evbuffer_add_reference(in.get(), "1\r\nx\r\n", 6, nullptr, nullptr);
+        expect += "x";
+    }
+    evbuffer_add_reference(in.get(), "0\r\n\r\n", 5, nullptr, nullptr);
+    EXPECT_EQ(pump.pump(in.get(), out.get()), BodyPump::Step::done);
+    EXPECT_EQ(drain(out.get()), expect);
+}
+
+TEST_F(BodyPumpTest, UntilCloseBecomesChunkedAndEndsAtEof) {
+    pump.start(Framing::until_close, 0, Framing::chunked, nullptr);
+    put(in.get(), "hello");
+    EXPECT_EQ(pump.pump(in.get(), out.get()), BodyPump::Step::more);
+    EXPECT_EQ(pump.finish_at_eof(out.get()), BodyPump::Step::done);
+    EXPECT_EQ(drain(out.get()), "5\r\nhello\r\n0\r\n\r\n");
+}
+
+TEST_F(BodyPumpTest, EofInsideALengthBodyIsATruncation) {
+    pump.start(Framing::length, 10, Framing::length, nullptr);
+    put(in.get(), "abc");
+    EXPECT_EQ(pump.pump(in.get(), out.get()), BodyPump::Step::more);
+    EXPECT_EQ(pump.finish_at_eof(out.get()), BodyPump::Step::failed);
+}
+
+TEST_F(BodyPumpTest, ChunkedOverLimitIsTooLarge) {
+    chunked_head();
+    pump.start(Framing::chunked, 0, Framing::chunked, &parser, 4);
+    put(in.get(), "3\r\nabc\r\n");
+    EXPECT_EQ(pump.pump(in.get(), out.get()), BodyPump::Step::more);
+    put(in.get(), "2\r\nde\r\n");
+    EXPECT_EQ(pump.pump(in.get(), out.get()), BodyPump::Step::too_large);
+}
+
+TEST_F(BodyPumpTest, ChunkDataMustEndWithCrlf) {
+    chunked_head();
+    pump.start(Framing::chunked, 0, Framing::chunked, &parser);
+    put(in.get(), "3\r\nabcXX1\r\nz\r\n0\r\n\r\n");
+    EXPECT_EQ(pump.pump(in.get(), out.get()), BodyPump::Step::failed);
+}
+
+TEST_F(BodyPumpTest, ChunkCrlfSplitAcrossReads) {
+    chunked_head();
+    pump.start(Framing::chunked, 0, Framing::until_close, &parser);
+    // Every split point, including between CR and LF and right after the data.
+    for (const char* piece : {"3\r\nab", "c", "\r", "\n", "2\r\nde", "\r\n0\r\n\r\n"}) {
+        put(in.get(), piece);
+        auto step = pump.pump(in.get(), out.get());
+        ASSERT_NE(step, BodyPump::Step::failed) << piece;
+    }
+    EXPECT_TRUE(pump.done());
+    EXPECT_EQ(drain(out.get()), "abcde");
+}
+
+TEST_F(BodyPumpTest, ChunkCrlfBrokenAcrossReads) {
+    chunked_head();
+    pump.start(Framing::chunked, 0, Framing::until_close, &parser);
+    put(in.get(), "3\r\nabc\r");
+    EXPECT_EQ(pump.pump(in.get(), out.get()), BodyPump::Step::more);
+    put(in.get(), "X0\r\n\r\n");
+    EXPECT_EQ(pump.pump(in.get(), out.get()), BodyPump::Step::failed);
+}
+
+TEST_F(BodyPumpTest, BadChunkSizeFails) {
+    chunked_head();
+    pump.start(Framing::chunked, 0, Framing::chunked, &parser);
+    put(in.get(), "3 \r\nabc\r\n");
+    EXPECT_EQ(pump.pump(in.get(), out.get()), BodyPump::Step::failed);
+}
+
+}  // namespace
+}  // namespace ne::proxy
