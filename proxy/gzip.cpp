@@ -10,19 +10,13 @@ namespace ne::proxy {
 
 namespace {
 
-std::string_view trim(std::string_view s) {
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-    return s;
-}
-
 // Calls f(element) for each element of a comma-separated header list, trimmed, empty ones
 // skipped.
 template <typename F>
 void for_each_element(std::string_view list, F&& f) {
     while (!list.empty()) {
         const size_t comma = list.find(',');
-        const std::string_view item = trim(list.substr(0, comma));
+        const std::string_view item = trim_ows(list.substr(0, comma));
         if (!item.empty()) f(item);
         list = comma == std::string_view::npos ? std::string_view{} : list.substr(comma + 1);
     }
@@ -33,7 +27,7 @@ void for_each_element(std::string_view list, F&& f) {
 bool q_positive(std::string_view params) {
     bool positive = true;
     for (size_t semi = params.find(';'); semi != std::string_view::npos; semi = params.find(';', semi + 1)) {
-        std::string_view p = trim(params.substr(semi + 1, params.find(';', semi + 1) - semi - 1));
+        std::string_view p = trim_ows(params.substr(semi + 1, params.find(';', semi + 1) - semi - 1));
         if (p.size() < 2 || !(p[0] == 'q' || p[0] == 'Q') || p[1] != '=') continue;
         p.remove_prefix(2);
         if (p.empty() || p.size() > 5 || (p[0] != '0' && p[0] != '1') || (p.size() > 1 && p[1] != '.'))
@@ -59,7 +53,7 @@ bool type_listed(std::string_view media, const std::vector<std::string>& types) 
 bool has_token(std::string_view list, std::string_view token) {
     bool found = false;
     for_each_element(list, [&](std::string_view item) {
-        found = found || header_is(trim(item.substr(0, item.find('='))), token);
+        found = found || header_is(trim_ows(item.substr(0, item.find('='))), token);
     });
     return found;
 }
@@ -70,7 +64,7 @@ bool accepts_gzip(std::string_view accept_encoding) {
     std::optional<bool> gzip, any;
     for_each_element(accept_encoding, [&](std::string_view item) {
         const size_t semi = item.find(';');
-        const std::string_view coding = trim(item.substr(0, semi));
+        const std::string_view coding = trim_ows(item.substr(0, semi));
         const bool ok = semi == std::string_view::npos || q_positive(item.substr(semi));
         if (header_is(coding, "gzip") || header_is(coding, "x-gzip")) {
             gzip = gzip.value_or(false) || ok;
@@ -84,7 +78,7 @@ bool accepts_gzip(std::string_view accept_encoding) {
 GzipDecision should_compress(const GzipQuery& q, const config::Gzip& gzip) {
     GzipDecision d;
     const std::string_view media = media_type(q.content_type);
-    const bool encoded = !q.content_encoding.empty() && !header_is(trim(q.content_encoding), "identity");
+    const bool encoded = !q.content_encoding.empty() && !header_is(trim_ows(q.content_encoding), "identity");
     const bool status_ok = q.status == 200 || q.status == 403 || q.status == 404;
     const bool too_short = q.content_length && *q.content_length < gzip.min_length;
     d.vary = gzip.enabled && status_ok && !q.head && !encoded && !too_short && !media.empty() &&

@@ -99,11 +99,14 @@ std::string_view mime_type(std::string_view path) {
     return (it != kMimeTypes.end() && it->ext == ext) ? it->type : kDefaultType;
 }
 
+std::string_view trim_ows(std::string_view s) {
+    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+    return s;
+}
+
 std::string_view media_type(std::string_view content_type) {
-    std::string_view m = content_type.substr(0, content_type.find(';'));
-    while (!m.empty() && (m.front() == ' ' || m.front() == '\t')) m.remove_prefix(1);
-    while (!m.empty() && (m.back() == ' ' || m.back() == '\t')) m.remove_suffix(1);
-    return m;
+    return trim_ows(content_type.substr(0, content_type.find(';')));
 }
 
 bool compressible(std::string_view content_type) {

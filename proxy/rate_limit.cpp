@@ -38,7 +38,7 @@ Decision decide(Bucket& bucket, uint64_t now_ms, const Limit& limit) {
     const uint64_t gone = drained(limit.rate, elapsed);
     const uint64_t excess = bucket.excess + 1000 > gone ? bucket.excess + 1000 - gone : 0;
 
-    if (excess >= limit.burst + 1000) {
+    if (excess > limit.burst) {
         // The bucket passes back under burst once rate * t / 1000 >= needed, t counted from
         // the last admitted request.
         const uint64_t needed = bucket.excess + 1000 - limit.burst;

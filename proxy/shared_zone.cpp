@@ -168,11 +168,11 @@ Result<Decision> SharedZone::limit(uint64_t key_hash, uint64_t now_ms, const Lim
 
 SharedZone::Locked::Locked(SharedZone& zone) : zone_(zone) {
     Header& h = zone.header();
-    int rc = 0; (void)zone;
+    int rc = pthread_mutex_lock(&h.mutex);
     if (rc == EOWNERDEAD) {
         // We hold the lock; its previous holder died, possibly halfway through one slot.
         const uint64_t dirty = h.writing.load(std::memory_order_acquire);
-        (void)dirty;
+        if (dirty < h.slot_count) zone.slots()[dirty] = Slot{};
         h.writing.store(kIdle, std::memory_order_release);
         rc = pthread_mutex_consistent(&h.mutex);
         if (rc != 0) pthread_mutex_unlock(&h.mutex);

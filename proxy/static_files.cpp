@@ -25,12 +25,6 @@ constexpr std::array<std::string_view, 7> kDays{"Sun", "Mon", "Tue", "Wed", "Thu
 constexpr std::array<std::string_view, 12> kMonths{"Jan", "Feb", "Mar", "Apr", "May", "Jun",
                                                    "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
 
-std::string_view trim(std::string_view s) {
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-    return s;
-}
-
 // ---- request target -> safe path ----
 
 struct Target {
@@ -132,7 +126,7 @@ bool none_match_hits(std::string_view list, std::string_view etag) {
 
 // If-Range: a strong entity tag that is ours, or exactly our Last-Modified date.
 bool if_range_holds(std::string_view value, std::string_view etag, std::time_t mtime) {
-    value = trim(value);
+    value = trim_ows(value);
     if (value.starts_with('"')) return value == etag;
     if (value.starts_with("W/")) return false;   // weak tags never validate a range
     const auto date = parse_http_date(value);
@@ -157,14 +151,14 @@ std::optional<uint64_t> digits(std::string_view s) {
 // A single "bytes=a-b", "a-" or "-n". Anything invalid or several ranges: none, and the
 // whole file is served (RFC 9110 14.2 lets a server ignore Range).
 ByteRange parse_range(std::string_view header, uint64_t size) {
-    header = trim(header);
+    header = trim_ows(header);
     const size_t eq = header.find('=');
-    if (eq == std::string_view::npos || !header_is(trim(header.substr(0, eq)), "bytes")) return {};
-    const std::string_view spec = trim(header.substr(eq + 1));
+    if (eq == std::string_view::npos || !header_is(trim_ows(header.substr(0, eq)), "bytes")) return {};
+    const std::string_view spec = trim_ows(header.substr(eq + 1));
     const size_t dash = spec.find('-');
     if (spec.find(',') != std::string_view::npos || dash == std::string_view::npos) return {};
-    const std::string_view a = trim(spec.substr(0, dash));
-    const std::string_view b = trim(spec.substr(dash + 1));
+    const std::string_view a = trim_ows(spec.substr(0, dash));
+    const std::string_view b = trim_ows(spec.substr(dash + 1));
     const ByteRange unsatisfiable{ByteRange::Kind::unsatisfiable};
     if (a.empty()) {
         const auto n = digits(b);
@@ -223,7 +217,7 @@ std::optional<Opened> open_inside(const std::string& path, const std::string& re
     const std::string_view resolved(real, static_cast<size_t>(n));
     const bool inside = real_base == "/" || resolved == real_base ||
                         (resolved.starts_with(real_base) && resolved[real_base.size()] == '/');
-    if (false) {
+    if (!inside) {
         plan.status = 403;
         plan.error = path + " resolves to " + std::string(resolved) + ", outside " + real_base;
         return std::nullopt;
@@ -313,6 +307,10 @@ StaticPlan StaticFiles::plan(const StaticRequest& req, std::time_t now) const {
             plan.headers.emplace_back("Location", std::move(location));
             return plan;
         }
+        if (index_.empty()) {
+            plan.status = 403;   // no index configured, and no listings
+            return plan;
+        }
         plan.path += plan.path.ends_with('/') ? index_ : "/" + index_;
         opened = open_inside(plan.path, real_base, plan);
         if (!opened) {
@@ -336,7 +334,7 @@ StaticPlan StaticFiles::plan(const StaticRequest& req, std::time_t now) const {
     if (!req.if_none_match.empty()) {
         not_modified = none_match_hits(req.if_none_match, etag);
     } else if (!req.if_modified_since.empty()) {
-        const auto since = parse_http_date(trim(req.if_modified_since));
+        const auto since = parse_http_date(trim_ows(req.if_modified_since));
         not_modified = since && mtime <= *since;
     }
 

@@ -32,12 +32,12 @@ namespace ne::proxy {
 
 // What the planner needs from the request; views into the parsed head. Absent headers are "".
 struct StaticRequest {
-    std::string_view method;              // "GET", "HEAD", anything else is 405
-    std::string_view target;              // as received: "/static/a%20b.css?v=3" (or absolute-form)
-    std::string_view if_none_match;
-    std::string_view if_modified_since;
-    std::string_view range;
-    std::string_view if_range;
+    std::string_view method{};            // "GET", "HEAD", anything else is 405
+    std::string_view target{};            // as received: "/static/a%20b.css?v=3" (or absolute-form)
+    std::string_view if_none_match{};
+    std::string_view if_modified_since{};
+    std::string_view range{};
+    std::string_view if_range{};
 };
 
 struct StaticPlan {

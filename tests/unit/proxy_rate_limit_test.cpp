@@ -5,6 +5,7 @@
 
 #include <cstdlib>
 #include <functional>
+#include <string>
 #include <vector>
 
 #include "proxy/rate_limit.h"
@@ -161,6 +162,28 @@ pid_t in_child(const std::function<int()>& body) {
     return pid;
 }
 
+// Holds children back until both exist, so that they really run at the same time.
+class StartGate {
+public:
+    StartGate() {
+        int p[2];
+        EXPECT_EQ(::pipe(p), 0);
+        rd_.reset(p[0]);
+        wr_.reset(p[1]);
+    }
+    bool wait() const {
+        char c;
+        return ::read(rd_.get(), &c, 1) == 1;
+    }
+    void open(int waiters) const {
+        const std::string go(static_cast<size_t>(waiters), 'g');
+        EXPECT_EQ(::write(wr_.get(), go.data(), go.size()), static_cast<ssize_t>(go.size()));
+    }
+
+private:
+    UniqueFd rd_, wr_;
+};
+
 int wait_exit(pid_t pid) {
     int status = 0;
     if (::waitpid(pid, &status, 0) != pid) return -1;
@@ -242,17 +265,20 @@ TEST(SharedZone, TwoProcessesHammeringOneKeySeeEveryRequest) {
     ASSERT_TRUE(fd.ok());
     // No drain (time stands still) and a burst too big to reach: each request adds exactly
     // 1000, so a lost update would show in the final excess.
-    constexpr int kPerChild = 20000;
+    constexpr int kPerChild = 200000;
     const Limit l = limit(1000, 1'000'000, true);
+    const StartGate gate;
     auto hammer = [&] {
         auto zone = SharedZone::attach(fd->get());   // as an exec'd proxy worker would
         if (!zone.ok()) return 2;
         const uint64_t key = zone->key_hash("/", "client");
+        if (!gate.wait()) return 5;
         for (int i = 0; i < kPerChild; ++i)
             if (!zone->limit(key, 7, l).ok()) return 3;
         return 0;
     };
     const pid_t a = in_child(hammer), b = in_child(hammer);
+    gate.open(2);
     EXPECT_EQ(wait_exit(a), 0);
     EXPECT_EQ(wait_exit(b), 0);
     auto zone = SharedZone::attach(fd->get());
@@ -265,8 +291,9 @@ TEST(SharedZone, TwoProcessesHammeringOneKeySeeEveryRequest) {
 TEST(SharedZone, TwoProcessesShareOneBurst) {
     auto fd = SharedZone::create(SharedZone::bytes_for(256));
     ASSERT_TRUE(fd.ok());
-    constexpr int kBurst = 3000;
+    constexpr int kBurst = 100000;
     const Limit l = limit(1000, kBurst, true);
+    const StartGate gate;
     int counts[2];
     ASSERT_EQ(::pipe(counts), 0);
     UniqueFd rd(counts[0]), wr(counts[1]);
@@ -275,10 +302,12 @@ TEST(SharedZone, TwoProcessesShareOneBurst) {
         if (!zone.ok()) return 2;
         const uint64_t key = zone->key_hash("/", "client");
         int admitted = 0;
+        if (!gate.wait()) return 5;
         for (int i = 0; i < kBurst; ++i) admitted += zone->limit(key, 7, l)->allow();
         return ::write(wr.get(), &admitted, sizeof admitted) == sizeof admitted ? 0 : 4;
     };
     const pid_t a = in_child(hammer), b = in_child(hammer);
+    gate.open(2);
     EXPECT_EQ(wait_exit(a), 0);
     EXPECT_EQ(wait_exit(b), 0);
     int first = 0, second = 0;

@@ -155,6 +155,9 @@ TEST_F(StaticFilesTest, DirectoriesServeTheirIndexOrRedirectToTheSlash) {
     EXPECT_EQ(p.status, 200);
     EXPECT_EQ(body(p), "page");
     EXPECT_EQ(header(p, "Content-Type"), "text/plain; charset=utf-8");
+
+    custom.index = "";
+    EXPECT_EQ(get("/sub/", custom).status, 403);
 }
 
 TEST_F(StaticFilesTest, MissingAndSpecialFiles) {
