@@ -1,7 +1,6 @@
 #include "integration/harness.h"
 
 #include <arpa/inet.h>
-#include <dirent.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -82,16 +81,14 @@ bool is_gone(char state) { return state == 'Z' || state == 'X'; }
 
 std::vector<ProcStat> all_processes() {
     std::vector<ProcStat> out;
-    DIR* d = opendir("/proc");
-    if (!d) return out;
-    while (dirent* e = readdir(d)) {
+    std::error_code ec;
+    for (const auto& entry : fs::directory_iterator("/proc", ec)) {
+        const std::string name = entry.path().filename().string();
         pid_t pid = 0;
-        const char* end = e->d_name + std::strlen(e->d_name);
-        auto [p, ec] = std::from_chars(e->d_name, end, pid);
-        if (ec != std::errc() || p != end) continue;
+        auto [p, err] = std::from_chars(name.data(), name.data() + name.size(), pid);
+        if (err != std::errc() || p != name.data() + name.size()) continue;
         if (auto st = read_stat(pid); st && !is_gone(st->state)) out.push_back(*st);
     }
-    closedir(d);
     return out;
 }
 
@@ -158,16 +155,13 @@ std::string HttpResponse::header(const std::string& name) const {
 HttpConnection::HttpConnection(int port, std::chrono::milliseconds io_timeout)
     : port_(port), io_timeout_(io_timeout) {}
 
-HttpConnection::~HttpConnection() { close(); }
-
 void HttpConnection::close() {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = -1;
+    fd_.reset();
     buffered_.clear();
 }
 
 Status HttpConnection::connect_if_needed() {
-    if (fd_ >= 0) return {};
+    if (fd_) return {};
     UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
     if (!fd) return Error::from_errno("socket");
     set_timeouts(fd.get(), io_timeout_);
@@ -178,8 +172,8 @@ Status HttpConnection::connect_if_needed() {
     addr.sin_port = htons(static_cast<uint16_t>(port_));
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0)
-        return Error::from_errno("connect 127.0.0.1:" + std::to_string(port_));
-    fd_ = fd.release();
+        return Error::from_errno("connect " + where());
+    fd_ = std::move(fd);
     return {};
 }
 
@@ -199,7 +193,7 @@ Result<HttpResponse> HttpConnection::request(const std::string& method, const st
     // is sent again once on a new connection, as browsers and curl do (RFC 9112 section
     // 9.3.1); a failure on a fresh connection is real.
     for (;;) {
-        const bool reused = fd_ >= 0;
+        const bool reused = fd_.valid();
         if (auto st = connect_if_needed(); !st) return st.error();
         got_bytes_ = !buffered_.empty();
         peer_closed_ = false;
@@ -213,7 +207,7 @@ Result<HttpResponse> HttpConnection::request(const std::string& method, const st
 
 bool HttpConnection::send_all(const std::string& data) {
     for (size_t sent = 0; sent < data.size();) {
-        ssize_t n = ::send(fd_, data.data() + sent, data.size() - sent, MSG_NOSIGNAL);
+        ssize_t n = ::send(fd_.get(), data.data() + sent, data.size() - sent, MSG_NOSIGNAL);
         if (n < 0 && errno == EINTR) continue;
         if (n < 0) {
             peer_closed_ = errno == EPIPE || errno == ECONNRESET;
@@ -229,7 +223,7 @@ std::string HttpConnection::where() const { return "127.0.0.1:" + std::to_string
 Result<bool> HttpConnection::fill() {
     char buf[16384];
     for (;;) {
-        ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
+        ssize_t n = ::recv(fd_.get(), buf, sizeof buf, 0);
         if (n > 0) {
             buffered_.append(buf, static_cast<size_t>(n));
             got_bytes_ = true;
@@ -425,7 +419,7 @@ bool drain_pipe(int fd, std::string& out) {
         ssize_t n = ::read(fd, buf, sizeof buf);
         if (n > 0) { out.append(buf, static_cast<size_t>(n)); continue; }
         if (n < 0 && errno == EINTR) continue;
-        return n < 0;  // EAGAIN: more may come; 0: EOF; other errors end the stream too
+        return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);  // else EOF or a dead pipe
     }
 }
 

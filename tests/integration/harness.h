@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "ipc/result.h"
+#include "ipc/unique_fd.h"
 
 namespace ne::itest {
 
@@ -74,9 +75,6 @@ using Headers = std::vector<std::pair<std::string, std::string>>;
 class HttpConnection {
 public:
     explicit HttpConnection(int port, std::chrono::milliseconds io_timeout = 10s);
-    ~HttpConnection();
-    HttpConnection(const HttpConnection&) = delete;
-    HttpConnection& operator=(const HttpConnection&) = delete;
 
     // Sends the request (adding Host: 127.0.0.1:port unless `headers` has one, and
     // Content-Length for a body) and reads the whole response.
@@ -98,7 +96,7 @@ private:
 
     int port_;
     std::chrono::milliseconds io_timeout_;
-    int fd_ = -1;
+    UniqueFd fd_;
     std::string buffered_;     // received and not yet consumed
     bool got_bytes_ = false;   // of the current response
     bool peer_closed_ = false; // EOF, reset or EPIPE during the current request

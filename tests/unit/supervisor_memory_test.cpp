@@ -37,7 +37,10 @@ struct HogTree {
             if (fork() == 0) {
                 char* p = static_cast<char*>(std::malloc(kHog));
                 if (p == nullptr) _exit(1);
-                std::memset(p, 1, kHog);
+                // Volatile page touches: an optimised build may drop a memset of memory that is
+                // never read, leaving nothing resident.
+                volatile char* touch = p;
+                for (size_t i = 0; i < kHog; i += 4096) touch[i] = 1;
                 pid_t self = getpid();
                 if (write(fds[1], &self, sizeof self) != sizeof self) _exit(1);
                 for (;;) pause();
