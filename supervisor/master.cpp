@@ -114,6 +114,11 @@ void Master::pool_remove(Worker& w) {
     proxy_->backend_remove(w.id());
 }
 
+void Master::replace(Worker& w, const std::string& why) {
+    for (auto& a : apps_)
+        if (a->current(w.instance()) == &w) a->replace(w.instance(), why);
+}
+
 void Master::pid_started(Worker& w) { by_pid_[w.pid()] = &w; }
 
 void Master::state_changed(Worker& w, State from, const std::string& why) {

@@ -65,6 +65,7 @@ void Worker::on(Event e, const std::string& why) {
         host_.state_changed(*this, from, reason);
     }
     for (Action a : t->actions) run(a, reason);
+    if (from != state_) watch_health();
 }
 
 void Worker::run(Action a, const std::string& why) {
@@ -138,6 +139,41 @@ void Worker::on_ready() {
     ever_ready_ = true;
     last_error_.clear();
     on(Event::Ready, app_->wait_ready ? "process.send('ready')" : "port " + std::to_string(port_) + " accepts");
+}
+
+// Checked only while online: a launching worker has its readiness probe, and a draining or
+// stopping one is leaving the pool anyway. Each stay online starts with a clean count.
+void Worker::watch_health() {
+    if (state_ != State::Online || !app_->health_check.enabled) {
+        health_.reset();
+        return;
+    }
+    if (health_) return;
+    health_state_ = HealthState(app_->health_check.fails);
+    health_ = std::make_unique<HealthCheck>(host_.loop(), "127.0.0.1", port_, app_->health_check,
+                                            [this](bool ok, const std::string& detail) { on_health(ok, detail); });
+}
+
+void Worker::on_health(bool ok, const std::string& detail) {
+    const std::string& path = app_->health_check.path;
+    if (!ok) spdlog::warn("{} health check {} failed: {}", label(), path, detail);
+    switch (health_state_.on_result(ok)) {
+        case HealthState::Action::None: break;
+        case HealthState::Action::TakeOut:
+            host_.pool_remove(*this);
+            host_.event(*this, "health", std::to_string(health_state_.failures()) + " checks of " + path +
+                                             " failed in a row (last: " + detail + "); taken out of the pool");
+            break;
+        case HealthState::Action::PutBack:
+            host_.pool_add(*this);
+            host_.event(*this, "health", path + " " + detail + "; back in the pool");
+            break;
+        case HealthState::Action::Replace:
+            host_.event(*this, "health", "unhealthy for " + std::to_string(health_state_.failures()) +
+                                             " checks in a row (last: " + detail + "); replacing it");
+            host_.replace(*this, "health check");
+            break;
+    }
 }
 
 void Worker::schedule_restart() {

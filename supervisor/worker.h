@@ -12,6 +12,7 @@
 #include "config/config.h"
 #include "ipc/event_ptr.h"
 #include "ipc/unique_fd.h"
+#include "supervisor/health_check.h"
 #include "supervisor/lifecycle.h"
 #include "supervisor/log_capture.h"
 #include "supervisor/readiness.h"
@@ -29,6 +30,8 @@ public:
     virtual void pool_add(Worker& w) = 0;
     virtual void pool_drain(Worker& w) = 0;     // answers later with w.on(Event::DrainDone)
     virtual void pool_remove(Worker& w) = 0;
+    // Starts a graceful replacement of w (the new worker first), unless one is under way.
+    virtual void replace(Worker& w, const std::string& why) = 0;
     virtual void pid_started(Worker& w) = 0;    // so SIGCHLD can find the worker
     virtual void state_changed(Worker& w, State from, const std::string& why) = 0;
     virtual void event(Worker& w, const std::string& kind, const std::string& detail) = 0;
@@ -74,6 +77,8 @@ private:
     void schedule_restart();
     void signal_group(int sig);
     void on_ready();
+    void watch_health();
+    void on_health(bool ok, const std::string& detail);
     void arm(EventPtr& ev, std::chrono::milliseconds after, void (*cb)(evutil_socket_t, short, void*));
     void release_process();
     static void on_listen_timeout(evutil_socket_t, short, void* self);
@@ -101,6 +106,8 @@ private:
     std::unique_ptr<PortProbe> probe_;
     UniqueFd node_ipc_;
     std::unique_ptr<NodeIpcReader> ipc_reader_;
+    std::unique_ptr<HealthCheck> health_;   // only while online, with health_check set
+    HealthState health_state_{1};
     EventPtr listen_timer_;
     EventPtr kill_timer_;
     EventPtr restart_timer_;
