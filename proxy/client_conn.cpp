@@ -32,6 +32,10 @@ constexpr milliseconds kClientSendTimeout{60000};
 // After the last response, how long to read and discard what the client still sends, so that
 // closing does not reset the connection under the response (nginx's lingering close).
 constexpr milliseconds kLingerTimeout{2000};
+// Reading from the client stays enabled; libevent suspends it by itself while this much input
+// waits (a pipelined request, body bytes the upstream cannot take yet) and resumes once it is
+// consumed. Toggling EV_READ around every request would cost two epoll_ctl calls each.
+constexpr size_t kMaxClientInput = kMaxRequestHead + 32 * 1024;
 
 // Timeouts and limits before a request names its server, when no config has arrived yet.
 const config::Server kDefaultServer{};
@@ -77,7 +81,9 @@ ClientConn::ClientConn(Runtime& rt, UniqueFd fd, const sockaddr* peer, std::stri
     if (!bev_) throw std::runtime_error("cannot create a bufferevent for client " + std::string(ip_view_));
     fd.release();
     bufferevent_setcb(bev_.get(), read_cb, write_cb, event_cb, this);
+    bufferevent_disable(bev_.get(), EV_WRITE);  // libevent's default; see send_now()
     bufferevent_setwatermark(bev_.get(), EV_WRITE, kLowWatermark, 0);
+    bufferevent_setwatermark(bev_.get(), EV_READ, 0, kMaxClientInput);
     timer_.reset(evtimer_new(rt_.base, timer_cb, this));
     upstream_head_.reserve(2048);
     client_head_.reserve(1024);
@@ -154,6 +160,7 @@ void ClientConn::on_read() {
 }
 
 void ClientConn::on_write() {
+    unwatch_write_if_drained(bev_.get());
     switch (phase_) {
         case Phase::closing:
             if (evbuffer_get_length(output()) == 0) start_linger();
@@ -165,9 +172,7 @@ void ClientConn::on_write() {
             }
             break;
         case Phase::head:
-            // Pipelined requests wait while answers pile up; the output has drained now.
-            bufferevent_enable(bev_.get(), EV_READ);
-            read_heads();
+            read_heads();  // pipelined requests waited while answers piled up
             break;
         default: break;
     }
@@ -235,7 +240,7 @@ void ClientConn::next_request() {
     tried_count_ = 0;
     parser_.begin();
     set_read_timeout(milliseconds{0});
-    bufferevent_enable(bev_.get(), EV_READ | EV_WRITE);
+    bufferevent_enable(bev_.get(), EV_READ);  // EV_WRITE only while output waits (send_now)
     const config::Server* srv = server();
     if (evbuffer_get_length(input()) == 0 && served_ > 0)
         arm(Timer::keepalive, srv->keepalive_timeout);
@@ -251,10 +256,7 @@ void ClientConn::read_heads() {
         size_t len = evbuffer_get_length(input());
         if (len == 0) break;
         if (timer_kind_ == Timer::keepalive) arm(Timer::header, server()->client_header_timeout);
-        if (evbuffer_get_length(output()) >= kHighWatermark) {
-            bufferevent_disable(bev_.get(), EV_READ);  // on_write() resumes
-            break;
-        }
+        if (evbuffer_get_length(output()) >= kHighWatermark) break;  // on_write() resumes
         size_t n = std::min(len, kMaxRequestHead + 1);
         const char* base = reinterpret_cast<const char*>(evbuffer_pullup(input(), static_cast<ev_ssize_t>(n)));
         auto progress = parser_.parse_head({base, n});
@@ -270,7 +272,6 @@ void ClientConn::read_heads() {
 }
 
 void ClientConn::handle_head() {
-    bufferevent_disable(bev_.get(), EV_READ);
     disarm();
     snap_ = rt_.snapshot;
     http10_ = parser_.http_minor() == 0;
@@ -291,10 +292,12 @@ void ClientConn::handle_head() {
 
     // Decide while the head's views are valid; answer after the head has left the buffer.
     int status = 0;
+    std::string_view authority;
     if (!snap_) {
         status = 503;
     } else {
-        server_ = snap_->routes.server_for(listen_, parser_.header("host"));
+        authority = split_target(parser_.target()).authority;
+        server_ = snap_->routes.server_for(listen_, authority.empty() ? parser_.header("host") : authority);
         const config::Server* srv = server();
         if (served_ + 1 >= srv->keepalive_requests) keep_alive_ = false;
         int li = snap_->routes.location_for(server_, target_path(parser_.target()));
@@ -315,8 +318,9 @@ void ClientConn::handle_head() {
         expect_continue_ = !body_done_ && !http10_ && header_is(trim(parser_.header("expect")), "100-continue");
         UpstreamRequest req;
         req.method = parser_.method_name();
-        req.target = parser_.target();
+        req.target = split_target(parser_.target()).origin;
         req.headers = parser_.headers();
+        req.host_override = authority;
         req.default_host = server()->server_name.empty() ? listen_ : std::string_view(server()->server_name.front());
         req.client_ip = ip_view_;
         req.request_id = request_id();
@@ -325,7 +329,7 @@ void ClientConn::handle_head() {
         req.content_length = parser_.content_length();
         upstream_head_.clear();
         write_upstream_request(req, upstream_head_);
-        req_pump_.start(parser_.framing(), parser_.content_length(), parser_.framing(), &parser_,
+        req_pump_.start(parser_.framing(), parser_.content_length(), parser_.framing(),
                         server()->client_max_body_size);
     }
     evbuffer_drain(input(), parser_.head_size());  // the views end here
@@ -375,7 +379,10 @@ void ClientConn::dispatch() {
         }
     }
     evbuffer_add(up_->output(), upstream_head_.data(), upstream_head_.size());
-    if (reused) upstream_connected();
+    if (reused) {
+        up_->flush();
+        upstream_connected();
+    }
 }
 
 void ClientConn::on_backend_ready() {
@@ -392,29 +399,29 @@ void ClientConn::upstream_connected() {
     if (expect_continue_ && !sent_continue_) {
         static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
         evbuffer_add(output(), kContinue.data(), kContinue.size());
+        send_now(bev_.get());
         sent_continue_ = true;
     }
     body_started_ = true;
     set_read_timeout(server()->client_body_timeout);
-    bufferevent_enable(bev_.get(), EV_READ);
     pump_request_body();
 }
 
 void ClientConn::pump_request_body() {
     if (!up_ || !body_started_ || body_done_) return;
+    // The backend reads slower than the client sends: leave the bytes in our input (which
+    // stops reading when full) until upstream_writable().
+    if (evbuffer_get_length(up_->output()) >= kHighWatermark) return;
     const BodyPump::Step step = req_pump_.pump(input(), up_->output());
-    if (step == BodyPump::Step::more) {
-        // The backend reads slower than the client sends: upstream_writable() resumes.
-        if (evbuffer_get_length(up_->output()) >= kHighWatermark) bufferevent_disable(bev_.get(), EV_READ);
-        return;
-    }
+    if (step == BodyPump::Step::more || step == BodyPump::Step::done) up_->flush();
+    if (step == BodyPump::Step::more) return;
     if (step == BodyPump::Step::done) {
         body_done_ = true;
-        bufferevent_disable(bev_.get(), EV_READ);  // what follows is the next request
         set_read_timeout(milliseconds{0});
         up_->request_sent();
         return;
     }
+    if (step == BodyPump::Step::failed) spdlog::debug("client {}: bad chunked body: {}", ip_view_, req_pump_.error());
     drop_upstream();
     release_backend();
     if (response_started_)
@@ -424,9 +431,7 @@ void ClientConn::pump_request_body() {
 }
 
 void ClientConn::upstream_writable() {
-    if (phase_ != Phase::proxying || !body_started_ || body_done_) return;
-    bufferevent_enable(bev_.get(), EV_READ);
-    pump_request_body();
+    if (phase_ == Phase::proxying && body_started_ && !body_done_) pump_request_body();
 }
 
 void ClientConn::upstream_head(const MessageParser& resp) {
@@ -470,6 +475,7 @@ void ClientConn::upstream_head(const MessageParser& resp) {
 }
 
 void ClientConn::upstream_body_moved() {
+    send_now(bev_.get());
     if (!response_paused_ && evbuffer_get_length(output()) >= kHighWatermark) {
         response_paused_ = true;  // on_write() resumes below the low watermark
         up_->pause_reading();
@@ -477,6 +483,7 @@ void ClientConn::upstream_body_moved() {
 }
 
 void ClientConn::upstream_done(bool reusable) {
+    send_now(bev_.get());
     Pool::note_success(*backend_);
     release_backend();
     if (reusable && body_done_ && loc_->keepalive > 0)
@@ -508,7 +515,6 @@ void ClientConn::upstream_failed(UpstreamConn::Failure f) {
         else
             tried_[tried_count_++] = id;
         if (tried_count_ < max_tries_) {
-            bufferevent_disable(bev_.get(), EV_READ);
             set_read_timeout(milliseconds{0});
             dispatch();
             return;
@@ -562,6 +568,7 @@ void ClientConn::respond(int status, bool may_keep_alive) {
     client_head_.clear();
     write_local_response(r, client_head_);
     evbuffer_add(output(), client_head_.data(), client_head_.size());
+    send_now(bev_.get());
     response_started_ = true;
     finish_request();
 }
@@ -585,7 +592,7 @@ void ClientConn::close_after_flush() {
     set_read_timeout(milliseconds{0});
     // Called back once the output is empty.
     bufferevent_setwatermark(bev_.get(), EV_WRITE, 0, 0);
-    bufferevent_enable(bev_.get(), EV_WRITE);
+    send_now(bev_.get());
     if (evbuffer_get_length(output()) == 0) start_linger();
 }
 

@@ -82,7 +82,10 @@ void write_upstream_request(const UpstreamRequest& r, std::string& out) {
     out.append(r.method).append(" ").append(r.target).append(" HTTP/1.1\r\n");
     bool has_host = false;
     for (const auto& h : r.headers) {
-        has_host = has_host || header_is(h.name, "host");
+        if (header_is(h.name, "host")) {
+            if (!r.host_override.empty()) continue;
+            has_host = true;
+        }
         bool passed_upgrade = r.upgrade && header_is(h.name, "upgrade");
         if (!passed_upgrade && (hop_by_hop(h.name) || tokens.listed(h.name))) continue;
         // Regenerated below, or answered by the proxy itself (Expect).
@@ -93,7 +96,8 @@ void write_upstream_request(const UpstreamRequest& r, std::string& out) {
         add_header(out, h.name, h.value);
     }
     // HTTP/1.1 requires a Host, and Node answers 400 without one.
-    if (!has_host) add_header(out, "Host", r.default_host);
+    if (!r.host_override.empty()) add_header(out, "Host", r.host_override);
+    else if (!has_host) add_header(out, "Host", r.default_host);
     add_header(out, "X-Real-IP", r.client_ip);
     out.append("X-Forwarded-For: ");
     for (const auto& h : r.headers) {

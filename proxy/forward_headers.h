@@ -19,6 +19,7 @@ struct UpstreamRequest {
     std::string_view method;
     std::string_view target;
     std::span<const Header> headers;      // as the client sent them
+    std::string_view host_override;       // Host replacing the client's (absolute-form target)
     std::string_view default_host;        // Host to send when the client sent none (HTTP/1.0)
     std::string_view client_ip;           // X-Real-IP, appended to X-Forwarded-For
     std::string_view proto = "http";      // X-Forwarded-Proto

@@ -2,7 +2,7 @@
 
 #include <strings.h>
 
-#include <algorithm>
+#include <cctype>
 #include <cstring>
 
 namespace ne::proxy {
@@ -33,6 +33,46 @@ std::string_view trim(std::string_view s) {
     return s;
 }
 
+// RFC 3986 authority without userinfo: reg-name or IPv4 or "[IP-literal]", then ":port".
+// A Host with a space, '@' or '/' names a different host to different parsers.
+bool valid_authority(std::string_view a) {
+    size_t i = 0;
+    if (!a.empty() && a.front() == '[') {
+        size_t close = a.find(']');
+        if (close == std::string_view::npos || close == 1) return false;
+        for (i = 1; i < close; ++i) {
+            unsigned char c = static_cast<unsigned char>(a[i]);
+            if (!std::isxdigit(c) && c != ':' && c != '.') return false;
+        }
+        i = close + 1;
+    } else {
+        for (; i < a.size() && a[i] != ':'; ++i) {
+            unsigned char c = static_cast<unsigned char>(a[i]);
+            if (!std::isalnum(c) && !std::strchr("-._~!$&'()*+,;=%", c)) return false;
+        }
+    }
+    if (i == a.size()) return true;
+    if (a[i] != ':') return false;
+    for (++i; i < a.size(); ++i)
+        if (!std::isdigit(static_cast<unsigned char>(a[i]))) return false;
+    return true;
+}
+
+// origin-form "/..."; absolute-form "scheme://authority[/...]"; "*" for OPTIONS only;
+// authority-form for CONNECT only (which the proxy refuses later with 405).
+bool valid_target(std::string_view t, llhttp_method_t method) {
+    if (!t.empty() && t.front() == '/') return true;
+    if (t == "*") return method == HTTP_OPTIONS;
+    if (method == HTTP_CONNECT) return valid_authority(t);
+    size_t scheme = t.find("://");
+    if (scheme == std::string_view::npos || scheme == 0) return false;
+    for (size_t i = 0; i < scheme; ++i)
+        if (!std::isalnum(static_cast<unsigned char>(t[i])) && !std::strchr("+-.", t[i])) return false;
+    std::string_view rest = t.substr(scheme + 3);
+    std::string_view authority = rest.substr(0, rest.find_first_of("/?#"));
+    return !authority.empty() && valid_authority(authority);
+}
+
 // Slack for what the limits do not count (CRLFs, ": ", request-line spaces, whitespace that
 // llhttp skips without a callback), so a head of padding cannot grow without bound either.
 constexpr size_t kHeadSlack = 4096;
@@ -50,10 +90,6 @@ const llhttp_settings_t& MessageParser::settings() {
         st.on_header_value = on_header_value;
         st.on_header_value_complete = on_header_value_complete;
         st.on_headers_complete = on_headers_complete;
-        st.on_body = on_body;
-        st.on_chunk_header = on_chunk_header;
-        st.on_chunk_complete = on_chunk_complete;
-        st.on_message_complete = on_message_complete;
         return st;
     }();
     return s;
@@ -68,7 +104,7 @@ MessageParser::MessageParser(Type type, Limits limits) : type_(type), limits_(li
 
 void MessageParser::begin(bool no_body) {
     llhttp_reset(&parser_);
-    phase_ = Phase::head;
+    head_done_ = false;
     no_body_ = no_body;
     keep_alive_ = false;
     framing_ = Framing::none;
@@ -78,10 +114,6 @@ void MessageParser::begin(bool no_body) {
     failure_ = {};
     failed_in_callback_ = false;
     base_ = nullptr;
-    chunk_base_ = nullptr;
-    chunk_base_pos_ = chunk_left_ = 0;
-    crlf_at_ = kNoCrlf;
-    last_byte_ = 0;
     target_span_ = reason_span_ = field_ = value_ = {};
     spans_.clear();
     headers_.clear();
@@ -89,7 +121,7 @@ void MessageParser::begin(bool no_body) {
 }
 
 MessageParser::Progress MessageParser::parse_head(std::string_view buffered) {
-    if (phase_ != Phase::head) return Progress::error;
+    if (head_done_) return Progress::error;
     base_ = buffered.data();
     if (buffered.size() <= parsed_) return Progress::need_more;
     llhttp_errno_t rc = llhttp_execute(&parser_, base_ + parsed_, buffered.size() - parsed_);
@@ -113,8 +145,7 @@ MessageParser::Progress MessageParser::parse_head(std::string_view buffered) {
         reject(431, "header too large");
         return Progress::error;
     }
-    llhttp_resume(&parser_);
-    phase_ = Phase::body;
+    head_done_ = true;
 
     if (!check_line_endings(buffered.substr(0, head_size_))) return Progress::error;
     target_ = view(target_span_);
@@ -148,11 +179,15 @@ bool MessageParser::check_request_head() {
     size_t hosts = header_count("host");
     if (hosts > 1) return reject(400, "repeated Host header");
     if (hosts == 0 && parser_.http_minor >= 1) return reject(400, "missing Host header");
+    if (hosts == 1 && !valid_authority(header("host"))) return reject(400, "invalid Host header");
+    if (!valid_target(target_, method())) return reject(400, "invalid request-target");
     if (header_count("content-length") > 1) return reject(400, "repeated Content-Length");
     // Only "chunked", alone: any other coding makes the body length a guess.
     size_t te = header_count("transfer-encoding");
     if (te > 1 || (te == 1 && !equals_nocase(trim(header("transfer-encoding")), "chunked")))
         return reject(400, "Transfer-Encoding other than chunked");
+    // RFC 9112 6.1: HTTP/1.0 has no chunked coding; its framing is faulty.
+    if (te == 1 && parser_.http_minor == 0) return reject(400, "Transfer-Encoding in HTTP/1.0");
     return true;
 }
 
@@ -169,30 +204,6 @@ size_t MessageParser::header_count(std::string_view name) const {
     for (const auto& h : headers_)
         if (equals_nocase(h.name, name)) ++n;
     return n;
-}
-
-MessageParser::ChunkedStep MessageParser::parse_chunked(std::string_view data, BodySink& sink) {
-    if (phase_ != Phase::body || framing_ != Framing::chunked) return {0, false, true};
-    if (data.empty()) return {0, false, false};
-    sink_ = &sink;
-    chunk_base_ = data.data();
-    llhttp_errno_t rc = llhttp_execute(&parser_, data.data(), data.size());
-    sink_ = nullptr;
-    ChunkedStep step;
-    if (rc == HPE_OK) {
-        step.consumed = data.size();
-    } else if (rc == HPE_PAUSED) {
-        phase_ = Phase::done;
-        step.consumed = static_cast<size_t>(llhttp_get_error_pos(&parser_) - data.data());
-        step.complete = true;
-    } else {
-        if (!failed_in_callback_) reject(400, llhttp_get_error_reason(&parser_));
-        step.failed = true;
-        return step;
-    }
-    if (step.consumed > 0) last_byte_ = data[step.consumed - 1];
-    chunk_base_pos_ += step.consumed;
-    return step;
 }
 
 bool MessageParser::reject(int status, const char* reason) {
@@ -227,7 +238,6 @@ int MessageParser::on_status(llhttp_t* p, const char* at, size_t len) {
 
 int MessageParser::on_header_field(llhttp_t* p, const char* at, size_t len) {
     MessageParser* m = self(p);
-    if (m->phase_ != Phase::head) return 0;  // trailers: dropped, never forwarded
     m->grow(m->field_, at, len);
     m->header_bytes_ += len;
     if (m->header_bytes_ > m->limits_.max_header_bytes) return m->fail(431, "header fields too large");
@@ -236,7 +246,6 @@ int MessageParser::on_header_field(llhttp_t* p, const char* at, size_t len) {
 
 int MessageParser::on_header_field_complete(llhttp_t* p) {
     MessageParser* m = self(p);
-    if (m->phase_ != Phase::head) return 0;
     if (!is_token(m->view(m->field_))) return m->fail(400, "invalid header name");
     if (m->spans_.size() >= m->limits_.max_headers) return m->fail(431, "too many header fields");
     return 0;
@@ -244,7 +253,6 @@ int MessageParser::on_header_field_complete(llhttp_t* p) {
 
 int MessageParser::on_header_value(llhttp_t* p, const char* at, size_t len) {
     MessageParser* m = self(p);
-    if (m->phase_ != Phase::head) return 0;
     m->grow(m->value_, at, len);
     m->header_bytes_ += len;
     if (m->header_bytes_ > m->limits_.max_header_bytes) return m->fail(431, "header fields too large");
@@ -253,7 +261,6 @@ int MessageParser::on_header_value(llhttp_t* p, const char* at, size_t len) {
 
 int MessageParser::on_header_value_complete(llhttp_t* p) {
     MessageParser* m = self(p);
-    if (m->phase_ != Phase::head) return 0;
     m->spans_.push_back({m->field_, m->value_});
     m->field_ = m->value_ = {};
     return 0;
@@ -267,7 +274,7 @@ int MessageParser::headers_complete() {
     if (type_ == Type::response) {
         int s = parser_.status_code;
         if (no_body_ || (s >= 100 && s < 200) || s == 204 || s == 304) {
-            // llhttp would otherwise wait for a Content-Length body a HEAD answer never has.
+            // Else llhttp_should_keep_alive() would expect a body read until the close.
             parser_.flags |= F_SKIPBODY;
             framing_ = Framing::none;
         } else if (chunked) {
@@ -283,45 +290,9 @@ int MessageParser::headers_complete() {
     has_content_length_ = has_length && !chunked;
     content_length_ = has_content_length_ ? parser_.content_length : 0;
     keep_alive_ = llhttp_should_keep_alive(&parser_);
-    // Pause so the owner can look at the head before a single body byte is consumed.
+    // Stop at the end of the head: the body is not llhttp's to read (see BodyPump).
     return HPE_PAUSED;
 }
 
-int MessageParser::on_body(llhttp_t* p, const char* at, size_t len) {
-    MessageParser* m = self(p);
-    if (m->sink_) m->sink_->on_body({at, len});
-    if (m->framing_ == Framing::chunked) {
-        m->chunk_left_ -= std::min<uint64_t>(m->chunk_left_, len);
-        if (m->chunk_left_ == 0) m->crlf_at_ = m->chunk_base_pos_ + static_cast<uint64_t>(at + len - m->chunk_base_);
-    }
-    return 0;
-}
-
-int MessageParser::on_chunk_header(llhttp_t* p) {
-    MessageParser* m = self(p);
-    m->chunk_left_ = p->content_length;
-    m->crlf_at_ = kNoCrlf;
-    return 0;
-}
-
-char MessageParser::body_byte(uint64_t pos) const {
-    // The CRLF after chunk data lies in this call's data, or its first byte ended the
-    // previous call (llhttp reports the chunk complete as soon as it has both bytes).
-    return pos >= chunk_base_pos_ ? chunk_base_[pos - chunk_base_pos_] : last_byte_;
-}
-
-int MessageParser::on_chunk_complete(llhttp_t* p) {
-    MessageParser* m = self(p);
-    if (m->crlf_at_ == kNoCrlf) return 0;  // the last (empty) chunk: its end is the trailer's
-    if (m->body_byte(m->crlf_at_) != '\r' || m->body_byte(m->crlf_at_ + 1) != '\n')
-        return m->fail(400, "chunk data not followed by CRLF");
-    m->crlf_at_ = kNoCrlf;
-    return 0;
-}
-
-int MessageParser::on_message_complete(llhttp_t*) {
-    // Stop right after this message: the next one (pipelined) is parsed after a begin().
-    return HPE_PAUSED;
-}
 
 }  // namespace ne::proxy

@@ -1,15 +1,12 @@
-// One HTTP/1.x message at a time with llhttp (strict: every lenient flag off), requests from
-// clients or responses from upstreams, parsed in place.
+// The head of one HTTP/1.x message at a time, with llhttp (every lenient flag off): requests
+// from clients, responses from upstreams, parsed in place.
 //
-// Head: the caller passes every byte received since the message began, contiguous (an
+// The caller passes every byte received since the message began, contiguous (an
 // evbuffer_pullup of the connection's input), on each call; spans are kept as offsets, so
 // the buffer may move between calls as long as its prefix is unchanged. Once the head is
 // complete, the views (target, headers, ...) point into the last buffer passed and stay
-// valid until the caller changes it.
-//
-// Body: Content-Length and read-until-close bodies need no parser (relay.h moves them as
-// whole buffers); chunked bodies go through parse_chunked(), which stops right after the
-// message so that a pipelined next message stays unread.
+// valid until the caller changes it. The body is not parsed here: framing() says how it is
+// delimited and relay.h's BodyPump moves it (chunked.h decodes chunked ones).
 #pragma once
 
 #include <llhttp.h>
@@ -47,18 +44,6 @@ public:
         int status = 400;                // 400, 414, 431, 505 for requests
         const char* reason = "";
     };
-    class BodySink {
-    public:
-        virtual void on_body(std::string_view data) = 0;
-
-    protected:
-        ~BodySink() = default;
-    };
-    struct ChunkedStep {
-        size_t consumed = 0;
-        bool complete = false;
-        bool failed = false;
-    };
 
     MessageParser(Type type, Limits limits);
     MessageParser(const MessageParser&) = delete;  // llhttp keeps a pointer to us
@@ -92,15 +77,11 @@ public:
     bool has_content_length() const { return has_content_length_; }
     uint64_t content_length() const { return content_length_; }
 
-    // Chunked body bytes of the current message; sink gets the decoded data.
-    ChunkedStep parse_chunked(std::string_view data, BodySink& sink);
-
 private:
     struct Span {
         uint32_t off = 0;
         uint32_t len = 0;
     };
-    enum class Phase : uint8_t { head, body, done };
 
     static int on_url(llhttp_t*, const char*, size_t);
     static int on_status(llhttp_t*, const char*, size_t);
@@ -109,10 +90,6 @@ private:
     static int on_header_value(llhttp_t*, const char*, size_t);
     static int on_header_value_complete(llhttp_t*);
     static int on_headers_complete(llhttp_t*);
-    static int on_body(llhttp_t*, const char*, size_t);
-    static int on_chunk_header(llhttp_t*);
-    static int on_chunk_complete(llhttp_t*);
-    static int on_message_complete(llhttp_t*);
     static const llhttp_settings_t& settings();
 
     int grow(Span& span, const char* at, size_t len);
@@ -123,12 +100,11 @@ private:
     bool check_request_head();
     bool check_line_endings(std::string_view head);
     std::string_view view(Span s) const { return {base_ + s.off, s.len}; }
-    char body_byte(uint64_t pos) const;
 
     llhttp_t parser_;
     Type type_;
     Limits limits_;
-    Phase phase_ = Phase::head;
+    bool head_done_ = false;
     bool no_body_ = false;
     bool keep_alive_ = false;
     Framing framing_ = Framing::none;
@@ -145,16 +121,6 @@ private:
     std::vector<std::pair<Span, Span>> spans_;
     std::string_view target_, reason_;
     std::vector<Header> headers_;
-
-    BodySink* sink_ = nullptr;
-    // llhttp without LLHTTP_STRICT_MODE skips any two bytes after chunk data; we check that
-    // they are CRLF ourselves, tracking positions across parse_chunked() calls.
-    static constexpr uint64_t kNoCrlf = ~uint64_t{0};
-    const char* chunk_base_ = nullptr;   // data of the current parse_chunked call
-    uint64_t chunk_base_pos_ = 0;         // its offset in the body
-    uint64_t chunk_left_ = 0;
-    uint64_t crlf_at_ = kNoCrlf;          // body offset where the current chunk's CRLF starts
-    char last_byte_ = 0;                  // the previous call's last byte
 };
 
 }  // namespace ne::proxy

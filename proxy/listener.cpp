@@ -20,7 +20,9 @@ Result<std::unique_ptr<Listener>> Listener::open(event_base* base, std::string a
     l->listener_.reset(evconnlistener_new(base, accept_cb, l.get(),
                                           LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC |
                                               LEV_OPT_DISABLED,
-                                          -1, fd));
+                                          // 0: the master already called listen() with its
+                                          // backlog; -1 would shrink it to libevent's 128.
+                                          0, fd));
     if (!l->listener_) return Error::from_errno("listen on inherited fd " + std::to_string(fd) + " (" + l->address_ + ")");
     owned.release();
     evconnlistener_set_error_cb(l->listener_.get(), error_cb);

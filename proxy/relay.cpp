@@ -9,12 +9,31 @@
 
 namespace ne::proxy {
 
+// ---- optimistic writes ---------------------------------------------------------------------
+
+void send_now(bufferevent* bev) {
+    evbuffer* out = bufferevent_get_output(bev);
+    if (evbuffer_get_length(out) == 0) return;
+    if (bufferevent_get_enabled(bev) & EV_WRITE) return;  // libevent is already on it
+    // A socket bufferevent keeps its output's start frozen except while it writes itself;
+    // we write the same way. A failure (EPIPE, ECONNRESET) leaves the bytes in place, and
+    // libevent's own attempt then reports it through the event callback, from the loop.
+    evbuffer_unfreeze(out, 1);
+    evbuffer_write(out, bufferevent_getfd(bev));
+    evbuffer_freeze(out, 1);
+    if (evbuffer_get_length(out) > 0) bufferevent_enable(bev, EV_WRITE);
+}
+
+void unwatch_write_if_drained(bufferevent* bev) {
+    if (evbuffer_get_length(bufferevent_get_output(bev)) == 0) bufferevent_disable(bev, EV_WRITE);
+}
+
 // ---- BodyPump ------------------------------------------------------------------------------
 
-void BodyPump::start(Framing in, uint64_t length, Framing out, MessageParser* parser, uint64_t limit) {
+void BodyPump::start(Framing in, uint64_t length, Framing out, uint64_t limit) {
     in_ = in;
     out_ = out;
-    parser_ = parser;
+    decoder_.reset();
     remaining_ = length;
     limit_ = limit;
     body_bytes_ = consumed_ = 0;
@@ -52,7 +71,7 @@ BodyPump::Step BodyPump::pump(evbuffer* in, evbuffer* out) {
         if (in_ == Framing::length && remaining_ == 0) return finish(out);
         return state_;
     }
-    // Chunked: llhttp walks the input segments in place; on_body() re-frames the data.
+    // Chunked: the decoder walks the input segments in place; on_data() re-frames the data.
     constexpr int kSegments = 8;
     while (evbuffer_get_length(in) > 0) {
         evbuffer_iovec seg[kSegments];
@@ -62,10 +81,10 @@ BodyPump::Step BodyPump::pump(evbuffer* in, evbuffer* out) {
         bool failed = false;
         sink_out_ = out;
         for (int i = 0; i < std::min(n, kSegments) && !complete && !failed; ++i) {
-            auto step = parser_->parse_chunked({static_cast<const char*>(seg[i].iov_base), seg[i].iov_len}, *this);
+            auto step = decoder_.feed({static_cast<const char*>(seg[i].iov_base), seg[i].iov_len}, *this);
             used += step.consumed;
-            complete = step.complete;
-            failed = step.failed;
+            complete = step.status == ChunkedDecoder::Status::done;
+            failed = step.status == ChunkedDecoder::Status::error;
         }
         sink_out_ = nullptr;
         evbuffer_drain(in, used);
@@ -83,7 +102,7 @@ BodyPump::Step BodyPump::finish_at_eof(evbuffer* out) {
     return state_ = Step::failed;
 }
 
-void BodyPump::on_body(std::string_view data) {
+void BodyPump::on_data(std::string_view data) {
     body_bytes_ += data.size();
     if (out_ == Framing::chunked) chunk_header(sink_out_, data.size());
     evbuffer_add(sink_out_, data.data(), data.size());
@@ -104,6 +123,7 @@ Tunnel::Tunnel(event_base* base, BuffereventPtr client, BuffereventPtr upstream,
         bufferevent_setcb(bev, read_cb, write_cb, event_cb, s);
         bufferevent_set_timeouts(bev, nullptr, nullptr);
         bufferevent_setwatermark(bev, EV_WRITE, kLowWatermark, 0);
+        bufferevent_setwatermark(bev, EV_READ, 0, 0);  // on_read() takes everything anyway
         bufferevent_enable(bev, EV_READ | EV_WRITE);
         // Bytes that came in with the handshake are relayed from the loop, not from inside
         // the constructor (the owner is still setting the tunnel up).

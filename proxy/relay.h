@@ -13,6 +13,7 @@
 #include <limits>
 
 #include "ipc/event_ptr.h"
+#include "proxy/chunked.h"
 #include "proxy/http_parser.h"
 #include "proxy/pool.h"
 
@@ -21,17 +22,26 @@ namespace ne::proxy {
 constexpr size_t kHighWatermark = 256 * 1024;
 constexpr size_t kLowWatermark = kHighWatermark / 2;
 
+// Optimistic writes. Connections keep EV_WRITE disabled while their output is empty and
+// write appended bytes at once; only what the socket does not take waits for libevent, with
+// EV_WRITE enabled until the output has drained. A plain bufferevent would register and
+// unregister EV_WRITE (two epoll_ctl calls) for every response.
+// Writes what the socket takes now; enables EV_WRITE for the rest. Errors surface through
+// the bufferevent's event callback, from the loop.
+void send_now(bufferevent* bev);
+// For write callbacks: stop watching writability once the output is empty.
+void unwatch_write_if_drained(bufferevent* bev);
+
 // One message body from an input evbuffer to an output evbuffer. Content-Length and
 // read-until-close bodies move as whole evbuffer chains (no copy); chunked bodies are decoded
-// by llhttp and re-encoded (or sent raw to an HTTP/1.0 client, which then sees the close).
-class BodyPump final : MessageParser::BodySink {
+// (chunked.h) and re-encoded (or sent raw to an HTTP/1.0 client, which then sees the close).
+class BodyPump final : ChunkedDecoder::Sink {
 public:
     enum class Step : uint8_t { more, done, failed, too_large };
 
-    // `in`: how the sender frames it (length: `length` bytes; chunked: `parser` decodes);
-    // `out`: none, length (same bytes), chunked, or until_close. Bodies over `limit` decoded
-    // bytes stop with too_large.
-    void start(Framing in, uint64_t length, Framing out, MessageParser* parser,
+    // `in`: how the sender frames it (length: `length` bytes); `out`: none, length (the same
+    // bytes), chunked, or until_close. Bodies over `limit` decoded bytes stop with too_large.
+    void start(Framing in, uint64_t length, Framing out,
                uint64_t limit = std::numeric_limits<uint64_t>::max());
 
     // Moves what `in` holds of the body to `out`, stopping at the body's end.
@@ -43,20 +53,21 @@ public:
     // Bytes taken from the input so far (framing included): 0 means the body can still be
     // sent again elsewhere.
     uint64_t consumed() const { return consumed_; }
+    const char* error() const { return decoder_.error(); }
 
 private:
-    void on_body(std::string_view data) override;
+    void on_data(std::string_view data) override;
     Step finish(evbuffer* out);
     void chunk_header(evbuffer* out, size_t n);
 
     Framing in_ = Framing::none;
     Framing out_ = Framing::none;
-    MessageParser* parser_ = nullptr;
+    ChunkedDecoder decoder_;
     uint64_t remaining_ = 0;
     uint64_t limit_ = 0;
     uint64_t body_bytes_ = 0;
     uint64_t consumed_ = 0;
-    evbuffer* sink_out_ = nullptr;    // `out` while llhttp calls on_body
+    evbuffer* sink_out_ = nullptr;    // `out` while the decoder calls on_data
     Step state_ = Step::done;
 };
 

@@ -94,14 +94,20 @@ std::string_view normalize_host(std::string_view host, char* buf, size_t cap) {
     return {buf, host.size()};
 }
 
+TargetParts split_target(std::string_view target) {
+    if (target.empty() || target.front() == '/' || target == "*") return {{}, target};
+    auto scheme = target.find("://");
+    if (scheme == std::string_view::npos) return {{}, target};
+    std::string_view rest = target.substr(scheme + 3);
+    auto end = rest.find_first_of("/?#");
+    if (end == std::string_view::npos) return {rest, "/"};
+    // "http://h?q" has no path: its origin form would be "/?q", which is not a view of the
+    // target; "/" keeps routing right and the query is rare enough to lose here.
+    return {rest.substr(0, end), rest[end] == '/' ? rest.substr(end) : std::string_view{"/"}};
+}
+
 std::string_view target_path(std::string_view target) {
-    if (!target.empty() && target.front() != '/' && target != "*") {
-        // absolute-form: skip "scheme://authority".
-        auto scheme = target.find("://");
-        if (scheme == std::string_view::npos) return target;
-        auto slash = target.find('/', scheme + 3);
-        target = slash == std::string_view::npos ? std::string_view{"/"} : target.substr(slash);
-    }
+    target = split_target(target).origin;
     auto end = target.find_first_of("?#");
     return end == std::string_view::npos ? target : target.substr(0, end);
 }

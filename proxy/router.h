@@ -68,4 +68,14 @@ std::string_view normalize_host(std::string_view host, char* buf, size_t cap);
 // "http://h/a?x" -> "/a"; "*" stays "*".
 std::string_view target_path(std::string_view target);
 
+// An absolute-form target ("http://h.test:8080/a?x") split into its authority
+// ("h.test:8080") and origin-form rest ("/a?x", "/" when it has no path); any other target
+// has no authority and stays whole. A proxy forwards the origin form and takes Host from the
+// authority (RFC 9112 3.2.2).
+struct TargetParts {
+    std::string_view authority;
+    std::string_view origin;
+};
+TargetParts split_target(std::string_view target);
+
 }  // namespace ne::proxy

@@ -50,6 +50,7 @@ Status UpstreamConn::connect() {
         return Error{what + ": cannot create a bufferevent"};
     }
     bufferevent_setcb(bev_.get(), read_cb, write_cb, event_cb, this);
+    bufferevent_disable(bev_.get(), EV_WRITE);  // libevent's default; see send_now()
     bufferevent_setwatermark(bev_.get(), EV_WRITE, kLowWatermark, 0);
     // libevent times a connect with the write timeout.
     set_timeouts(std::chrono::milliseconds{0}, timeouts_.connect);
@@ -57,7 +58,8 @@ Status UpstreamConn::connect() {
     if (bufferevent_socket_connect(bev_.get(), reinterpret_cast<sockaddr*>(&backend_->addr),
                                    static_cast<int>(backend_->addr_len)) != 0)
         return Error::from_errno(what);
-    bufferevent_enable(bev_.get(), EV_READ | EV_WRITE);
+    // libevent watches the connect itself; EV_WRITE is ours only while output waits.
+    bufferevent_enable(bev_.get(), EV_READ);
     return {};
 }
 
@@ -65,6 +67,10 @@ void UpstreamConn::set_timeouts(std::chrono::milliseconds read, std::chrono::mil
     timeval r = to_timeval(read);
     timeval w = to_timeval(write);
     bufferevent_set_timeouts(bev_.get(), read.count() > 0 ? &r : nullptr, write.count() > 0 ? &w : nullptr);
+}
+
+void UpstreamConn::flush() {
+    if (state_ != State::connecting) send_now(bev_.get());
 }
 
 void UpstreamConn::request_sent() {
@@ -75,6 +81,7 @@ void UpstreamConn::read_cb(bufferevent*, void* self) { static_cast<UpstreamConn*
 
 void UpstreamConn::write_cb(bufferevent*, void* self) {
     auto* c = static_cast<UpstreamConn*>(self);
+    unwatch_write_if_drained(c->bev_.get());
     if (c->owner_ && (c->state_ == State::head || c->state_ == State::body)) c->owner_->upstream_writable();
 }
 
@@ -97,6 +104,7 @@ void UpstreamConn::on_event(short what) {
     if (what & BEV_EVENT_CONNECTED) {
         state_ = State::head;
         set_timeouts(std::chrono::milliseconds{0}, timeouts_.send);
+        send_now(bev_.get());  // the request head written while connecting
         if (owner_) owner_->upstream_connected();
         return;
     }
@@ -159,7 +167,7 @@ void UpstreamConn::read_head() {
 void UpstreamConn::start_body(evbuffer* dst, Framing out) {
     evbuffer_drain(bufferevent_get_input(bev_.get()), parser_.head_size());
     dst_ = dst;
-    pump_.start(parser_.framing(), parser_.content_length(), out, &parser_);
+    pump_.start(parser_.framing(), parser_.content_length(), out);
     state_ = State::body;
     pump_body();
 }
@@ -169,7 +177,10 @@ void UpstreamConn::pump_body() {
     switch (pump_.pump(bufferevent_get_input(bev_.get()), dst_)) {
         case BodyPump::Step::more: owner_->upstream_body_moved(); break;
         case BodyPump::Step::done: finish_response(); break;
-        default: fail(Failure::closed_mid); break;
+        default:
+            spdlog::warn("{} backend {}: bad response body: {}", backend_->pool, backend_->address, pump_.error());
+            fail(Failure::closed_mid);
+            break;
     }
 }
 

@@ -68,6 +68,8 @@ public:
     Status connect();
 
     evbuffer* output() const { return bufferevent_get_output(bev_.get()); }
+    // Writes what was appended to output() (see send_now); while connecting it waits.
+    void flush();
     // The whole request has been written: the read timeout starts.
     void request_sent();
     // After upstream_head(): pump the body into `dst`, framed as `out`. Ends the head's views.

@@ -53,6 +53,16 @@ TEST(ForwardRequest, MissingHostIsFilledIn) {
     EXPECT_EQ(out.find("Host:"), out.rfind("Host:"));
 }
 
+TEST(ForwardRequest, AbsoluteFormAuthorityReplacesHost) {
+    std::vector<Header> h{{"Host", "client-said.test"}};
+    auto r = request(h);
+    r.host_override = "other.example";
+    std::string out;
+    write_upstream_request(r, out);
+    EXPECT_TRUE(has_line(out, "Host: other.example"));
+    EXPECT_FALSE(has_line(out, "Host: client-said.test"));
+}
+
 TEST(ForwardRequest, ForwardedForIsAppendedAndSpoofableOnesReplaced) {
     std::vector<Header> h{{"Host", "h"},
                           {"X-Forwarded-For", "1.1.1.1"},

@@ -9,11 +9,6 @@ namespace {
 
 using P = MessageParser;
 
-struct Collect : MessageParser::BodySink {
-    void on_body(std::string_view d) override { body.append(d); }
-    std::string body;
-};
-
 // Feeds `text` in pieces of `step` bytes, each call seeing everything so far (as the client
 // connection does with its input buffer). Returns the final progress.
 P::Progress feed(P& p, const std::string& text, size_t step = 0) {
@@ -133,27 +128,30 @@ TEST_F(RequestParserTest, UpgradeAndConnect) {
     EXPECT_EQ(p.method(), HTTP_CONNECT);
 }
 
-TEST_F(RequestParserTest, ChunkedBodyStopsAtTheMessageEnd) {
-    ASSERT_EQ(parse("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"), P::Progress::head_complete);
+TEST_F(RequestParserTest, FramingOfRequests) {
+    ASSERT_EQ(parse("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding:\tChunked \r\n\r\n5\r\n"),
+              P::Progress::head_complete);
     EXPECT_EQ(p.framing(), Framing::chunked);
-    Collect sink;
-    std::string body = "3;ext=1\r\nabc\r\n";
-    auto s1 = p.parse_chunked(body, sink);
-    EXPECT_EQ(s1.consumed, body.size());
-    EXPECT_FALSE(s1.complete);
-    std::string rest = "A\r\n0123456789\r\n0\r\nTrailer-X: t\r\n\r\nGET / HTTP/1.1\r\n";
-    auto s2 = p.parse_chunked(rest, sink);
-    EXPECT_TRUE(s2.complete);
-    EXPECT_FALSE(s2.failed);
-    EXPECT_EQ(rest.substr(s2.consumed), "GET / HTTP/1.1\r\n");
-    EXPECT_EQ(sink.body, "abc0123456789");
-    EXPECT_EQ(p.headers().size(), 2u);  // the trailer did not join the head
+    EXPECT_EQ(buffer.substr(p.head_size()), "5\r\n");
+    ASSERT_EQ(parse("POST / HTTP/1.1\r\nHost: h\r\nContent-Length:  005 \r\n\r\n"), P::Progress::head_complete);
+    EXPECT_EQ(p.framing(), Framing::length);
+    EXPECT_EQ(p.content_length(), 5u);
+    EXPECT_EQ(status_of("POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n"), 400);
 }
 
-TEST_F(RequestParserTest, BadChunkFails) {
-    ASSERT_EQ(parse("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"), P::Progress::head_complete);
-    Collect sink;
-    EXPECT_TRUE(p.parse_chunked("zz\r\n", sink).failed);
+TEST_F(RequestParserTest, HostAndTargetForms) {
+    for (const char* host : {"h.test", "h.test:8080", "[::1]:80", "10.0.0.1", "xn--bcher-kva.test", ""}) {
+        EXPECT_EQ(parse(std::string("GET / HTTP/1.1\r\nHost: ") + host + "\r\n\r\n"), P::Progress::head_complete)
+            << host;
+    }
+    for (const char* host : {"h.test other", "user@h.test", "h.test/x", "h.test:8o", "[::1"})
+        EXPECT_EQ(status_of(std::string("GET / HTTP/1.1\r\nHost: ") + host + "\r\n\r\n"), 400) << host;
+    ASSERT_EQ(parse("GET http://other.example/abs?q=1 HTTP/1.1\r\nHost: h\r\n\r\n"), P::Progress::head_complete);
+    EXPECT_EQ(p.target(), "http://other.example/abs?q=1");
+    EXPECT_EQ(parse("OPTIONS * HTTP/1.1\r\nHost: h\r\n\r\n"), P::Progress::head_complete);
+    EXPECT_EQ(status_of("GET * HTTP/1.1\r\nHost: h\r\n\r\n"), 400);
+    EXPECT_EQ(status_of("GET http://user@other.example/x HTTP/1.1\r\nHost: h\r\n\r\n"), 400);
+    EXPECT_EQ(status_of("GET other.example:80 HTTP/1.1\r\nHost: h\r\n\r\n"), 400);
 }
 
 TEST_F(RequestParserTest, NextMessageAfterBegin) {

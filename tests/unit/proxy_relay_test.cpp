@@ -65,10 +65,20 @@ const server = http.createServer((req, res) => {
       case '/slow':
         setTimeout(() => res.end(name), Number(url.searchParams.get('ms')));
         return;
+      case '/big': {
+        // n MiB of a known pattern, written with Node's own back-pressure.
+        const chunk = Buffer.alloc(65536, 'abcdefgh');
+        let left = Number(url.searchParams.get('mb')) * 16;
+        res.setHeader('content-length', left * chunk.length);
+        const more = () => { while (left > 0) { left--; if (!res.write(chunk)) return res.once('drain', more); } res.end(); };
+        more();
+        return;
+      }
       default:
         res.setHeader('content-type', 'application/json');
         res.end(JSON.stringify({name, method: req.method, url: req.url, headers: req.headers,
-                                body: body.toString('latin1'), httpVersion: req.httpVersion}));
+                                body: body.toString('latin1'), httpVersion: req.httpVersion,
+                                remotePort: req.socket.remotePort}));
     }
   });
 });
@@ -205,6 +215,17 @@ int connect_to(int port) {
     return fd;
 }
 
+bool can_connect(int port) {
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(static_cast<uint16_t>(port));
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+    close(fd);
+    return ok;
+}
+
 void send_all(int fd, const std::string& s) {
     size_t off = 0;
     while (off < s.size()) {
@@ -300,22 +321,30 @@ protected:
     }
 
     void TearDown() override {
-        if (pid_ <= 0) return;
-        send(ipc::Quit{});
+        if (pid_ > 0) {
+            send(ipc::Quit{});
+            auto status = wait_exit(10s);
+            EXPECT_TRUE(status.has_value()) << "the proxy worker did not exit after Quit";
+            if (status) EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0) << "status " << *status;
+        }
+        if (channel_ >= 0) close(channel_);
+    }
+
+    // The worker's wait status once it exited within `timeout`; killed (and nullopt) if not.
+    std::optional<int> wait_exit(std::chrono::milliseconds timeout) {
         int status = 0;
-        pid_t r = 0;
-        for (int i = 0; i < 200 && r == 0; ++i) {
-            r = waitpid(pid_, &status, WNOHANG);
-            if (r == 0) std::this_thread::sleep_for(50ms);
+        auto deadline = std::chrono::steady_clock::now() + timeout;
+        while (waitpid(pid_, &status, WNOHANG) == 0) {
+            if (std::chrono::steady_clock::now() > deadline) {
+                kill(pid_, SIGKILL);
+                waitpid(pid_, &status, 0);
+                pid_ = -1;
+                return std::nullopt;
+            }
+            std::this_thread::sleep_for(20ms);
         }
-        if (r == 0) {
-            kill(pid_, SIGKILL);
-            waitpid(pid_, &status, 0);
-            ADD_FAILURE() << "the proxy worker did not exit after Quit";
-        } else {
-            EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "proxy worker status " << status;
-        }
-        close(channel_);
+        pid_ = -1;
+        return status;
     }
 
     config::Config make_config() const {
@@ -669,6 +698,79 @@ TEST_F(ProxyRelayTest, WebSocketUpgradeBecomesATunnel) {
     recv_some(fd, 5s, "", &closed);
     EXPECT_TRUE(closed);
     close(fd);
+}
+
+TEST_F(ProxyRelayTest, UpstreamConnectionsAreReused) {
+    NodeBackend a(script_, "A");
+    add_backend(a.port());
+    // Separate client connections, one after the other: the second request rides the
+    // idle keep-alive connection the first one left behind.
+    int first = get_json("/echo")["remotePort"];
+    int second = get_json("/echo")["remotePort"];
+    EXPECT_EQ(first, second);
+}
+
+TEST_F(ProxyRelayTest, SlowReaderGetsTheWholeBody) {
+    NodeBackend a(script_, "A");
+    add_backend(a.port());
+    int fd = connect_to(port_);
+    send_all(fd, "GET /big?mb=8 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    std::string head = recv_some(fd, 5s, "\r\n\r\n");
+    auto r = split_reply(head);
+    ASSERT_EQ(r.status, 200);
+    const size_t total = 8u << 20;
+    EXPECT_EQ(r.header("Content-Length"), std::to_string(total));
+    // Stop reading for a while: the proxy's output to us fills past its watermark and it
+    // must stop reading the backend, then resume once we read again.
+    std::this_thread::sleep_for(300ms);
+    std::string body = r.body + recv_n(fd, total - r.body.size(), 30s);
+    close(fd);
+    ASSERT_EQ(body.size(), total);
+    bool pattern_ok = true;
+    for (size_t i = 0; i < body.size() && pattern_ok; i += 4099) pattern_ok = body[i] == "abcdefgh"[i % 8];
+    EXPECT_TRUE(pattern_ok);
+}
+
+TEST_F(ProxyRelayTest, NewConfigAppliesToNewRequests) {
+    NodeBackend a(script_, "A");
+    add_backend(a.port());
+    EXPECT_EQ(curl(url("/ghost/x")).status, 503);
+    auto c = make_config();
+    c.servers[0].locations[1].app = "api";  // /ghost/ now goes to the app
+    send(ipc::ProxyConfig{config::to_json(c)});
+    // The channel is read before the next connection's request: the new routing applies.
+    EXPECT_EQ(get_json("/ghost/x")["name"], "A");
+}
+
+TEST_F(ProxyRelayTest, QuitLetsTheRequestInFlightFinish) {
+    NodeBackend a(script_, "A");
+    add_backend(a.port());
+    auto held = std::async(std::launch::async, [&] { return curl(url("/hold")); });
+    ASSERT_EQ(a.next_line(), "held");
+    send(ipc::Quit{});
+    // Listening stops: the worker held the only copy of the socket, so connecting fails.
+    bool refused = false;
+    for (int i = 0; i < 250 && !refused; ++i) {
+        refused = !can_connect(port_);
+        if (!refused) std::this_thread::sleep_for(20ms);
+    }
+    EXPECT_TRUE(refused);
+    EXPECT_EQ(curl("'http://127.0.0.1:" + std::to_string(a.port()) + "/release'").status, 200);
+    auto r = held.get();
+    EXPECT_EQ(r.status, 200);
+    EXPECT_EQ(r.body, "A");
+    EXPECT_TRUE(r.has_header("Connection: close"));
+    auto status = wait_exit(10s);
+    ASSERT_TRUE(status.has_value());
+    EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0);
+}
+
+TEST_F(ProxyRelayTest, ExitsWhenTheMasterGoesAway) {
+    close(channel_);
+    channel_ = -1;
+    auto status = wait_exit(10s);
+    ASSERT_TRUE(status.has_value()) << "still running without its master";
+    EXPECT_TRUE(WIFEXITED(*status));
 }
 
 }  // namespace

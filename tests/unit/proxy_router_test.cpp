@@ -111,6 +111,19 @@ TEST(Router, TargetPath) {
     EXPECT_EQ(target_path("*"), "*");
 }
 
+TEST(Router, SplitTarget) {
+    auto abs = split_target("http://other.example:8080/abs?q=1");
+    EXPECT_EQ(abs.authority, "other.example:8080");
+    EXPECT_EQ(abs.origin, "/abs?q=1");
+    auto bare = split_target("https://h.test");
+    EXPECT_EQ(bare.authority, "h.test");
+    EXPECT_EQ(bare.origin, "/");
+    auto origin = split_target("/a?b");
+    EXPECT_EQ(origin.authority, "");
+    EXPECT_EQ(origin.origin, "/a?b");
+    EXPECT_EQ(split_target("*").origin, "*");
+}
+
 TEST(Router, NormalizeHost) {
     char buf[16];
     EXPECT_EQ(normalize_host("Ex.COM:80", buf, sizeof buf), "ex.com");
