@@ -5,16 +5,19 @@
 #
 #   bash .ci/setup.sh            install + build
 #   bash .ci/setup.sh --start    ... then start ecosystem-examples/hello and print its URL
+#   bash .ci/setup.sh --test     ... plus the tools only the test suite uses (slowhttptest)
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROOT=$(pwd)
 
 START=0
+TEST_TOOLS=0
 for arg in "$@"; do
     case "$arg" in
         --start) START=1 ;;
-        -h|--help) sed -n '2,7s/^# \{0,1\}//p' "$0"; exit 0 ;;
+        --test) TEST_TOOLS=1 ;;
+        -h|--help) sed -n '2,8s/^# \{0,1\}//p' "$0"; exit 0 ;;
         *) echo "setup.sh: unknown argument '$arg' (try --help)" >&2; exit 2 ;;
     esac
 done
@@ -27,6 +30,9 @@ PACKAGES=(
     googletest libgtest-dev node-llhttp zlib1g-dev libnghttp2-dev libcli11-dev
     nlohmann-json3-dev libsystemd-dev
 )
+if [ "$TEST_TOOLS" -eq 1 ]; then
+    PACKAGES+=(slowhttptest)
+fi
 # An existing Node.js (e.g. a newer one from elsewhere) is kept; Debian's only fills a gap.
 if ! command -v node >/dev/null 2>&1; then
     PACKAGES+=(nodejs npm)

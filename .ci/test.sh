@@ -5,6 +5,6 @@ set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-bash .ci/setup.sh
+bash .ci/setup.sh --test
 # --no-tests=error: a suite that found no test must not pass.
 ctest --test-dir build --output-on-failure --no-tests=error -j2
