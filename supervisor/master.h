@@ -68,6 +68,9 @@ private:
     void cmd_save(Reply reply);
     void cmd_resurrect(Reply reply);
     void cmd_kill(Reply reply);
+    // Stops the target apps (drain, SIGTERM, SIGKILL), then calls then(names) once all stopped.
+    void stop_then(const json& req, Reply reply, const std::string& why,
+                   std::function<void(const std::vector<std::string>&)> then);
 
     // Applies a loaded config: merges it into the running one, starts its apps, and replies once
     // they are ready (or with the first failure). Used by start and resurrect.

@@ -30,6 +30,20 @@ bool is_file_target(const std::string& t) {
 
 std::string logs_hint(const std::string& app) { return " (see `nodeedge logs " + app + "`)"; }
 
+// A file's servers and upstreams replace those it brought before (other files' stay);
+// [proxy] and [metrics] follow the file applied last.
+void merge_routing(config::Config& into, const config::Config& file) {
+    if (!file.source.empty()) {
+        std::erase_if(into.servers, [&](const config::Server& s) { return s.where.file == file.source; });
+        std::erase_if(into.upstreams, [&](const config::Upstream& u) { return u.where.file == file.source; });
+        into.proxy = file.proxy;
+        into.metrics = file.metrics;
+        into.source = file.source;
+    }
+    into.servers.insert(into.servers.end(), file.servers.begin(), file.servers.end());
+    into.upstreams.insert(into.upstreams.end(), file.upstreams.begin(), file.upstreams.end());
+}
+
 }  // namespace
 
 void Master::handle(const json& req, Reply reply) {
@@ -142,15 +156,7 @@ void Master::launch(config::Config cfg, const std::string& only, const std::stri
 
     // Merge: the file's servers replace those it brought before; its apps join the others.
     config::Config next = running_;
-    if (!cfg.source.empty()) {
-        std::erase_if(next.servers, [&](const config::Server& s) { return s.where.file == cfg.source; });
-        std::erase_if(next.upstreams, [&](const config::Upstream& u) { return u.where.file == cfg.source; });
-        next.proxy = cfg.proxy;
-        next.metrics = cfg.metrics;
-        next.source = cfg.source;
-    }
-    for (auto& s : cfg.servers) next.servers.push_back(s);
-    for (auto& u : cfg.upstreams) next.upstreams.push_back(u);
+    merge_routing(next, cfg);
     for (auto& a : cfg.apps) {
         auto it = std::find_if(next.apps.begin(), next.apps.end(), [&](auto& x) { return x.name == a.name; });
         if (it == next.apps.end()) next.apps.push_back(a);
@@ -261,12 +267,7 @@ void Master::cmd_reload(const json& req, Reply reply) {
         // Apps whose config changed are reloaded; new ones start; the rest keep running.
         std::vector<std::string> changed;
         config::Config next = running_;
-        std::erase_if(next.servers, [&](const config::Server& s) { return s.where.file == cfg->source; });
-        std::erase_if(next.upstreams, [&](const config::Upstream& u) { return u.where.file == cfg->source; });
-        for (auto& s : cfg->servers) next.servers.push_back(s);
-        for (auto& u : cfg->upstreams) next.upstreams.push_back(u);
-        next.proxy = cfg->proxy;
-        next.metrics = cfg->metrics;
+        merge_routing(next, *cfg);
         config::Config fresh;
         for (auto& a : cfg->apps) {
             auto it = std::find_if(next.apps.begin(), next.apps.end(), [&](auto& x) { return x.name == a.name; });
@@ -406,7 +407,8 @@ void Master::cmd_restart(const json& req, Reply reply) {
     });
 }
 
-void Master::cmd_stop(const json& req, Reply reply) {
+void Master::stop_then(const json& req, Reply reply, const std::string& why,
+                       std::function<void(const std::vector<std::string>&)> then) {
     std::string error;
     auto apps = targets(str_arg(req, "target"), error);
     if (!error.empty()) {
@@ -415,32 +417,23 @@ void Master::cmd_stop(const json& req, Reply reply) {
     }
     std::vector<std::string> names;
     for (App* a : apps) {
-        a->stop("stop");
+        a->stop(why);
         names.push_back(a->name());
     }
-    wait_for([this, names, reply] {
+    wait_for([this, names, then] {
         for (auto& a : apps_)
             if (std::find(names.begin(), names.end(), a->name()) != names.end() && !a->all_stopped()) return false;
-        reply(ok(status_json()));
+        then(names);
         return true;
     });
 }
 
+void Master::cmd_stop(const json& req, Reply reply) {
+    stop_then(req, reply, "stop", [this, reply](const std::vector<std::string>&) { reply(ok(status_json())); });
+}
+
 void Master::cmd_delete(const json& req, Reply reply) {
-    std::string error;
-    auto apps = targets(str_arg(req, "target"), error);
-    if (!error.empty()) {
-        reply(fail(error));
-        return;
-    }
-    std::vector<std::string> names;
-    for (App* a : apps) {
-        a->stop("delete");
-        names.push_back(a->name());
-    }
-    wait_for([this, names, reply] {
-        for (auto& a : apps_)
-            if (std::find(names.begin(), names.end(), a->name()) != names.end() && !a->all_stopped()) return false;
+    stop_then(req, reply, "delete", [this, reply](const std::vector<std::string>& names) {
         config::Config next = running_;
         std::set<std::string> files;
         for (auto& a : next.apps)
@@ -454,7 +447,6 @@ void Master::cmd_delete(const json& req, Reply reply) {
         for (auto& n : names) (void)db_->delete_app(n);
         if (auto s = apply_running(std::move(next)); !s) spdlog::error("delete: {}", s.error().message);
         reply(ok(status_json()));
-        return true;
     });
 }
 
