@@ -73,7 +73,8 @@ public:
         logs->add_option("app", logs_.app, "Only this app");
         logs->add_option("--lines", logs_.lines, "Lines printed from the end of each file")
             ->check(CLI::NonNegativeNumber);
-        logs->add_flag("-f,--follow", logs_.follow, "Keep printing lines as they arrive");
+        logs->add_flag("-f,--follow", logs_.follow,
+                       "Keep printing lines as they arrive (the default when stdout is a terminal)");
         auto* err = logs->add_flag("--err", err_only_, "Only the error stream");
         logs->add_flag("--out", out_only_, "Only the output stream")->excludes(err);
         logs->add_flag("--json", logs_.json, "One JSON object {app, stream, line} per line");

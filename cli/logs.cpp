@@ -1,6 +1,7 @@
 #include "cli/logs.h"
 
 #include <fmt/format.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -34,8 +35,11 @@ void print_lines(const LogFileRef& file, const std::vector<std::string>& lines, 
     for (const auto& line : lines) print(format_log_line(file, line, as_json, style) + "\n");
 }
 
-// Prints each file's tail, then, with --follow, whatever the files gain until interrupted.
+// Prints each file's tail, then whatever the files gain until interrupted: always with
+// --follow, and by default on a terminal, as `pm2 logs` does. Piped output (scripts) ends after
+// the tails unless --follow asks for more.
 void show(const std::vector<LogFileRef>& files, const LogsCmd& c) {
+    const bool follow = c.follow || ::isatty(STDOUT_FILENO);
     Style style = terminal_style();
     std::vector<FileFollower> followers;
     followers.reserve(files.size());
@@ -46,7 +50,7 @@ void show(const std::vector<LogFileRef>& files, const LogsCmd& c) {
         if (!c.json) print("\n");
     }
     std::fflush(stdout);
-    while (c.follow) {
+    while (follow) {
         std::this_thread::sleep_for(kFollowEvery);
         for (size_t i = 0; i < files.size(); ++i) print_lines(files[i], followers[i].poll(), c.json, style);
         std::fflush(stdout);
