@@ -7,8 +7,11 @@
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <ctime>
 #include <cstring>
+#include <optional>
 #include <stdexcept>
+#include <vector>
 
 #include "proxy/balancer.h"
 #include "proxy/forward_headers.h"
@@ -48,6 +51,18 @@ std::string_view trim(std::string_view s) {
     while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
     while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
     return s;
+}
+
+StaticRequest static_request(const MessageParser& p) {
+    return {p.method_name(), p.target(), p.header("if-none-match"), p.header("if-modified-since"),
+            p.header("range"), p.header("if-range")};
+}
+
+std::vector<Header> header_views(const StaticPlan& plan) {
+    std::vector<Header> out;
+    out.reserve(plan.headers.size());
+    for (const auto& [name, value] : plan.headers) out.push_back({name, value});
+    return out;
 }
 
 }  // namespace
@@ -292,6 +307,7 @@ void ClientConn::handle_head() {
 
     // Decide while the head's views are valid; answer after the head has left the buffer.
     int status = 0;
+    std::optional<StaticPlan> files;
     std::string_view authority;
     if (!snap_) {
         status = 503;
@@ -310,10 +326,13 @@ void ClientConn::handle_head() {
         } else {
             loc_ = &srv->locations[static_cast<size_t>(li)];
             route_ = snap_->locations[static_cast<size_t>(server_)][static_cast<size_t>(li)];
-            if (!route_.pool) status = 501;  // static files and `return` are not served yet
+            if (route_.files)
+                files = route_.files->plan(static_request(parser_), std::time(nullptr));
+            else if (!route_.pool)
+                status = 501;  // `return` is not served yet
         }
     }
-    if (status == 0) {
+    if (status == 0 && route_.pool) {
         upgrade_ = parser_.upgrade() && loc_->websocket && parser_.method() == HTTP_GET;
         expect_continue_ = !body_done_ && !http10_ && header_is(trim(parser_.header("expect")), "100-continue");
         UpstreamRequest req;
@@ -336,6 +355,10 @@ void ClientConn::handle_head() {
 
     if (status != 0) {
         respond(status, status == 404 || status == 501 || status == 503);
+        return;
+    }
+    if (files) {
+        serve_static(*files);
         return;
     }
     max_tries_ = std::clamp<size_t>(route_.pool->ready_count(), 1, tried_.size());
@@ -538,6 +561,40 @@ void ClientConn::start_tunnel() {
                                        });
 }
 
+void ClientConn::serve_static(StaticPlan& plan) {
+    const std::vector<Header> headers = header_views(plan);
+    if (plan.status >= 400) {
+        if (!plan.error.empty()) spdlog::warn("static file for {}: {} ({})", request_id(), plan.error, plan.status);
+        respond(plan.status, true, headers);
+        return;
+    }
+    ClientResponse r;
+    r.status = plan.status;
+    r.headers = headers;
+    r.request_id = request_id();
+    r.extra = &server()->headers;
+    r.client_http10 = http10_;
+    r.keep_alive = settle_keep_alive(true);
+    // 200/206 state the file's length (HEAD too); a 301 has an empty body; a 304 says nothing.
+    r.framing = plan.body ? Framing::length : Framing::none;
+    r.has_length = plan.status != 304;
+    r.content_length = plan.length;
+    client_head_.clear();
+    write_client_response(r, client_head_);
+    evbuffer_add(output(), client_head_.data(), client_head_.size());
+    if (plan.body) {
+        // sendfile(2) from the page cache; the evbuffer closes the fd once it is sent.
+        if (evbuffer_add_file(output(), plan.fd.get(), static_cast<ev_off_t>(plan.offset),
+                              static_cast<ev_off_t>(plan.length)) != 0) {
+            spdlog::error("static file {} for {}: cannot queue it for sending", plan.path, request_id());
+            close_now();  // the head went out already; only a close can tell the client
+            return;
+        }
+        plan.fd.release();
+    }
+    end_local_response();
+}
+
 void ClientConn::finish_request() {
     ++rt_.requests;
     ++served_;
@@ -550,24 +607,33 @@ void ClientConn::finish_request() {
 
 // ---- endings -------------------------------------------------------------------------------
 
-void ClientConn::respond(int status, bool may_keep_alive) {
+void ClientConn::respond(int status, bool may_keep_alive, std::span<const Header> headers) {
     if (req_id_len_ == 0) {
         rt_.ids.next(req_id_.data());
         req_id_len_ = RequestIds::kLength;
     }
-    keep_alive_ = keep_alive_ && may_keep_alive && body_done_;
     const Snapshot* snap = snap_ ? snap_.get() : rt_.snapshot.get();
     LocalResponse r;
     r.status = status;
     r.request_id = request_id();
     r.extra = &server()->headers;
-    r.keep_alive = keep_alive_ && !quit_ && !rt_.quitting;
+    r.keep_alive = settle_keep_alive(may_keep_alive);
     r.client_http10 = http10_;
     r.head_request = head_request_;
+    r.headers = headers;
     if (snap && uses_error_page(status)) r.page = snap->error_page;
     client_head_.clear();
     write_local_response(r, client_head_);
     evbuffer_add(output(), client_head_.data(), client_head_.size());
+    end_local_response();
+}
+
+bool ClientConn::settle_keep_alive(bool may_keep_alive) {
+    keep_alive_ = keep_alive_ && may_keep_alive && body_done_;
+    return keep_alive_ && !quit_ && !rt_.quitting;
+}
+
+void ClientConn::end_local_response() {
     send_now(bev_.get());
     response_started_ = true;
     finish_request();

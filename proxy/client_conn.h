@@ -10,6 +10,7 @@
 #include <array>
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -66,6 +67,7 @@ private:
     void pump_request_body();
     void finish_request();
     void start_tunnel();
+    void serve_static(StaticPlan& plan);
 
     // UpstreamConn::Owner
     void upstream_connected() override;
@@ -78,7 +80,12 @@ private:
     void on_backend_ready() override;
 
     // endings
-    void respond(int status, bool may_keep_alive = true);
+    // `headers`: besides the error page's own (a static 405's Allow, a 416's Content-Range).
+    void respond(int status, bool may_keep_alive = true, std::span<const Header> headers = {});
+    // Whether the answer being written keeps the connection (and records the decision).
+    bool settle_keep_alive(bool may_keep_alive);
+    // The proxy's own answer is queued whole: send it and go on to the next request.
+    void end_local_response();
     void drop_upstream();
     void release_backend();
     void close_after_flush();

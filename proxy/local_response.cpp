@@ -1,6 +1,6 @@
 #include "proxy/local_response.h"
 
-#include <array>
+#include <vector>
 
 #include "proxy/forward_headers.h"
 
@@ -16,8 +16,9 @@ void write_local_response(const LocalResponse& r, std::string& out) {
                   code + " " + std::string(text) + "</h1></body></html>\n";
         body = builtin;
     }
-    const std::array<Header, 2> headers{Header{"Content-Type", "text/html; charset=utf-8"},
-                                        Header{"Cache-Control", "no-store"}};
+    std::vector<Header> headers{Header{"Content-Type", "text/html; charset=utf-8"},
+                                Header{"Cache-Control", "no-store"}};
+    headers.insert(headers.end(), r.headers.begin(), r.headers.end());
     ClientResponse head;
     head.status = r.status;
     head.headers = headers;

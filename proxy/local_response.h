@@ -3,8 +3,11 @@
 #pragma once
 
 #include <map>
+#include <span>
 #include <string>
 #include <string_view>
+
+#include "proxy/http_parser.h"
 
 namespace ne::proxy {
 
@@ -16,6 +19,7 @@ struct LocalResponse {
     bool client_http10 = false;
     bool head_request = false;           // HEAD: the headers of the page, no body
     std::string_view page;               // [proxy] error_page for 502/503/504; "" = built in
+    std::span<const Header> headers;     // besides the page's own (a static 405's Allow, ...)
 };
 
 void write_local_response(const LocalResponse& r, std::string& out);

@@ -38,6 +38,8 @@ Result<std::shared_ptr<const Snapshot>> build_snapshot(const nlohmann::json& pay
             LocationRoute r;
             if (!loc.app.empty()) r.pool = &pools.app(loc.app);
             else if (!loc.upstream.empty()) r.pool = &pools.upstream(loc.upstream);
+            else if (!loc.root.empty() || !loc.alias.empty())
+                r.files = snap->static_files.emplace_back(std::make_unique<const StaticFiles>(loc)).get();
             r.balancer = balancer_named(loc.balance);
             if (!r.balancer) {
                 spdlog::warn("{}: unknown balance '{}'; using round_robin", loc.where.str(), loc.balance);

@@ -15,20 +15,23 @@
 #include "proxy/balancer.h"
 #include "proxy/pool.h"
 #include "proxy/router.h"
+#include "proxy/static_files.h"
 
 namespace ne::proxy {
 
-// Where a location sends its requests; pool is null for locations that do not proxy (static
-// files, `return`), which this build does not serve yet.
+// Where a location sends its requests: a pool to proxy to, or static files (owned by the
+// snapshot); neither for `return`, which this build does not serve yet.
 struct LocationRoute {
     Pool* pool = nullptr;
     const Balancer* balancer = nullptr;
+    const StaticFiles* files = nullptr;
 };
 
 struct Snapshot {
     config::Config config;
     RouteTable routes;
     std::vector<std::vector<LocationRoute>> locations;   // [server][location]
+    std::vector<std::unique_ptr<const StaticFiles>> static_files;  // what LocationRoute::files point to
     std::string error_page;                              // HTML for 502/503/504; "" = built in
 
     const config::Server* server(int i) const {
