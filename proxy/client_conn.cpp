@@ -47,12 +47,6 @@ bool idempotent(llhttp_method_t m) {
     return m == HTTP_GET || m == HTTP_HEAD || m == HTTP_OPTIONS || m == HTTP_PUT || m == HTTP_DELETE;
 }
 
-std::string_view trim(std::string_view s) {
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-    return s;
-}
-
 StaticRequest static_request(const MessageParser& p) {
     return {p.method_name(), p.target(), p.header("if-none-match"), p.header("if-modified-since"),
             p.header("range"), p.header("if-range")};
@@ -334,7 +328,7 @@ void ClientConn::handle_head() {
     }
     if (status == 0 && route_.pool) {
         upgrade_ = parser_.upgrade() && loc_->websocket && parser_.method() == HTTP_GET;
-        expect_continue_ = !body_done_ && !http10_ && header_is(trim(parser_.header("expect")), "100-continue");
+        expect_continue_ = !body_done_ && !http10_ && header_is(trim_ows(parser_.header("expect")), "100-continue");
         UpstreamRequest req;
         req.method = parser_.method_name();
         req.target = split_target(parser_.target()).origin;

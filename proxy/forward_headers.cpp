@@ -9,12 +9,6 @@ namespace {
 
 char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
 
-std::string_view trim(std::string_view s) {
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-    return s;
-}
-
 // The header names listed in Connection headers: hop-by-hop by declaration (RFC 9110 7.6.1).
 class ConnectionTokens {
 public:
@@ -32,7 +26,7 @@ private:
     void add_list(std::string_view v) {
         while (!v.empty()) {
             size_t comma = v.find(',');
-            std::string_view t = trim(v.substr(0, comma));
+            std::string_view t = trim_ows(v.substr(0, comma));
             if (!t.empty() && n_ < tokens_.size()) tokens_[n_++] = t;
             if (comma == std::string_view::npos) break;
             v.remove_prefix(comma + 1);
@@ -102,7 +96,7 @@ void write_upstream_request(const UpstreamRequest& r, std::string& out) {
     out.append("X-Forwarded-For: ");
     for (const auto& h : r.headers) {
         if (!header_is(h.name, "x-forwarded-for")) continue;
-        std::string_view v = trim(h.value);
+        std::string_view v = trim_ows(h.value);
         if (!v.empty()) out.append(v).append(", ");
     }
     out.append(r.client_ip).append("\r\n");

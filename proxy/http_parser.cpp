@@ -7,6 +7,12 @@
 
 namespace ne::proxy {
 
+std::string_view trim_ows(std::string_view s) {
+    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+    return s;
+}
+
 namespace {
 
 MessageParser* self(llhttp_t* p) { return static_cast<MessageParser*>(p->data); }
@@ -25,12 +31,6 @@ bool is_token(std::string_view s) {
         if (!std::strchr("!#$%&'*+-.^_`|~", c) || c == 0) return false;
     }
     return true;
-}
-
-std::string_view trim(std::string_view s) {
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-    return s;
 }
 
 // RFC 3986 authority without userinfo: reg-name or IPv4 or "[IP-literal]", then ":port".
@@ -184,7 +184,7 @@ bool MessageParser::check_request_head() {
     if (header_count("content-length") > 1) return reject(400, "repeated Content-Length");
     // Only "chunked", alone: any other coding makes the body length a guess.
     size_t te = header_count("transfer-encoding");
-    if (te > 1 || (te == 1 && !equals_nocase(trim(header("transfer-encoding")), "chunked")))
+    if (te > 1 || (te == 1 && !equals_nocase(trim_ows(header("transfer-encoding")), "chunked")))
         return reject(400, "Transfer-Encoding other than chunked");
     // RFC 9112 6.1: HTTP/1.0 has no chunked coding; its framing is faulty.
     if (te == 1 && parser_.http_minor == 0) return reject(400, "Transfer-Encoding in HTTP/1.0");

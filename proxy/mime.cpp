@@ -1,5 +1,7 @@
 #include "proxy/mime.h"
 
+#include "proxy/http_parser.h"
+
 #include <algorithm>
 #include <array>
 
@@ -97,12 +99,6 @@ std::string_view mime_type(std::string_view path) {
     if (ext.empty()) return kDefaultType;
     const auto it = std::lower_bound(kMimeTypes.begin(), kMimeTypes.end(), MimeEntry{ext, {}}, ext_less);
     return (it != kMimeTypes.end() && it->ext == ext) ? it->type : kDefaultType;
-}
-
-std::string_view trim_ows(std::string_view s) {
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-    return s;
 }
 
 std::string_view media_type(std::string_view content_type) {

@@ -11,9 +11,6 @@ namespace ne::proxy {
 // "application/octet-stream", as nginx's default_type.
 std::string_view mime_type(std::string_view path);
 
-// `s` without HTTP's optional whitespace (spaces and tabs) at either end.
-std::string_view trim_ows(std::string_view s);
-
 // The media type of a Content-Type value, without parameters or surrounding blanks:
 // "Text/HTML; charset=utf-8" -> "Text/HTML" (compare it case-insensitively).
 std::string_view media_type(std::string_view content_type);

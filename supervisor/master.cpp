@@ -49,8 +49,7 @@ Status Master::init() {
 
     proxy_ = std::make_unique<ProxyWorkers>(base_.get(), exe_, [this](uint64_t id) {
         drain_deadlines_.erase(id);
-        for (auto& a : apps_)
-            if (Worker* w = a->find(id)) w->on(Event::DrainDone, "drained");
+        if (Worker* w = find_worker(id)) w->on(Event::DrainDone, "drained");
     });
 
     for (int sig : {SIGCHLD, SIGTERM, SIGINT, SIGHUP, SIGUSR1}) {
@@ -102,11 +101,10 @@ void Master::on_drain_deadline(evutil_socket_t, short, void* arg) {
     Master* m = d->master;
     uint64_t id = d->id;
     m->drain_deadlines_.erase(id);  // frees d and its timer: nothing of them is used below
-    for (auto& a : m->apps_)
-        if (Worker* w = a->find(id)) {
-            m->event(*w, "drain", "drain deadline passed with requests in flight; stopping anyway");
-            w->on(Event::DrainDone, "drain deadline");
-        }
+    if (Worker* w = m->find_worker(id)) {
+        m->event(*w, "drain", "drain deadline passed with requests in flight; stopping anyway");
+        w->on(Event::DrainDone, "drain deadline");
+    }
 }
 
 void Master::pool_remove(Worker& w) {
@@ -115,8 +113,19 @@ void Master::pool_remove(Worker& w) {
 }
 
 void Master::replace(Worker& w, const std::string& why) {
+    if (App* a = find_app(w.app().name); a && a->current(w.instance()) == &w) a->replace(w.instance(), why);
+}
+
+App* Master::find_app(const std::string& name) const {
     for (auto& a : apps_)
-        if (a->current(w.instance()) == &w) a->replace(w.instance(), why);
+        if (a->name() == name) return a.get();
+    return nullptr;
+}
+
+Worker* Master::find_worker(uint64_t id) const {
+    for (auto& a : apps_)
+        if (Worker* w = a->find(id)) return w;
+    return nullptr;
 }
 
 void Master::pid_started(Worker& w) { by_pid_[w.pid()] = &w; }
@@ -133,8 +142,7 @@ void Master::state_changed(Worker& w, State from, const std::string& why) {
     row.restarts = w.restarts();
     row.started_at_ms = w.started_at_ms();
     if (auto s = db_->put_worker(row); !s) spdlog::warn("state.db: {}", s.error().message);
-    for (auto& a : apps_)
-        if (a->find(w.id())) a->on_state_change(w);
+    if (App* a = find_app(w.app().name); a && a->find(w.id())) a->on_state_change(w);
     kick();
 }
 

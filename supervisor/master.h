@@ -79,6 +79,8 @@ private:
     void rolling_reload(std::vector<std::string> apps, Reply reply);
     Status apply_running(config::Config next);   // validate, listeners, proxy config, persist
     std::vector<App*> targets(const std::string& target, std::string& error);
+    App* find_app(const std::string& name) const;        // nullptr when there is none
+    Worker* find_worker(uint64_t id) const;               // in any app; nullptr when gone
     json status_json() const;
     json worker_row(const App& a, const Worker& w) const;
     bool proxied(const std::string& app) const;

@@ -173,31 +173,32 @@ void Master::launch(config::Config cfg, const std::string& only, const std::stri
         if (!wanted) continue;
         auto shared = std::make_shared<const config::App>(ac);
         int n = config::resolve_instances(ac.instances, cpus).value_or(1);
-        auto it = std::find_if(apps_.begin(), apps_.end(), [&](auto& a) { return a->name() == ac.name; });
-        if (it == apps_.end()) {
+        App* app = find_app(ac.name);
+        if (!app) {
             App::Ids gen{[this] { return next_slot_++; }, [this] { return next_id_++; }};
             apps_.push_back(std::make_unique<App>(*this, shared, n, gen));
-            it = std::prev(apps_.end());
-        } else if ((*it)->all_stopped()) {
-            (*it)->set_config(shared);
-            if (n != (*it)->instances()) (*it)->scale(n);
+            app = apps_.back().get();
+        } else if (app->all_stopped()) {
+            app->set_config(shared);
+            if (n != app->instances()) {
+                auto added = app->scale(n);
+                ids.insert(ids.end(), added.begin(), added.end());
+            }
         } else {
             // Already running: `start` leaves it as it is (reload applies changes), but the
             // reply still waits for any of its workers that are on their way up.
-            for (Worker* w : (*it)->workers())
+            for (Worker* w : app->workers())
                 if (w->state() == State::Launching) ids.push_back(w->id());
             continue;
         }
-        auto started = (*it)->start();
+        auto started = app->start();
         ids.insert(ids.end(), started.begin(), started.end());
     }
 
     wait_for([this, ids, reply] {
         std::string error;
         for (uint64_t id : ids) {
-            Worker* w = nullptr;
-            for (auto& a : apps_)
-                if ((w = a->find(id))) break;
+            Worker* w = find_worker(id);
             if (!w) continue;
             if (w->state() == State::Online) continue;
             if (w->state() == State::Errored || (w->state() == State::Stopped && !w->ever_ready())) {
@@ -286,15 +287,13 @@ void Master::cmd_reload(const json& req, Reply reply) {
             reply(fail(s.error().message + " (nothing was changed)"));
             return;
         }
-        for (auto& name : changed)
-            for (auto& a : apps_)
-                if (a->name() == name)
-                    for (auto& ac : running_.apps)
-                        if (ac.name == name) {
-                            a->set_config(std::make_shared<const config::App>(ac));
-                            int n = config::resolve_instances(ac.instances, config::usable_cpus()).value_or(1);
-                            if (n != a->instances()) a->scale(n);
-                        }
+        for (auto& ac : running_.apps) {
+            App* a = find_app(ac.name);
+            if (!a || std::find(changed.begin(), changed.end(), ac.name) == changed.end()) continue;
+            a->set_config(std::make_shared<const config::App>(ac));
+            int n = config::resolve_instances(ac.instances, config::usable_cpus()).value_or(1);
+            if (n != a->instances()) a->scale(n);
+        }
         if (!fresh.apps.empty()) {
             // New apps in the file start like `start` would; changed ones roll after that.
             launch(std::move(fresh), "", "", [this, changed, reply](const json& r) {
@@ -323,18 +322,16 @@ void Master::rolling_reload(std::vector<std::string> names, Reply reply) {
     // instances not yet replaced keep serving.
     struct Step { std::string app; int instance; };
     auto steps = std::make_shared<std::vector<Step>>();
-    for (auto& n : names)
-        for (auto& a : apps_)
-            if (a->name() == n)
-                for (int i = 0; i < a->instances(); ++i) steps->push_back({n, i});
+    for (auto& n : names) {
+        App* a = find_app(n);
+        if (!a) continue;
+        for (int i = 0; i < a->instances(); ++i) steps->push_back({n, i});
+        for (Worker* w : a->workers())
+            if (w->state() == State::Online) event(*w, "reload", "rolling reload requested");
+    }
     auto next = std::make_shared<size_t>(0);
     auto current = std::make_shared<std::shared_ptr<Replacement>>();
     auto leaving = std::make_shared<std::vector<std::shared_ptr<Replacement>>>();
-    for (auto& n : names)
-        for (auto& a : apps_)
-            if (a->name() == n)
-                for (Worker* w : a->workers())
-                    if (w->state() == State::Online) event(*w, "reload", "rolling reload requested");
     wait_for([this, steps, next, current, leaving, reply] {
         for (;;) {
             if (auto& r = *current) {
@@ -349,9 +346,7 @@ void Master::rolling_reload(std::vector<std::string> names, Reply reply) {
             }
             if (*next >= steps->size()) break;
             Step s = (*steps)[(*next)++];
-            App* app = nullptr;
-            for (auto& a : apps_)
-                if (a->name() == s.app) app = a.get();
+            App* app = find_app(s.app);
             if (!app || s.instance >= app->instances()) continue;
             *current = app->replace(s.instance, "reload");
             if (!*current) continue;  // already being replaced (e.g. memory limit): that serves too
@@ -381,9 +376,7 @@ void Master::cmd_restart(const json& req, Reply reply) {
     wait_for([this, steps, index, reply] {
         while (*index < steps->size()) {
             Step& s = (*steps)[*index];
-            Worker* w = nullptr;
-            for (auto& a : apps_)
-                if ((w = a->find(s.id))) break;
+            Worker* w = find_worker(s.id);
             if (!w) { ++*index; continue; }
             if (!s.stopped) {
                 if (w->pid() > 0 || w->state() == State::Launching) {
@@ -457,9 +450,7 @@ void Master::cmd_scale(const json& req, Reply reply) {
         return;
     }
     int n = req["instances"].get<int>();
-    App* app = nullptr;
-    for (auto& a : apps_)
-        if (a->name() == name) app = a.get();
+    App* app = find_app(name);
     if (!app) {
         reply(fail("no app named '" + name + "'"));
         return;
@@ -476,9 +467,7 @@ void Master::cmd_scale(const json& req, Reply reply) {
         if (ac.name == name) app->set_config(std::make_shared<const config::App>(ac));
     auto started = app->scale(n);
     wait_for([this, name, n, started, reply] {
-        App* app = nullptr;
-        for (auto& a : apps_)
-            if (a->name() == name) app = a.get();
+        App* app = find_app(name);
         if (!app) {
             reply(fail("app '" + name + "' was deleted while scaling"));
             return true;
@@ -502,8 +491,7 @@ void Master::cmd_scale(const json& req, Reply reply) {
 
 void Master::cmd_describe(const json& req, Reply reply) {
     std::string name = str_arg(req, "app");
-    for (auto& a : apps_) {
-        if (a->name() != name) continue;
+    if (App* a = find_app(name)) {
         config::Config one;
         one.apps = {a->config()};
         json rows = json::array();
