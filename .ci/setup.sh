@@ -5,7 +5,8 @@
 #
 #   bash .ci/setup.sh            install + build
 #   bash .ci/setup.sh --start    ... then start ecosystem-examples/hello and print its URL
-#   bash .ci/setup.sh --test     ... plus the tools only the test suite uses (slowhttptest)
+#   bash .ci/setup.sh --test     ... plus the tools only the test suite uses (slowhttptest,
+#                                sqlite3, clang and its sanitizer/libFuzzer runtimes)
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -31,7 +32,9 @@ PACKAGES=(
     nlohmann-json3-dev libsystemd-dev
 )
 if [ "$TEST_TOOLS" -eq 1 ]; then
-    PACKAGES+=(slowhttptest)
+    PACKAGES+=(slowhttptest sqlite3 clang libclang-rt-dev)
+    PACKAGES+=(python3-prometheus-client dnsmasq-base)
+    PACKAGES+=(nghttp2-client testssl.sh)   # HTTP/2 and TLS tests: nghttp, h2load, testssl
 fi
 # An existing Node.js (e.g. a newer one from elsewhere) is kept; Debian's only fills a gap.
 if ! command -v node >/dev/null 2>&1; then
@@ -91,6 +94,21 @@ npm_install() {
 for dir in "$ROOT"/ecosystem-examples/*/ "$ROOT/tests/integration/apps/"; do
     npm_install "${dir%/}"
 done
+
+# The Next.js example runs from its build output. `next build` runs only when a file of the
+# example (or its installed packages) is newer than the last build's .next/BUILD_ID.
+next_build() {
+    local dir=$1 stamp="$1/.next/BUILD_ID"
+    if [ -f "$stamp" ] && [ ! "$dir/node_modules/.package-lock.json" -nt "$stamp" ] \
+        && [ -z "$(find "$dir" \( -path "$dir/node_modules" -o -path "$dir/.next" \) -prune \
+                   -o -type f -newer "$stamp" -print -quit)" ]; then
+        log "next build of ${dir#"$ROOT"/}: up to date"
+        return 0
+    fi
+    log "next build of ${dir#"$ROOT"/}"
+    (cd "$dir" && NEXT_TELEMETRY_DISABLED=1 npx --no-install next build)
+}
+next_build "$ROOT/ecosystem-examples/nextjs"
 
 # Configuring again on an existing cache takes a second and repairs an interrupted one.
 log "configuring build/"

@@ -67,6 +67,9 @@ public:
         status->alias("ls")->alias("list");
         status->add_flag("--json", status_.json, "Print the workers as a JSON array");
 
+        add("monit", "Live view of workers and traffic (q or Ctrl-C quits)", "monit",
+            [] { return Command{MonitCmd{}}; });
+
         auto* logs = add("logs", "Print (and follow) the apps' logs",
                          "logs [APP] [--lines N] [-f|--follow] [--err|--out] [--json]",
                          [this] { return Command{logs_with_streams()}; });
@@ -98,8 +101,11 @@ public:
         startup->add_flag("--install", startup_.install, "Write the unit and enable it");
 
         auto* daemon = add("daemon", "Run the daemon (systemd runs it with --foreground)",
-                           "daemon [--foreground]", [this] { return Command{daemon_}; });
+                           "daemon [--foreground] [--log-format text|json]", [this] { return Command{daemon_}; });
         daemon->add_flag("--foreground", daemon_.foreground, "Stay attached to the terminal");
+        daemon->add_option("--log-format", daemon_.log_format,
+                           "text (default) or json: one JSON object per line (also NODEEDGE_LOG_FORMAT)")
+            ->check(CLI::IsMember({"text", "json"}));
 
         add("kill", "Stop every app and the daemon", "kill", [] { return Command{KillCmd{}}; });
         add("version", "Print the version", "version", [] { return Command{VersionCmd{}}; });
@@ -109,6 +115,8 @@ public:
         proxy->group("");  // internal: the master execs it, users never type it
         proxy->add_option("--channel", proxy_.channel_fd, "Channel to the master")->required();
         proxy->add_option("--listen", listen_specs_, "Inherited listening socket ADDR=FD");
+        proxy->add_option("--zone", proxy_.zone_fd, "Inherited rate-limit zone (memfd)");
+        proxy->add_option("--cache-zone", proxy_.cache_fd, "Inherited response cache index (memfd)");
     }
 
     std::variant<Command, ParseExit> parse(std::vector<std::string> args) {

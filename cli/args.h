@@ -51,6 +51,7 @@ struct DescribeCmd {
     std::string app;
 };
 
+struct MonitCmd {};
 struct SaveCmd {};
 struct ResurrectCmd {};
 struct KillCmd {};
@@ -66,17 +67,20 @@ struct StartupCmd {
 
 struct DaemonCmd {
     bool foreground = false;
+    std::string log_format;   // "json": one JSON object per log line; "" = NODEEDGE_LOG_FORMAT or text
 };
 
 // The hidden entry point the master execs for each proxy worker.
 struct ProxyWorkerCmd {
     int channel_fd = -1;
     std::vector<proxy::InheritedListener> listeners;
+    int zone_fd = -1;   // the rate-limit zone (a memfd shared by every proxy worker)
+    int cache_fd = -1;  // the response cache's index (a memfd shared by every proxy worker)
 };
 
 using Command = std::variant<StartCmd, ActionCmd, ScaleCmd, StatusCmd, LogsCmd, FlushCmd,
                              DescribeCmd, SaveCmd, ResurrectCmd, KillCmd, VersionCmd, CheckCmd,
-                             StartupCmd, DaemonCmd, ProxyWorkerCmd>;
+                             StartupCmd, DaemonCmd, ProxyWorkerCmd, MonitCmd>;
 
 // Parsing ended without a command to run: help (code 0, text for stdout) or a usage error
 // (code 2, text for stderr: the reason, then the usage line).

@@ -45,8 +45,11 @@ Result<UniqueFd> connect_unix(const std::string& path) {
 }
 
 Result<json> exchange(int fd, const json& request, const std::string& home) {
-    if (auto s = ipc::write_frame(fd, request.dump()); !s) return s.error();
+    // A daemon that refuses a caller answers and closes at once, so the request may meet a
+    // closed socket (EPIPE); its answer is still there to read, and says more than EPIPE.
+    Status sent = ipc::write_frame(fd, request.dump());
     auto payload = ipc::read_frame(fd);
+    if (!sent && !payload) return sent.error();
     if (!payload) {
         if (payload.error().message == "closed")
             return Error{"the daemon closed the connection without replying (see " +

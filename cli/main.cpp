@@ -9,6 +9,7 @@
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "cli/logs.h"
+#include "cli/monit.h"
 #include "cli/startup.h"
 #include "proxy/proxy_worker.h"
 #include "supervisor/master.h"
@@ -34,8 +35,8 @@ int fail(std::string reason) {
 int dispatch(const ne::cli::Command& command) {
     return std::visit(
         Overloaded{
-            [](const ne::cli::DaemonCmd& d) { return ne::supervisor::run_daemon({d.foreground}); },
-            [](const ne::cli::ProxyWorkerCmd& p) { return ne::proxy::run_proxy_worker(p.channel_fd, p.listeners); },
+            [](const ne::cli::DaemonCmd& d) { return ne::supervisor::run_daemon({d.foreground, d.log_format}); },
+            [](const ne::cli::ProxyWorkerCmd& p) { return ne::proxy::run_proxy_worker(p.channel_fd, p.listeners, p.zone_fd, p.cache_fd); },
             [](const auto& c) {
                 ne::Status s = ne::cli::run(c);
                 return s ? 0 : fail(s.error().message);

@@ -62,6 +62,14 @@ Result<std::optional<ProxySummary>> parse_proxy(const json& reply) {
     }
 }
 
+AppTraffic traffic_from_json(const json& j) {
+    AppTraffic a;
+    a.name = j.value("name", "");
+    a.requests_per_sec = j.value("requests_per_sec", 0.0);
+    if (j.contains("p99_ms") && j["p99_ms"].is_number()) a.p99_ms = j["p99_ms"].get<double>();
+    return a;
+}
+
 Color status_color(const std::string& status) {
     if (status == "online") return Color::Green;
     if (status == "errored") return Color::Red;
@@ -118,7 +126,9 @@ Result<StatusView> parse_status(const json& reply) {
     if (!workers) return workers.error();
     auto proxy = parse_proxy(reply);
     if (!proxy) return proxy.error();
-    return StatusView{std::move(*workers), std::move(*proxy)};
+    auto apps = parse_array<AppTraffic>(reply, "apps", traffic_from_json);
+    if (!apps) return apps.error();
+    return StatusView{std::move(*workers), std::move(*proxy), std::move(*apps)};
 }
 
 Result<DescribeView> parse_describe(const json& reply) {
@@ -133,7 +143,17 @@ Result<DescribeView> parse_describe(const json& reply) {
 std::string render_status(const StatusView& view, const Style& style) {
     std::string out = workers_table(view.workers, style);
     if (view.proxy) out += proxy_line(*view.proxy, style);
+    if (view.proxy && !view.proxy->listen.empty()) out += render_traffic(view.apps, style);
     return out;
+}
+
+std::string render_traffic(const std::vector<AppTraffic>& apps, const Style& style) {
+    if (apps.empty()) return "";
+    Table t({"app", "req/s", "p99"});
+    for (const auto& a : apps)
+        t.add_row({Cell{a.name, Color::Cyan}, Cell{fmt::format("{:.1f}", a.requests_per_sec)},
+                   Cell{a.p99_ms ? fmt::format("{:.1f}ms", *a.p99_ms) : "-"}});
+    return t.render(style);
 }
 
 std::string render_workers_json(const std::vector<WorkerRow>& workers) {

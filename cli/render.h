@@ -37,9 +37,17 @@ struct ProxySummary {
     size_t workers = 0;
 };
 
+// An app's traffic through the proxy over the last ten seconds.
+struct AppTraffic {
+    std::string name;
+    double requests_per_sec = 0;
+    std::optional<double> p99_ms;       // absent: no request in the window
+};
+
 struct StatusView {
     std::vector<WorkerRow> workers;
     std::optional<ProxySummary> proxy;  // absent when the reply has none
+    std::vector<AppTraffic> apps;
 };
 
 struct Event {
@@ -60,6 +68,8 @@ Result<StatusView> parse_status(const nlohmann::json& reply);
 Result<DescribeView> parse_describe(const nlohmann::json& reply);
 
 std::string render_status(const StatusView& view, const Style& style);
+// The per-app traffic table (app | req/s | p99); "" when no app is proxied.
+std::string render_traffic(const std::vector<AppTraffic>& apps, const Style& style);
 // One JSON array, the SPEC's keys in the SPEC's order, and a newline.
 std::string render_workers_json(const std::vector<WorkerRow>& workers);
 std::string render_describe(const DescribeView& view, const Style& style);

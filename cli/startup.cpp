@@ -134,6 +134,8 @@ std::string systemd_unit(const UnitParams& p) {
         "# systemd SIGKILLs whatever is left when the timeout passes.\n"
         "KillMode=mixed\n"
         "TimeoutStopSec=60\n"
+        "# The daemon pings every WatchdogSec/2 from its event loop; a wedged loop is restarted.\n"
+        "WatchdogSec=30\n"
         "LimitNOFILE=65536\n"
         "NoNewPrivileges=yes\n";
     if (!p.user_unit) {

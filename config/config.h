@@ -66,6 +66,10 @@ struct App {
     uint64_t log_max_size = 10ull << 20;  // bytes; rotate when a file passes this
     int log_retain = 5;                   // rotated files kept
     HealthCheck health_check;
+    // Run the workers as this user (name or uid) and group (default: the user's primary
+    // group), PM2's uid/gid; the daemon must be root for that. Empty: as the daemon.
+    std::string user;
+    std::string group;
     Where where;                 // the [[apps]] table
 
     bool operator==(const App&) const = default;
@@ -87,6 +91,9 @@ struct Cache {
     std::map<int, Duration> valid;           // status -> freshness
     std::vector<std::string> use_stale;      // error, timeout, updating
     bool lock = false;
+    uint64_t max_size = 256ull << 20;        // bytes on disk for this location; LRU beyond
+    std::vector<std::string> bypass_cookie;  // a request with one of these cookies skips the cache
+    Duration lock_timeout{5000};             // how long a request waits for another to fill
 
     bool operator==(const Cache&) const = default;
 };
@@ -112,7 +119,8 @@ struct Location {
     Duration expires{0};         // 0: no Expires / max-age header
     std::string cache_control;
     bool access_log = true;
-    std::string return_;         // "301 https://x" or "200 text"
+    std::string return_;         // "301 https://x" or "200 text" (config/template.h parses it)
+    std::map<std::string, std::string> proxy_headers;  // set on the request sent upstream; "" removes
     Where where;
 
     bool operator==(const Location&) const = default;
@@ -123,7 +131,9 @@ struct Tls {
     std::string cert;            // absolute
     std::string key;             // absolute
     std::vector<std::string> protocols{"TLSv1.2", "TLSv1.3"};
-    std::string ciphers;
+    std::string ciphers;         // TLS 1.2 cipher list; "" = Mozilla's intermediate list
+    std::string ocsp;            // absolute; a DER OCSP response stapled to handshakes; "" = none
+    Where where;                 // the tls table
 
     bool operator==(const Tls&) const = default;
 };
@@ -177,6 +187,10 @@ struct UpstreamServer {
 struct Upstream {
     std::string name;
     std::vector<UpstreamServer> servers;
+    // Servers given by a DNS name are resolved without blocking and again after this interval;
+    // 0: after the record's TTL.
+    Duration resolve{0};
+    std::string resolver;        // "host:port" of the DNS server; "": those of /etc/resolv.conf
     Where where;
 
     bool operator==(const Upstream&) const = default;

@@ -58,6 +58,8 @@ void fields(V& v, S& a) {
     v("log_max_size", a.log_max_size);
     v("log_retain", a.log_retain);
     v("health_check", a.health_check);
+    v("user", a.user);
+    v("group", a.group);
     v("where", a.where);
 }
 
@@ -77,6 +79,9 @@ void fields(V& v, S& c) {
     v("valid", c.valid);
     v("use_stale", c.use_stale);
     v("lock", c.lock);
+    v("max_size", c.max_size);
+    v("bypass_cookie", c.bypass_cookie);
+    v("lock_timeout", c.lock_timeout);
 }
 
 template <typename V, Is<Location> S>
@@ -102,6 +107,7 @@ void fields(V& v, S& l) {
     v("cache_control", l.cache_control);
     v("access_log", l.access_log);
     v("return", l.return_);
+    v("proxy_headers", l.proxy_headers);
     v("where", l.where);
 }
 
@@ -112,6 +118,8 @@ void fields(V& v, S& t) {
     v("key", t.key);
     v("protocols", t.protocols);
     v("ciphers", t.ciphers);
+    v("ocsp", t.ocsp);
+    v("where", t.where);
 }
 
 template <typename V, Is<Gzip> S>
@@ -159,6 +167,8 @@ template <typename V, Is<Upstream> S>
 void fields(V& v, S& u) {
     v("name", u.name);
     v("servers", u.servers);
+    v("resolve", u.resolve);
+    v("resolver", u.resolver);
     v("where", u.where);
 }
 

@@ -5,8 +5,11 @@
 
 #include <charconv>
 #include <climits>
+#include <algorithm>
+#include <cctype>
 #include <filesystem>
 
+#include "config/template.h"
 #include "config/toml_reader.h"
 #include "config/validate.h"
 #include "ipc/net.h"
@@ -122,7 +125,7 @@ App read_app(const toml::table& t, Context& cx) {
                    "env", "max_memory_restart", "kill_timeout", "listen_timeout", "wait_ready",
                    "min_uptime", "max_restarts", "restart_delay", "exp_backoff_restart_delay",
                    "merge_logs", "out_file", "error_file", "log_date_format", "log_max_size",
-                   "log_retain", "health_check"},
+                   "log_retain", "health_check", "user", "group"},
                   cx.diag);
     App a;
     a.where = r.where();
@@ -160,6 +163,8 @@ App read_app(const toml::table& t, Context& cx) {
     r.read("log_retain", a.log_retain, 0, kMaxInt);
     if (const toml::table* hc = r.table("health_check"))
         a.health_check = read_health_check(*hc, cx);
+    r.read("user", a.user);
+    r.read("group", a.group);
     return a;
 }
 
@@ -182,34 +187,44 @@ void read_location_path(TableReader& r, Location& l) {
     l.path = path;
 }
 
-constexpr bool is_redirect(int code) {
-    return code == 301 || code == 302 || code == 303 || code == 307 || code == 308;
-}
-
-// "CODE", "CODE text" or, for redirects, "CODE URL"; what is wrong with `text`, if anything.
-std::optional<std::string> return_problem(const std::string& text) {
-    int code = 0;
-    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), code);
-    const std::string_view rest(end, static_cast<size_t>(text.data() + text.size() - end));
-    const bool well_formed = ec == std::errc() && end == text.data() + 3 && code >= 100 &&
-                             code <= 599 && (rest.empty() || rest.starts_with(' '));
-    if (!well_formed)
-        return "'" + text +
-               "' is not \"CODE [text or URL]\" (e.g. \"404\", \"301 https://example.com/\")";
-    if (is_redirect(code) && rest.find_first_not_of(' ') == std::string_view::npos)
-        return "a " + std::to_string(code) + " redirect needs a URL, e.g. \"" +
-               std::to_string(code) + " https://example.com/\"";
-    return std::nullopt;
-}
-
-// A string, or an integer for a bare code (`return = 404`).
+// A string, or an integer for a bare code (`return = 404`); parsed here so that a bad code or
+// an unknown $variable is reported at its line.
 void read_return(TableReader& r, Location& l) {
     std::string text;
-    if (!r.read_text("return", text, "a string such as \"301 https://example.com/\"")) return;
-    if (auto problem = return_problem(text))
-        r.fail(r.get("return")->source(), r.label("return") + ": " + *problem);
+    if (!r.read_text("return", text, "a string such as \"301 https://$host$request_uri\"")) return;
+    if (auto spec = parse_return(text); !spec)
+        r.fail(r.get("return")->source(), r.label("return") + ": " + spec.error().message);
     else
         l.return_ = text;
+}
+
+// nginx's proxy_set_header: a header the proxy sets on the request it sends upstream. Framing
+// and hop-by-hop headers are the proxy's own business; values may hold $variables.
+void read_proxy_headers(TableReader& r, Location& l) {
+    std::map<std::string, std::string> headers;
+    if (!r.read("proxy_headers", headers)) return;
+    static constexpr std::string_view kOwned[] = {"content-length", "transfer-encoding", "connection",
+                                                  "keep-alive", "upgrade", "te", "trailer",
+                                                  "proxy-connection", "expect"};
+    const auto* table = r.get("proxy_headers")->as_table();
+    for (const auto& [name, value] : headers) {
+        const auto& at = table->get(name)->source();
+        const std::string label = r.label("proxy_headers") + "." + name;
+        const bool token = !name.empty() && name.find_first_not_of(
+            "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789!#$%&'*+-.^_`|~") == std::string::npos;
+        std::string lower = name;
+        for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        if (!token) {
+            r.fail(at, label + ": '" + name + "' is not a valid header name");
+        } else if (std::find(std::begin(kOwned), std::end(kOwned), lower) != std::end(kOwned)) {
+            r.fail(at, label + ": " + name + " is set by the proxy itself and cannot be configured");
+        } else if (value.find_first_of(std::string_view("\r\n\0", 3)) != std::string::npos) {
+            r.fail(at, label + ": the value contains a line break or NUL");
+        } else if (auto t = parse_template(value); !t) {
+            r.fail(at, label + ": " + t.error().message);
+        }
+    }
+    l.proxy_headers = std::move(headers);
 }
 
 RateLimit read_rate_limit(const toml::table& t, Context& cx) {
@@ -246,7 +261,8 @@ void read_cache_valid(const toml::table& t, Context& cx, std::map<int, Duration>
 }
 
 Cache read_cache(const toml::table& t, Context& cx) {
-    TableReader r(t, "servers.locations.cache", {"valid", "use_stale", "lock"}, cx.diag);
+    TableReader r(t, "servers.locations.cache",
+                  {"valid", "use_stale", "lock", "max_size", "bypass_cookie", "lock_timeout"}, cx.diag);
     Cache c;
     c.enabled = true;
     if (const toml::table* valid = r.table("valid")) read_cache_valid(*valid, cx, c.valid);
@@ -254,23 +270,31 @@ Cache read_cache(const toml::table& t, Context& cx) {
                    {"error", "timeout", "updating", "http_500", "http_502", "http_503",
                     "http_504"});
     r.read("lock", c.lock);
+    r.read_size("max_size", c.max_size);
+    r.read("bypass_cookie", c.bypass_cookie);
+    r.read_duration("lock_timeout", c.lock_timeout);
     return c;
 }
 
-// A location does one thing: proxy to an app or upstream, serve files, or answer itself.
+// A location proxies to an app or upstream, serves files, or answers itself. Files and a
+// proxy together mean nginx's `try_files $uri @app`: the file when it exists, else the app.
 void require_one_handler(TableReader& r) {
-    static constexpr std::string_view kHandlers[] = {"app", "upstream", "root", "alias", "return"};
-    std::string found;
-    int count = 0;
-    for (auto key : kHandlers) {
-        if (!r.has(key)) continue;
-        ++count;
-        found += (found.empty() ? "" : ", ") + std::string(key);
-    }
-    if (count == 1) return;
+    auto present = [&](std::initializer_list<std::string_view> keys) {
+        std::string found;
+        for (auto key : keys)
+            if (r.has(key)) found += (found.empty() ? "" : ", ") + std::string(key);
+        return found;
+    };
+    const std::string proxies = present({"app", "upstream"});
+    const std::string files = present({"root", "alias"});
+    const std::string all = present({"app", "upstream", "root", "alias", "return"});
+    const bool one_each = proxies.find(',') == std::string::npos && files.find(',') == std::string::npos;
+    const bool fine = r.has("return") ? all == "return" : (!all.empty() && one_each);
+    if (fine) return;
     std::string message =
-        "[[servers.locations]] needs exactly one of app, upstream, root, alias, return";
-    if (count > 1) message += " (found " + found + ")";
+        "[[servers.locations]] needs one of app, upstream, root, alias, return (root or alias may "
+        "go with app or upstream: the file when it exists, else the app)";
+    if (!all.empty()) message += " (found " + all + ")";
     r.fail(r.table().source(), message);
 }
 
@@ -279,7 +303,7 @@ Location read_location(const toml::table& t, Context& cx) {
                   {"path", "app", "upstream", "balance", "keepalive", "connect_timeout",
                    "read_timeout", "send_timeout", "queue_timeout", "websocket", "buffering",
                    "rate_limit", "cache", "root", "alias", "index", "expires", "cache_control",
-                   "access_log", "return"},
+                   "access_log", "return", "proxy_headers"},
                   cx.diag);
     Location l;
     l.where = r.where();
@@ -297,7 +321,11 @@ Location read_location(const toml::table& t, Context& cx) {
     r.read("websocket", l.websocket);
     r.read("buffering", l.buffering);
     if (const toml::table* rl = r.table("rate_limit")) l.rate_limit = read_rate_limit(*rl, cx);
-    if (const toml::table* c = r.table("cache")) l.cache = read_cache(*c, cx);
+    if (const toml::table* c = r.table("cache")) {
+        l.cache = read_cache(*c, cx);
+        if (!r.has("app") && !r.has("upstream"))
+            r.fail(c->source(), r.label("cache") + ": only a location that proxies (app or upstream) has responses to cache");
+    }
     read_path(r, "root", cx, l.root);
     read_path(r, "alias", cx, l.alias);
     r.read("index", l.index);
@@ -305,19 +333,22 @@ Location read_location(const toml::table& t, Context& cx) {
     r.read("cache_control", l.cache_control);
     r.read("access_log", l.access_log);
     read_return(r, l);
+    read_proxy_headers(r, l);
     return l;
 }
 
 Tls read_tls(const toml::table& t, Context& cx) {
-    TableReader r(t, "servers.tls", {"cert", "key", "protocols", "ciphers"}, cx.diag);
+    TableReader r(t, "servers.tls", {"cert", "key", "protocols", "ciphers", "ocsp"}, cx.diag);
     Tls tls;
     tls.enabled = true;
+    tls.where = r.where();
     r.require("cert");
     r.require("key");
     read_path(r, "cert", cx, tls.cert);
     read_path(r, "key", cx, tls.key);
     r.read_choices("protocols", tls.protocols, {"TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3"});
     r.read("ciphers", tls.ciphers);
+    read_path(r, "ocsp", cx, tls.ocsp);
     return tls;
 }
 
@@ -395,7 +426,7 @@ UpstreamServer read_upstream_server(const toml::table& t, Context& cx) {
 }
 
 Upstream read_upstream(const toml::table& t, Context& cx) {
-    TableReader r(t, "[[upstreams]]", {"name", "servers"}, cx.diag);
+    TableReader r(t, "[[upstreams]]", {"name", "servers", "resolve", "resolver"}, cx.diag);
     Upstream u;
     u.where = r.where();
     r.require("name");
@@ -404,6 +435,8 @@ Upstream read_upstream(const toml::table& t, Context& cx) {
         r.fail(r.get("name")->source(), r.label("name") + ": an upstream name cannot be empty");
     for (const toml::table* server : r.tables("servers"))
         u.servers.push_back(read_upstream_server(*server, cx));
+    r.read_duration("resolve", u.resolve);
+    if (r.has("resolver")) read_host_port(r, "resolver", u.resolver);
     if (const toml::node* n = r.get("servers"); n && n->is_array() && n->as_array()->empty())
         r.fail(n->source(), r.label("servers") + ": an upstream needs at least one server");
     return u;

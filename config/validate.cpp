@@ -5,6 +5,8 @@
 #include <map>
 #include <set>
 
+#include "config/tls.h"
+
 namespace ne::config {
 namespace {
 
@@ -100,11 +102,10 @@ Status scripts_exist(const Config& c) {
     return {};
 }
 
-Status tls_files_exist(const Config& c) {
+Status tls_settings_valid(const Config& c) {
     for (const Server& s : c.servers) {
         if (!s.tls.enabled) continue;
-        if (auto st = file_exists(s.where, "tls cert", s.tls.cert); !st) return st;
-        if (auto st = file_exists(s.where, "tls key", s.tls.key); !st) return st;
+        if (auto st = check_tls(s.tls); !st) return at(s.tls.where, st.error().message);
     }
     return {};
 }
@@ -159,7 +160,7 @@ Status validate(const Config& c, int cpus) {
     if (auto st = tls_consistent_per_listener(c); !st) return st;
     if (auto st = locations_resolve(c); !st) return st;
     if (auto st = scripts_exist(c); !st) return st;
-    return tls_files_exist(c);
+    return tls_settings_valid(c);
 }
 
 }  // namespace ne::config

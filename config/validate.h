@@ -2,7 +2,8 @@
 // `start -i N` / `--port` overrides): duplicate app or upstream names, app port ranges that
 // overlap each other, leave 1-65535, or take a [[servers]] listen port on a loopback or wildcard
 // address; TLS and plain servers on one listen address; locations naming an unknown app or
-// upstream; scripts and TLS cert/key files that do not exist. The first problem found is
+// upstream; scripts that do not exist; TLS
+// settings that config/tls.h refuses (unreadable or mismatched cert/key, bad protocols). The first problem found is
 // returned as "<item's where>: message" (just "message" for items without a position).
 #pragma once
 

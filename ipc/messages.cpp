@@ -1,5 +1,7 @@
 #include "ipc/messages.h"
 
+#include <stdexcept>
+
 namespace ne::ipc {
 
 using nlohmann::json;
@@ -12,6 +14,34 @@ template <class... Ts>
 overloaded(Ts...) -> overloaded<Ts...>;
 
 json header(const char* type) { return json{{"v", kVersion}, {"type", type}}; }
+
+// Compact keys: a busy proxy worker sends one series per location and upstream every second.
+json series_to_json(const RequestSeries& s) {
+    return {{"k", s.kind == RequestSeries::Kind::upstream ? "u" : "l"},
+            {"s", s.server}, {"n", s.name}, {"c", s.by_class}, {"b", s.latency},
+            {"sum", s.latency_sum}, {"cache", s.cache}, {"rl", s.rate_limit}};
+}
+
+template <size_t N>
+void read_array(const json& j, const char* key, std::array<uint64_t, N>& out) {
+    const json& a = j.at(key);
+    if (!a.is_array() || a.size() != N)
+        throw std::invalid_argument(std::string("series field '") + key + "' needs " + std::to_string(N) + " numbers");
+    for (size_t i = 0; i < N; ++i) out[i] = a[i].get<uint64_t>();
+}
+
+RequestSeries series_from_json(const json& j) {
+    RequestSeries s;
+    s.kind = j.at("k").get<std::string>() == "u" ? RequestSeries::Kind::upstream : RequestSeries::Kind::location;
+    s.server = j.at("s").get<std::string>();
+    s.name = j.at("n").get<std::string>();
+    read_array(j, "c", s.by_class);
+    read_array(j, "b", s.latency);
+    s.latency_sum = j.at("sum").get<double>();
+    read_array(j, "cache", s.cache);
+    read_array(j, "rl", s.rate_limit);
+    return s;
+}
 
 }  // namespace
 
@@ -30,11 +60,29 @@ std::string encode(const Message& m) {
         [](const Stats& s) {
             auto j = header("stats");
             j["pid"] = s.pid; j["connections"] = s.connections; j["requests"] = s.requests;
+            json series = json::array();
+            for (const auto& r : s.series) series.push_back(series_to_json(r));
+            j["series"] = std::move(series);
             return j;
         },
         [](const Quit&) { return header("quit"); },
+        [](const ReopenLogs&) { return header("reopen_logs"); },
     }, m);
     return j.dump();
+}
+
+uint64_t RequestSeries::count() const {
+    uint64_t n = 0;
+    for (uint64_t c : by_class) n += c;
+    return n;
+}
+
+void RequestSeries::add(const RequestSeries& o) {
+    for (size_t i = 0; i < by_class.size(); ++i) by_class[i] += o.by_class[i];
+    for (size_t i = 0; i < latency.size(); ++i) latency[i] += o.latency[i];
+    latency_sum += o.latency_sum;
+    for (size_t i = 0; i < cache.size(); ++i) cache[i] += o.cache[i];
+    for (size_t i = 0; i < rate_limit.size(); ++i) rate_limit[i] += o.rate_limit[i];
 }
 
 Result<Message> decode(std::string_view payload) {
@@ -54,11 +102,17 @@ Result<Message> decode(std::string_view payload) {
         if (type == "backend_drain") return Message{BackendDrain{j.at("id").get<uint64_t>()}};
         if (type == "backend_remove") return Message{BackendRemove{j.at("id").get<uint64_t>()}};
         if (type == "drain_done") return Message{DrainDone{j.at("id").get<uint64_t>()}};
-        if (type == "stats")
-            return Message{Stats{j.at("pid").get<int>(), j.at("connections").get<uint64_t>(),
-                                 j.at("requests").get<uint64_t>()}};
+        if (type == "stats") {
+            Stats s{j.at("pid").get<int>(), j.at("connections").get<uint64_t>(), j.at("requests").get<uint64_t>(), {}};
+            if (j.contains("series"))
+                for (const auto& r : j.at("series")) s.series.push_back(series_from_json(r));
+            return Message{std::move(s)};
+        }
         if (type == "quit") return Message{Quit{}};
+        if (type == "reopen_logs") return Message{ReopenLogs{}};
     } catch (const json::exception& e) {
+        return Error{"ipc: malformed " + type + " message: " + e.what()};
+    } catch (const std::invalid_argument& e) {
         return Error{"ipc: malformed " + type + " message: " + e.what()};
     }
     return Error{"ipc: unknown message type '" + type + "'"};

@@ -5,10 +5,12 @@
 
 #include <nlohmann/json.hpp>
 
+#include <array>
 #include <cstdint>
 #include <string>
 #include <string_view>
 #include <variant>
+#include <vector>
 
 #include "ipc/result.h"
 
@@ -50,17 +52,53 @@ struct DrainDone {
     uint64_t id = 0;
 };
 
-// proxy -> master, about once a second: counters for `status` and metrics.
+// Upper bounds (seconds) of the latency histogram buckets: Prometheus' default buckets. Both
+// ends must agree on them, so they live with the message.
+inline constexpr std::array<double, 11> kLatencyBuckets{0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+                                                        0.5,   1,    2.5,   5,    10};
+// Response cache outcomes (the X-Cache-Status values), indexing RequestSeries::cache.
+enum class CacheStatus : uint8_t { miss, hit, expired, stale, updating, bypass };
+inline constexpr std::array<std::string_view, 6> kCacheStatusNames{"MISS",  "HIT",      "EXPIRED",
+                                                                   "STALE", "UPDATING", "BYPASS"};
+// Rate limiter outcomes, indexing RequestSeries::rate_limit.
+enum class RateLimitResult : uint8_t { passed, delayed, rejected };
+inline constexpr std::array<std::string_view, 3> kRateLimitResultNames{"passed", "delayed", "rejected"};
+
+// Cumulative request counters of one location (or one upstream) in one proxy worker.
+struct RequestSeries {
+    enum class Kind : uint8_t { location, upstream };
+    Kind kind = Kind::location;
+    std::string server;          // location: its server's first server_name, else first listen
+    std::string name;            // location path as written ("/api/", "= /x"), or upstream/app name
+    std::array<uint64_t, 5> by_class{};                          // 1xx .. 5xx
+    std::array<uint64_t, kLatencyBuckets.size() + 1> latency{};  // per bucket, last = +Inf
+    double latency_sum = 0;      // seconds
+    std::array<uint64_t, kCacheStatusNames.size()> cache{};
+    std::array<uint64_t, kRateLimitResultNames.size()> rate_limit{};
+
+    uint64_t count() const;      // requests counted (the sum of by_class)
+    // Adds another worker's counters of the same series.
+    void add(const RequestSeries& o);
+    bool operator==(const RequestSeries&) const = default;
+};
+
+// proxy -> master, about once a second: counters for `status` and metrics, cumulative since
+// the proxy worker started (the master keeps totals monotonic across re-forks).
 struct Stats {
     int pid = 0;
     uint64_t connections = 0;    // open client connections now
     uint64_t requests = 0;       // requests served since start (monotonic)
+    std::vector<RequestSeries> series;
 };
 
 // master -> proxy: stop accepting, finish in-flight requests, exit.
 struct Quit {};
 
-using Message = std::variant<ProxyConfig, BackendAdd, BackendDrain, BackendRemove, DrainDone, Stats, Quit>;
+// master -> proxy: reopen the access log by its path (the master got SIGUSR1: logs rotated).
+struct ReopenLogs {};
+
+using Message =
+    std::variant<ProxyConfig, BackendAdd, BackendDrain, BackendRemove, DrainDone, Stats, Quit, ReopenLogs>;
 
 std::string encode(const Message& m);
 Result<Message> decode(std::string_view payload);

@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <charconv>
 #include <ctime>
 #include <cstring>
 #include <optional>
@@ -20,6 +21,7 @@
 #include "proxy/router.h"
 #include "proxy/runtime.h"
 #include "proxy/to_timeval.h"
+#include "proxy/variables.h"
 
 namespace ne::proxy {
 
@@ -52,6 +54,16 @@ StaticRequest static_request(const MessageParser& p) {
             p.header("range"), p.header("if-range")};
 }
 
+// The cache's clock: wall time, the same in every proxy worker.
+uint64_t wall_ms() {
+    using namespace std::chrono;
+    return static_cast<uint64_t>(duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count());
+}
+
+double seconds_since(RequestRecord::Clock::time_point t) {
+    return std::chrono::duration<double>(RequestRecord::Clock::now() - t).count();
+}
+
 std::vector<Header> header_views(const StaticPlan& plan) {
     std::vector<Header> out;
     out.reserve(plan.headers.size());
@@ -61,11 +73,10 @@ std::vector<Header> header_views(const StaticPlan& plan) {
 
 }  // namespace
 
-ClientConn::ClientConn(Runtime& rt, UniqueFd fd, const sockaddr* peer, std::string_view listen)
-    : rt_(rt), listen_(listen), parser_(MessageParser::Type::request, kRequestLimits) {
-    int one = 1;
-    setsockopt(fd.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-
+ClientConn::ClientConn(Runtime& rt, BuffereventPtr bev, const ConnFacts& facts)
+    : rt_(rt), bev_(std::move(bev)), listen_(facts.listen), scheme_(facts.scheme),
+      parser_(MessageParser::Type::request, kRequestLimits) {
+    const sockaddr* peer = facts.peer;
     const void* v4 = nullptr;
     if (peer->sa_family == AF_INET) {
         v4 = &reinterpret_cast<const sockaddr_in*>(peer)->sin_addr;
@@ -86,21 +97,27 @@ ClientConn::ClientConn(Runtime& rt, UniqueFd fd, const sockaddr* peer, std::stri
     }
     ip_view_ = ip_.data();
 
-    bev_.reset(bufferevent_socket_new(rt_.base, fd.get(), BEV_OPT_CLOSE_ON_FREE));
-    if (!bev_) throw std::runtime_error("cannot create a bufferevent for client " + std::string(ip_view_));
-    fd.release();
     bufferevent_setcb(bev_.get(), read_cb, write_cb, event_cb, this);
-    bufferevent_disable(bev_.get(), EV_WRITE);  // libevent's default; see send_now()
+    start_writes(bev_.get());
     bufferevent_setwatermark(bev_.get(), EV_WRITE, kLowWatermark, 0);
     bufferevent_setwatermark(bev_.get(), EV_READ, 0, kMaxClientInput);
     timer_.reset(evtimer_new(rt_.base, timer_cb, this));
     upstream_head_.reserve(2048);
     client_head_.reserve(1024);
+    // Bytes sent are counted where they enter the output, whoever adds them (heads, relayed
+    // bodies, sendfile segments, gzip), for the access log.
+    counted_out_ = output();
+    out_cb_ = evbuffer_add_cb(counted_out_, output_cb, this);
 }
 
 ClientConn::~ClientConn() {
+    if (out_cb_) evbuffer_remove_cb_entry(counted_out_, out_cb_);  // bev_ or tunnel_ still owns it
     if (route_.pool) route_.pool->cancel(*this);
     release_backend();
+}
+
+void ClientConn::output_cb(evbuffer*, const evbuffer_cb_info* info, void* self) {
+    static_cast<ClientConn*>(self)->out_bytes_ += info->n_added;
 }
 
 void ClientConn::start() {
@@ -183,6 +200,9 @@ void ClientConn::on_write() {
         case Phase::head:
             read_heads();  // pipelined requests waited while answers piled up
             break;
+        case Phase::file:
+            pump_file();
+            break;
         default: break;
     }
 }
@@ -223,7 +243,18 @@ void ClientConn::on_timer() {
             route_.pool->cancel(*this);
             spdlog::warn("no ready backend for {} within {} ms: 503", route_.pool->name(),
                          loc_->queue_timeout.count());
+            if (cache_.serve_stale("error")) {
+                serve_cached();
+                return;
+            }
             respond(503);
+            return;
+        case Timer::rate_delay:
+            proceed();
+            return;
+        case Timer::cache_lock:
+            cache_action_ = cache_.retry(wall_ms());
+            proceed();
             return;
         case Timer::keepalive:
         case Timer::linger:
@@ -247,6 +278,12 @@ void ClientConn::next_request() {
     body_done_ = true;
     response_started_ = response_paused_ = fresh_only_ = false;
     tried_count_ = 0;
+    files_.reset();
+    delay_ms_ = 0;
+    gzip_.end(rt_.gzip);
+    file_body_.stop();
+    cache_.end();
+    cache_action_ = CacheStep::Action::proxy;
     parser_.begin();
     set_read_timeout(milliseconds{0});
     bufferevent_enable(bev_.get(), EV_READ);  // EV_WRITE only while output waits (send_now)
@@ -265,6 +302,15 @@ void ClientConn::read_heads() {
         size_t len = evbuffer_get_length(input());
         if (len == 0) break;
         if (timer_kind_ == Timer::keepalive) arm(Timer::header, server()->client_header_timeout);
+        if (!rec_active_) {
+            rec_.reset();
+            rec_.start = RequestRecord::Clock::now();
+            rec_.remote_addr = ip_view_;
+            rec_.listen = listen_;
+            out_mark_ = out_bytes_;
+            head_bytes_ = 0;
+            rec_active_ = true;
+        }
         if (evbuffer_get_length(output()) >= kHighWatermark) break;  // on_write() resumes
         size_t n = std::min(len, kMaxRequestHead + 1);
         const char* base = reinterpret_cast<const char*>(evbuffer_pullup(input(), static_cast<ev_ssize_t>(n)));
@@ -285,6 +331,7 @@ void ClientConn::handle_head() {
     snap_ = rt_.snapshot;
     http10_ = parser_.http_minor() == 0;
     head_request_ = parser_.method() == HTTP_HEAD;
+    gzip_.request(parser_.header("accept-encoding"), head_request_);
     idempotent_ = idempotent(parser_.method());
     body_done_ = parser_.framing() == Framing::none;
     keep_alive_ = parser_.keep_alive() && !quit_ && !rt_.quitting;
@@ -298,10 +345,19 @@ void ClientConn::handle_head() {
         rt_.ids.next(req_id_.data());
         req_id_len_ = RequestIds::kLength;
     }
+    rec_.method = parser_.method_name();
+    rec_.target = parser_.target();
+    rec_.http_minor = parser_.http_minor();
+    rec_.host = parser_.header("host");
+    rec_.referer = parser_.header("referer");
+    rec_.user_agent = parser_.header("user-agent");
+    rec_.request_id = request_id();
 
     // Decide while the head's views are valid; answer after the head has left the buffer.
     int status = 0;
-    std::optional<StaticPlan> files;
+    std::span<const Header> status_headers;
+    Header retry_after;
+    Header location;
     std::string_view authority;
     if (!snap_) {
         status = 503;
@@ -313,6 +369,10 @@ void ClientConn::handle_head() {
         int li = snap_->routes.location_for(server_, target_path(parser_.target()));
         if (parser_.method() == HTTP_CONNECT) {
             status = 405;
+        } else if (srv->redirect_https && scheme_ != "https") {
+            status = 301;
+            location = {"Location", https_location(authority)};
+            status_headers = {&location, 1};
         } else if (parser_.framing() == Framing::length && parser_.content_length() > srv->client_max_body_size) {
             status = 413;
         } else if (li < 0) {
@@ -320,13 +380,27 @@ void ClientConn::handle_head() {
         } else {
             loc_ = &srv->locations[static_cast<size_t>(li)];
             route_ = snap_->locations[static_cast<size_t>(server_)][static_cast<size_t>(li)];
-            if (route_.files)
-                files = route_.files->plan(static_request(parser_), std::time(nullptr));
-            else if (!route_.pool)
-                status = 501;  // `return` is not served yet
+            rec_.server = server_;
+            rec_.location = loc_;
+            const LocationPlan& plan = *route_.plan;
+            const bool readable = parser_.method() == HTTP_GET || parser_.method() == HTTP_HEAD;
+            if (plan.rate && (status = limit_rate(*plan.rate)) != 0) {
+                retry_after = {"Retry-After", retry_after_.data()};
+                status_headers = {&retry_after, 1};
+            } else if (plan.ret) {
+                return_text_.clear();
+                expand(plan.ret->text, request_vars(authority), return_text_);
+            } else if (route_.files && (readable || !route_.pool)) {
+                files_ = route_.files->plan(static_request(parser_), std::time(nullptr));
+                // Files and an app: like nginx's `try_files $uri @app`, only a file that
+                // exists is served here; a missing one (or a directory) is the app's.
+                if (route_.pool && files_->missing) files_.reset();
+            } else if (!route_.pool) {
+                status = 500;  // a `return` that did not parse (logged when the config came)
+            }
         }
     }
-    if (status == 0 && route_.pool) {
+    if (status == 0 && route_.pool && !files_ && !route_.plan->ret) {
         upgrade_ = parser_.upgrade() && loc_->websocket && parser_.method() == HTTP_GET;
         expect_continue_ = !body_done_ && !http10_ && header_is(trim_ows(parser_.header("expect")), "100-continue");
         UpstreamRequest req;
@@ -336,27 +410,144 @@ void ClientConn::handle_head() {
         req.host_override = authority;
         req.default_host = server()->server_name.empty() ? listen_ : std::string_view(server()->server_name.front());
         req.client_ip = ip_view_;
+        req.proto = scheme_;
         req.request_id = request_id();
         req.upgrade = upgrade_;
         req.framing = parser_.framing();
         req.content_length = parser_.content_length();
+        if (!route_.plan->proxy_headers.empty()) {
+            const RequestVars vars = request_vars(authority);
+            const auto& wanted = route_.plan->proxy_headers;
+            proxy_header_text_.clear();
+            proxy_header_ends_.clear();
+            for (const auto& h : wanted) {
+                expand(h.value, vars, proxy_header_text_);
+                proxy_header_ends_.push_back(proxy_header_text_.size());
+            }
+            // Views once the text has stopped growing.
+            proxy_header_views_.clear();
+            const std::string_view text = proxy_header_text_;
+            for (size_t i = 0, at = 0; i < wanted.size(); at = proxy_header_ends_[i++])
+                proxy_header_views_.push_back({wanted[i].name, text.substr(at, proxy_header_ends_[i] - at)});
+            req.set_headers = proxy_header_views_;
+        }
         upstream_head_.clear();
         write_upstream_request(req, upstream_head_);
         req_pump_.start(parser_.framing(), parser_.content_length(), parser_.framing(),
                         server()->client_max_body_size);
+        cache_action_ = CacheStep::Action::proxy;
+        if (loc_->cache.enabled) {
+            const std::string scope = std::string(listen_) + " " + loc_->path;
+            cache_action_ = cache_.begin(rt_.cache.get(), loc_->cache, scope, parser_.method_name(), parser_.headers(),
+                                         scheme_, authority.empty() ? parser_.header("host") : authority,
+                                         req.target, wall_ms());
+        }
     }
     evbuffer_drain(input(), parser_.head_size());  // the views end here
 
     if (status != 0) {
-        respond(status, status == 404 || status == 501 || status == 503);
+        respond(status, status == 404 || status == 500 || status == 503 || !status_headers.empty(),
+                status_headers);
         return;
     }
-    if (files) {
-        serve_static(*files);
+    if (delay_ms_ > 0) {
+        phase_ = Phase::queued;  // the body (if any) waits in the input meanwhile
+        arm(Timer::rate_delay, milliseconds{delay_ms_});
         return;
     }
-    max_tries_ = std::clamp<size_t>(route_.pool->ready_count(), 1, tried_.size());
-    dispatch();
+    proceed();
+}
+
+int ClientConn::limit_rate(const RateRule& rule) {
+    if (!rt_.zone) return 0;  // started without a zone (logged at start)
+    const std::string_view key = rule.header.empty() ? ip_view_ : parser_.header(rule.header);
+    if (key.empty()) return 0;  // nginx: an empty key is not limited
+    timespec ts{};
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    const uint64_t now_ms = static_cast<uint64_t>(ts.tv_sec) * 1000 + static_cast<uint64_t>(ts.tv_nsec) / 1000000;
+    auto d = rt_.zone->limit(rt_.zone->key_hash(rule.scope, key), now_ms, rule.limit);
+    if (!d) {
+        spdlog::error("rate_limit {}: {}; letting the request through", rule.scope, d.error().message);
+        return 0;
+    }
+    if (d->reject) {
+        rec_.rate_limit = RequestRecord::RateLimit::rejected;
+        auto [end, ec] = std::to_chars(retry_after_.data(), retry_after_.data() + retry_after_.size() - 1,
+                                       d->retry_after_s);
+        *end = '\0';
+        spdlog::debug("rate_limit {}: rejecting {}, excess {}.{:03}", rule.scope, key, d->excess / 1000,
+                      d->excess % 1000);
+        return rule.status;
+    }
+    delay_ms_ = d->delay_ms;
+    rec_.rate_limit = delay_ms_ > 0 ? RequestRecord::RateLimit::delayed : RequestRecord::RateLimit::passed;
+    return 0;
+}
+
+void ClientConn::proceed() {
+    if (route_.plan->ret) {
+        answer_return();
+        return;
+    }
+    if (files_) {
+        serve_static(*files_);
+        return;
+    }
+    switch (cache_action_) {
+        case CacheStep::Action::serve:
+            serve_cached();
+            return;
+        case CacheStep::Action::wait:
+            phase_ = Phase::queued;
+            arm(Timer::cache_lock, milliseconds{CacheStep::kRetryMs});
+            return;
+        case CacheStep::Action::proxy:
+            break;
+    }
+    start_proxying();
+}
+
+void ClientConn::answer_return() {
+    const config::ReturnSpec& spec = *route_.plan->ret;
+    LocalResponse r;
+    r.status = spec.code;
+    r.no_store = false;
+    const Header location{"Location", return_text_};
+    if (spec.redirect()) {
+        r.headers = {&location, 1};
+    } else if (!return_text_.empty()) {
+        r.page = return_text_;
+        r.content_type = "text/plain; charset=utf-8";
+    } else if (uses_error_page(spec.code)) {
+        r.page = snap_->error_page;
+    }
+    // The request body, if any, is not read: like any local answer, keep the connection
+    // only when there is none.
+    send_local(r, true);
+}
+
+std::string_view ClientConn::https_location(std::string_view authority) {
+    const RequestVars v = request_vars(authority);
+    const int port = snap_->tls.https_port(server_);
+    https_location_.assign("https://").append(v.host);
+    if (port != 443) https_location_.append(":").append(std::to_string(port));
+    https_location_.append(v.target);
+    return https_location_;
+}
+
+RequestVars ClientConn::request_vars(std::string_view authority) {
+    std::string_view host = authority.empty() ? parser_.header("host") : authority;
+    if (host.empty())
+        host = server()->server_name.empty() ? std::string_view{} : std::string_view(server()->server_name.front());
+    RequestVars v;
+    v.scheme = scheme_;
+    v.host = normalize_host(host, host_buf_.data(), host_buf_.size());
+    v.target = split_target(parser_.target()).origin;
+    v.remote_addr = ip_view_;
+    v.request_id = request_id();
+    const size_t colon = listen_.rfind(':');
+    v.server_port = colon == std::string_view::npos ? std::string_view{} : listen_.substr(colon + 1);
+    return v;
 }
 
 void ClientConn::dispatch() {
@@ -384,6 +575,9 @@ void ClientConn::dispatch() {
     }
     backend_ = b->shared_from_this();
     Pool::begin_request(*b);
+    if (!rec_.upstream_addr.empty()) rec_.upstream_addr.append(", ");
+    rec_.upstream_addr.append(b->address);
+    up_start_ = RequestRecord::Clock::now();
     up_ = fresh_only_ ? nullptr : rt_.idle.take(b->id);
     const bool reused = up_ != nullptr;
     if (!up_) up_ = std::make_unique<UpstreamConn>(rt_.base, backend_);
@@ -470,25 +664,45 @@ void ClientConn::upstream_head(const MessageParser& resp) {
         r.upgrade = true;
         client_head_.clear();
         write_client_response(r, client_head_);
+        rec_.status = status;
+        rec_.upstream_seconds = seconds_since(up_start_);
+        head_bytes_ = client_head_.size();
         evbuffer_add(output(), client_head_.data(), client_head_.size());
         response_started_ = true;
         start_tunnel();
         return;
     }
+    if (status >= 500 && cache_.serve_stale("http_" + std::to_string(status))) {
+        drop_upstream();
+        release_backend();
+        serve_cached();
+        return;
+    }
     Framing in = resp.framing();
+    const GzipDecision gz = in == Framing::none
+        ? GzipDecision{}
+        : gzip_.response(response_query(status, resp.headers(),
+                                        in == Framing::length ? std::optional(resp.content_length()) : std::nullopt),
+                         server()->gzip, rt_.gzip);
+    r.vary_accept_encoding = gz.vary;
+    r.gzip = gz.compress;
     Framing out = in;
-    if (in == Framing::chunked || in == Framing::until_close) out = http10_ ? Framing::until_close : Framing::chunked;
+    if (in == Framing::chunked || in == Framing::until_close || gz.compress)
+        out = http10_ ? Framing::until_close : Framing::chunked;
     // A body we did not read whole cannot be skipped to reach the next request.
     if (out == Framing::until_close || !body_done_) keep_alive_ = false;
     r.framing = out;
-    r.has_length = in == Framing::length || (in == Framing::none && resp.has_content_length() && status != 204);
+    r.has_length = !gz.compress && (in == Framing::length || (in == Framing::none && resp.has_content_length() && status != 204));
     r.content_length = resp.content_length();
     r.keep_alive = keep_alive_;
+    r.cache_status = cache_status_name(cache_.status());
     client_head_.clear();
     write_client_response(r, client_head_);
+    rec_.status = status;
+    head_bytes_ = client_head_.size();
     evbuffer_add(output(), client_head_.data(), client_head_.size());
     response_started_ = true;
-    up_->start_body(output(), out);
+    up_->start_body(output(), out, cache_.store(status, resp.headers(), gzip_.filter(), std::time(nullptr)));
 }
 
 void ClientConn::upstream_body_moved() {
@@ -500,6 +714,7 @@ void ClientConn::upstream_body_moved() {
 }
 
 void ClientConn::upstream_done(bool reusable) {
+    rec_.upstream_seconds = seconds_since(up_start_);
     send_now(bev_.get());
     Pool::note_success(*backend_);
     release_backend();
@@ -518,6 +733,7 @@ void ClientConn::upstream_failed(UpstreamConn::Failure f) {
     // the backend's fault: no fail count, no try used, but a fresh connection next.
     const bool stale = reused && f == F::closed_early;
     const uint64_t id = backend_ ? backend_->id : 0;
+    if (backend_) rec_.upstream_seconds = seconds_since(up_start_);
     if (backend_ && early && !stale) Pool::note_failure(*backend_, Clock::now());
     drop_upstream();
     release_backend();
@@ -536,6 +752,10 @@ void ClientConn::upstream_failed(UpstreamConn::Failure f) {
             dispatch();
             return;
         }
+    }
+    if (cache_.serve_stale(f == F::timeout ? "timeout" : "error")) {
+        serve_cached();
+        return;
     }
     respond(f == F::timeout ? 504 : 502);
 }
@@ -562,36 +782,89 @@ void ClientConn::serve_static(StaticPlan& plan) {
         respond(plan.status, true, headers);
         return;
     }
+    // 200/206 state the file's length (HEAD too); a 301 has an empty body; a 304 says nothing.
+    send_file_answer(plan.status, headers, std::move(plan.fd), plan.path, plan.offset, plan.length, plan.body,
+                     plan.status != 304);
+}
+
+void ClientConn::send_file_answer(int status, std::span<const Header> headers, UniqueFd fd, std::string_view path,
+                                  uint64_t offset, uint64_t length, bool body, bool has_length) {
+    const GzipDecision gz = gzip_.response(response_query(status, headers, length), server()->gzip, rt_.gzip);
+    const bool compress = gz.compress && body;
     ClientResponse r;
-    r.status = plan.status;
+    r.status = status;
     r.headers = headers;
     r.request_id = request_id();
     r.extra = &server()->headers;
     r.client_http10 = http10_;
-    r.keep_alive = settle_keep_alive(true);
-    // 200/206 state the file's length (HEAD too); a 301 has an empty body; a 304 says nothing.
-    r.framing = plan.body ? Framing::length : Framing::none;
-    r.has_length = plan.status != 304;
-    r.content_length = plan.length;
+    r.keep_alive = settle_keep_alive(!(compress && http10_));
+    r.gzip = compress;
+    r.vary_accept_encoding = gz.vary;
+    r.cache_status = cache_status_name(cache_.status());
+    // Compressed, the length is known only at the end.
+    r.framing = compress ? (http10_ ? Framing::until_close : Framing::chunked)
+                         : body ? Framing::length : Framing::none;
+    r.has_length = !compress && has_length;
+    r.content_length = length;
     client_head_.clear();
     write_client_response(r, client_head_);
+    rec_.status = status;
+    head_bytes_ = client_head_.size();
     evbuffer_add(output(), client_head_.data(), client_head_.size());
-    if (plan.body) {
+    if (compress) {
+        file_body_.start(std::move(fd), path, offset, length, *gzip_.filter(), r.framing);
+        phase_ = Phase::file;
+        response_started_ = true;
+        pump_file();
+        return;
+    }
+    if (body) {
         // sendfile(2) from the page cache; the evbuffer closes the fd once it is sent.
-        if (evbuffer_add_file(output(), plan.fd.get(), static_cast<ev_off_t>(plan.offset),
-                              static_cast<ev_off_t>(plan.length)) != 0) {
-            spdlog::error("static file {} for {}: cannot queue it for sending", plan.path, request_id());
+        if (evbuffer_add_file(output(), fd.get(), static_cast<ev_off_t>(offset), static_cast<ev_off_t>(length)) != 0) {
+            spdlog::error("file {} for {}: cannot queue it for sending", path, request_id());
             close_now();  // the head went out already; only a close can tell the client
             return;
         }
-        plan.fd.release();
+        fd.release();
     }
     end_local_response();
+}
+
+void ClientConn::serve_cached() {
+    auto cached = cache_.open();
+    if (!cached) {
+        spdlog::warn("{} (for {}); asking the app", cached.error().message, request_id());
+        start_proxying();
+        return;
+    }
+    send_file_answer(cached->status, cached->headers, std::move(cached->fd), "cache file", cached->body_offset,
+                     cached->body_length, !head_request_, true);
+}
+
+void ClientConn::start_proxying() {
+    max_tries_ = std::clamp<size_t>(route_.pool->ready_count(), 1, tried_.size());
+    dispatch();
+}
+
+void ClientConn::pump_file() {
+    switch (file_body_.pump(output())) {
+        case FileBody::Step::more:
+            send_now(bev_.get());  // on_write() comes back once the client took most of it
+            return;
+        case FileBody::Step::done:
+            end_local_response();
+            return;
+        case FileBody::Step::failed:
+            spdlog::error("static file for {}: {}", request_id(), file_body_.error());
+            close_now();  // the head went out already; only a close can tell the client
+            return;
+    }
 }
 
 void ClientConn::finish_request() {
     ++rt_.requests;
     ++served_;
+    log_request();
     if (!keep_alive_ || !body_done_ || quit_ || rt_.quitting) {
         close_after_flush();
         return;
@@ -602,22 +875,29 @@ void ClientConn::finish_request() {
 // ---- endings -------------------------------------------------------------------------------
 
 void ClientConn::respond(int status, bool may_keep_alive, std::span<const Header> headers) {
-    if (req_id_len_ == 0) {
-        rt_.ids.next(req_id_.data());
-        req_id_len_ = RequestIds::kLength;
-    }
     const Snapshot* snap = snap_ ? snap_.get() : rt_.snapshot.get();
     LocalResponse r;
     r.status = status;
+    r.headers = headers;
+    if (snap && uses_error_page(status)) r.page = snap->error_page;
+    send_local(r, may_keep_alive);
+}
+
+void ClientConn::send_local(LocalResponse& r, bool may_keep_alive) {
+    if (req_id_len_ == 0) {
+        rt_.ids.next(req_id_.data());
+        req_id_len_ = RequestIds::kLength;
+        rec_.request_id = request_id();
+    }
     r.request_id = request_id();
     r.extra = &server()->headers;
     r.keep_alive = settle_keep_alive(may_keep_alive);
     r.client_http10 = http10_;
     r.head_request = head_request_;
-    r.headers = headers;
-    if (snap && uses_error_page(status)) r.page = snap->error_page;
     client_head_.clear();
     write_local_response(r, client_head_);
+    rec_.status = r.status;
+    head_bytes_ = client_head_.find("\r\n\r\n") + 4;
     evbuffer_add(output(), client_head_.data(), client_head_.size());
     end_local_response();
 }
@@ -658,7 +938,7 @@ void ClientConn::close_after_flush() {
 
 void ClientConn::start_linger() {
     phase_ = Phase::lingering;
-    ::shutdown(bufferevent_getfd(bev_.get()), SHUT_WR);
+    shut_write(bev_.get());
     evbuffer_drain(input(), evbuffer_get_length(input()));
     bufferevent_enable(bev_.get(), EV_READ);
     arm(Timer::linger, kLingerTimeout);
@@ -667,16 +947,38 @@ void ClientConn::start_linger() {
 void ClientConn::close_now() {
     if (phase_ == Phase::closed) return;
     phase_ = Phase::closed;
+    log_request();
+    evbuffer_remove_cb_entry(counted_out_, out_cb_);
+    out_cb_ = nullptr;
     disarm();
     if (route_.pool) route_.pool->cancel(*this);
     drop_upstream();
     release_backend();
     if (tunnel_) rt_.reaper.dispose(std::move(tunnel_));
+    gzip_.end(rt_.gzip);
+    file_body_.stop();
+    cache_.end();
     if (bev_) {
+        end_pair(bev_.get());
+        keep_tls_session(bev_.get());
         bufferevent_disable(bev_.get(), EV_READ | EV_WRITE);
         bufferevent_setcb(bev_.get(), nullptr, nullptr, nullptr, nullptr);
     }
     rt_.close(*this);
+}
+
+void ClientConn::log_request() {
+    if (!rec_active_) return;
+    rec_active_ = false;
+    // A connection closed before a head was read whole is not a request (nginx logs nothing
+    // for a connection that sent nothing; a partial head that timed out got its 408).
+    if (rec_.status == 0 && rec_.method.empty()) return;
+    if (rec_.status == 0) rec_.status = 499;  // nginx: the client closed before the answer
+    rec_.request_seconds = seconds_since(rec_.start);
+    rec_.bytes_sent = out_bytes_ - out_mark_;
+    rec_.body_bytes_sent = rec_.bytes_sent > head_bytes_ ? rec_.bytes_sent - head_bytes_ : 0;
+    if (!loc_ || loc_->access_log) rt_.access_log.write(rec_);
+    rt_.stats.count(snap_, rec_, route_.pool ? std::string_view(route_.pool->name()) : std::string_view());
 }
 
 // ---- helpers -------------------------------------------------------------------------------

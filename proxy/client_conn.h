@@ -10,32 +10,43 @@
 #include <array>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "ipc/event_ptr.h"
 #include "ipc/unique_fd.h"
+#include "proxy/connection.h"
+#include "proxy/cache_step.h"
+#include "proxy/file_body.h"
+#include "proxy/gzip.h"
 #include "proxy/http_parser.h"
+#include "proxy/local_response.h"
 #include "proxy/pool.h"
 #include "proxy/relay.h"
+#include "proxy/request_record.h"
 #include "proxy/snapshot.h"
 #include "proxy/upstream_conn.h"
+#include "proxy/variables.h"
 
 namespace ne::proxy {
 
 class Runtime;
 
-class ClientConn final : public UpstreamConn::Owner, public PoolWaiter {
+class ClientConn final : public Connection, public UpstreamConn::Owner, public PoolWaiter {
 public:
-    ClientConn(Runtime& rt, UniqueFd fd, const sockaddr* peer, std::string_view listen);
+    // `bev` is ready to carry HTTP/1.1: a socket, a TLS connection after its handshake, or
+    // one end of a pair that an HTTP/2 stream feeds.
+    ClientConn(Runtime& rt, BuffereventPtr bev, const ConnFacts& facts);
     ~ClientConn();
     ClientConn(const ClientConn&) = delete;
     ClientConn& operator=(const ClientConn&) = delete;
 
-    void start();
+    void start() override;
     // The worker is quitting: close now when idle, else after the current response.
-    void quit();
+    void quit() override;
 
 private:
     enum class Phase : uint8_t {
@@ -43,11 +54,12 @@ private:
         queued,      // waiting for a ready backend
         proxying,    // an upstream connection serves the request
         tunnel,      // after a 101: raw bytes both ways
+        file,        // a file's body read through a filter (gzip) as the client takes it
         closing,     // flushing the last response
         lingering,   // write side shut; reading and discarding until the client closes
         closed,
     };
-    enum class Timer : uint8_t { none, keepalive, header, queue, linger };
+    enum class Timer : uint8_t { none, keepalive, header, queue, linger, rate_delay, cache_lock };
 
     // libevent trampolines
     static void read_cb(bufferevent*, void* self);
@@ -63,11 +75,24 @@ private:
     void next_request();
     void read_heads();
     void handle_head();
+    // Counts the request in its location's rate_limit bucket: 0 to go on now, a status to
+    // reject it with (Retry-After set), or `delay_ms_` set to hold it first.
+    int limit_rate(const RateRule& rule);
+    // What a routed request does once its head has left the input (after a rate-limit delay).
+    void proceed();
+    void answer_return();
     void dispatch();
     void pump_request_body();
     void finish_request();
     void start_tunnel();
     void serve_static(StaticPlan& plan);
+    void pump_file();
+    // Answers with a file's range (a static file, a cache file): sendfile, or read through
+    // gzip when the response is compressed. `has_length`: the head states `length`.
+    void send_file_answer(int status, std::span<const Header> headers, UniqueFd fd, std::string_view path,
+                          uint64_t offset, uint64_t length, bool body, bool has_length);
+    void serve_cached();
+    void start_proxying();
 
     // UpstreamConn::Owner
     void upstream_connected() override;
@@ -82,6 +107,7 @@ private:
     // endings
     // `headers`: besides the error page's own (a static 405's Allow, a 416's Content-Range).
     void respond(int status, bool may_keep_alive = true, std::span<const Header> headers = {});
+    void send_local(LocalResponse& r, bool may_keep_alive);
     // Whether the answer being written keeps the connection (and records the decision).
     bool settle_keep_alive(bool may_keep_alive);
     // The proxy's own answer is queued whole: send it and go on to the next request.
@@ -91,6 +117,15 @@ private:
     void close_after_flush();
     void start_linger();
     void close_now();
+    // The one place a finished request is reported: the access log (and metrics) read rec_.
+    // Called when the response is queued whole, when a tunnel closes, and when a connection
+    // closes under a request; at most once per request.
+    void log_request();
+    static void output_cb(evbuffer*, const evbuffer_cb_info* info, void* self);
+    // $host, $request_uri, ... of the current request, for `return` and `proxy_headers`.
+    // redirect_https: "https://host[:port]/target" (port: TlsContexts::https_port).
+    std::string_view https_location(std::string_view authority);
+    RequestVars request_vars(std::string_view authority);
 
     void arm(Timer t, std::chrono::milliseconds after);
     void disarm();
@@ -105,6 +140,7 @@ private:
     EventPtr timer_;
     Timer timer_kind_ = Timer::none;
     std::string_view listen_;
+    std::string_view scheme_;                   // X-Forwarded-Proto; "http" may redirect_https
     std::array<char, 46> ip_{};                 // INET6_ADDRSTRLEN
     std::string_view ip_view_;
     std::array<uint8_t, 16> hash_key_{};        // ip_hash: IPv4 /24 or IPv6 address
@@ -143,6 +179,29 @@ private:
     size_t tried_count_ = 0;
     size_t max_tries_ = 1;
     std::unique_ptr<Tunnel> tunnel_;
+    std::optional<StaticPlan> files_;           // a static answer decided, not sent yet
+    uint64_t delay_ms_ = 0;                     // rate_limit: hold the request this long
+    std::array<char, 12> retry_after_{};        // rate_limit: Retry-After of a rejection
+    std::string return_text_;                   // reused: an expanded `return` URL or text
+    std::string proxy_header_text_;             // reused: expanded proxy_headers values
+    std::vector<Header> proxy_header_views_;    // reused: views into proxy_header_text_
+    std::vector<size_t> proxy_header_ends_;     // reused: where each value ends in the text
+    std::array<char, 256> host_buf_{};          // $host, normalised
+    std::string https_location_;                // redirect_https: where to
+
+    // ---- what log_request() reports ----
+    RequestRecord rec_;
+    bool rec_active_ = false;                   // a request began and is not reported yet
+    uint64_t out_bytes_ = 0;                    // every byte queued to the client so far
+    uint64_t out_mark_ = 0;                     // out_bytes_ when the current request began
+    uint64_t head_bytes_ = 0;                   // the current response's head
+    RequestRecord::Clock::time_point up_start_{};
+    evbuffer* counted_out_ = nullptr;           // the output output_cb counts
+    evbuffer_cb_entry* out_cb_ = nullptr;
+    GzipStep gzip_;
+    FileBody file_body_;                        // Phase::file
+    CacheStep cache_;
+    CacheStep::Action cache_action_ = CacheStep::Action::proxy;
 };
 
 }  // namespace ne::proxy

@@ -52,6 +52,18 @@ void add_number(std::string& out, uint64_t v) {
     out.append(buf, end);
 }
 
+// Whether a Vary value already covers Accept-Encoding.
+bool varies_on_encoding(std::string_view vary) {
+    while (!vary.empty()) {
+        size_t comma = vary.find(',');
+        std::string_view t = trim_ows(vary.substr(0, comma));
+        if (t == "*" || header_is(t, "accept-encoding")) return true;
+        if (comma == std::string_view::npos) break;
+        vary.remove_prefix(comma + 1);
+    }
+    return false;
+}
+
 void add_framing(std::string& out, Framing f, bool has_length, uint64_t length) {
     if (f == Framing::chunked) {
         out.append("Transfer-Encoding: chunked\r\n");
@@ -73,9 +85,15 @@ bool header_is(std::string_view a, std::string_view b) {
 
 void write_upstream_request(const UpstreamRequest& r, std::string& out) {
     ConnectionTokens tokens(r.headers);
+    auto configured = [&](std::string_view name) {
+        for (const auto& s : r.set_headers)
+            if (header_is(s.name, name)) return true;
+        return false;
+    };
     out.append(r.method).append(" ").append(r.target).append(" HTTP/1.1\r\n");
     bool has_host = false;
     for (const auto& h : r.headers) {
+        if (!r.set_headers.empty() && configured(h.name)) continue;
         if (header_is(h.name, "host")) {
             if (!r.host_override.empty()) continue;
             has_host = true;
@@ -90,18 +108,25 @@ void write_upstream_request(const UpstreamRequest& r, std::string& out) {
         add_header(out, h.name, h.value);
     }
     // HTTP/1.1 requires a Host, and Node answers 400 without one.
-    if (!r.host_override.empty()) add_header(out, "Host", r.host_override);
-    else if (!has_host) add_header(out, "Host", r.default_host);
-    add_header(out, "X-Real-IP", r.client_ip);
-    out.append("X-Forwarded-For: ");
-    for (const auto& h : r.headers) {
-        if (!header_is(h.name, "x-forwarded-for")) continue;
-        std::string_view v = trim_ows(h.value);
-        if (!v.empty()) out.append(v).append(", ");
+    const bool own = r.set_headers.empty();
+    if (own || !configured("host")) {
+        if (!r.host_override.empty()) add_header(out, "Host", r.host_override);
+        else if (!has_host) add_header(out, "Host", r.default_host);
     }
-    out.append(r.client_ip).append("\r\n");
-    add_header(out, "X-Forwarded-Proto", r.proto);
-    add_header(out, "X-Request-ID", r.request_id);
+    if (own || !configured("x-real-ip")) add_header(out, "X-Real-IP", r.client_ip);
+    if (own || !configured("x-forwarded-for")) {
+        out.append("X-Forwarded-For: ");
+        for (const auto& h : r.headers) {
+            if (!header_is(h.name, "x-forwarded-for")) continue;
+            std::string_view v = trim_ows(h.value);
+            if (!v.empty()) out.append(v).append(", ");
+        }
+        out.append(r.client_ip).append("\r\n");
+    }
+    if (own || !configured("x-forwarded-proto")) add_header(out, "X-Forwarded-Proto", r.proto);
+    if (own || !configured("x-request-id")) add_header(out, "X-Request-ID", r.request_id);
+    for (const auto& s : r.set_headers)
+        if (!s.value.empty()) add_header(out, s.name, s.value);
     if (r.upgrade) out.append("Connection: upgrade\r\n");
     add_framing(out, r.framing, false, r.content_length);
     out.append("\r\n");
@@ -112,12 +137,22 @@ void write_client_response(const ClientResponse& r, std::string& out) {
     out.append("HTTP/1.1 ");
     add_number(out, static_cast<uint64_t>(r.status));
     out.append(" ").append(r.reason.empty() ? status_text(r.status) : r.reason).append("\r\n");
+    bool vary_named = false;
     for (const auto& h : r.headers) {
         bool passed_upgrade = r.upgrade && header_is(h.name, "upgrade");
         if (!passed_upgrade && (hop_by_hop(h.name) || tokens.listed(h.name))) continue;
         if (header_is(h.name, "content-length") || header_is(h.name, "x-request-id")) continue;
+        if (r.gzip && header_is(h.name, "accept-ranges")) continue;
+        if (r.gzip && header_is(h.name, "etag") && !trim_ows(h.value).starts_with("W/")) {
+            out.append(h.name).append(": W/").append(trim_ows(h.value)).append("\r\n");
+            continue;
+        }
+        if (header_is(h.name, "vary") && varies_on_encoding(h.value)) vary_named = true;
         add_header(out, h.name, h.value);
     }
+    if (r.gzip) out.append("Content-Encoding: gzip\r\n");
+    if (r.vary_accept_encoding && !vary_named) out.append("Vary: Accept-Encoding\r\n");
+    if (!r.cache_status.empty()) add_header(out, "X-Cache-Status", r.cache_status);
     if (r.extra)
         for (const auto& [name, value] : *r.extra) add_header(out, name, value);
     add_header(out, "X-Request-ID", r.request_id);

@@ -27,10 +27,14 @@ struct UpstreamRequest {
     bool upgrade = false;                 // tunnel: pass Upgrade, send "Connection: upgrade"
     Framing framing = Framing::none;      // none, length or chunked
     uint64_t content_length = 0;
+    // The location's `proxy_headers`, expanded (nginx's proxy_set_header): each replaces the
+    // client's header of that name and the one the proxy would add (Host, X-Real-IP, ...);
+    // an empty value removes the header.
+    std::span<const Header> set_headers;
 };
 
 // "GET /x HTTP/1.1" + kept headers + X-Real-IP, X-Forwarded-For, X-Forwarded-Proto,
-// X-Request-ID + framing + blank line. Always HTTP/1.1, keep-alive (the default). Expect is
+// X-Request-ID + set_headers + framing + blank line. Always HTTP/1.1, keep-alive (the default). Expect is
 // dropped: the proxy answers 100-continue itself when it starts reading the body.
 void write_upstream_request(const UpstreamRequest& r, std::string& out);
 
@@ -48,6 +52,12 @@ struct ClientResponse {
     bool keep_alive = true;               // false: "Connection: close"
     bool client_http10 = false;           // a kept-alive 1.0 client needs it said
     bool upgrade = false;                 // 101: pass Upgrade, send "Connection: upgrade"
+    // The proxy compresses the body (gzip.h): "Content-Encoding: gzip", a strong ETag made
+    // weak (W/), no Accept-Ranges (ranges of the identity body no longer apply).
+    bool gzip = false;
+    // "Vary: Accept-Encoding" unless the response's own Vary already names it (or is "*").
+    bool vary_accept_encoding = false;
+    std::string_view cache_status;        // X-Cache-Status (cache_policy.h), "" for none
 };
 
 void write_client_response(const ClientResponse& r, std::string& out);

@@ -3,6 +3,9 @@
 #include <algorithm>
 #include <array>
 
+#include <spdlog/spdlog.h>
+
+
 #include "proxy/forward_headers.h"
 #include "proxy/mime.h"
 
@@ -83,8 +86,20 @@ GzipDecision should_compress(const GzipQuery& q, const config::Gzip& gzip) {
     const bool too_short = q.content_length && *q.content_length < gzip.min_length;
     d.vary = gzip.enabled && status_ok && !q.head && !encoded && !too_short && !media.empty() &&
              type_listed(media, gzip.types) && compressible(media) && !has_token(q.cache_control, "no-transform");
-    d.compress = d.vary && accepts_gzip(q.accept_encoding);
+    d.compress = d.vary && q.accepts_gzip;
     return d;
+}
+
+GzipQuery response_query(int status, std::span<const Header> headers, std::optional<uint64_t> length) {
+    GzipQuery q;
+    q.status = status;
+    q.content_length = length;
+    for (const Header& h : headers) {
+        if (header_is(h.name, "content-type")) q.content_type = h.value;
+        else if (header_is(h.name, "content-encoding")) q.content_encoding = h.value;
+        else if (header_is(h.name, "cache-control")) q.cache_control = h.value;
+    }
+    return q;
 }
 
 void GzipEncoder::StreamDeleter::operator()(z_stream* zs) const {
@@ -97,7 +112,7 @@ Result<GzipEncoder> GzipEncoder::create(int level) {
     auto zs = std::make_unique<z_stream>();
     const int rc = deflateInit2(zs.get(), level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY);
     if (rc != Z_OK) return Error{std::string("gzip: deflateInit2: ") + (zs->msg ? zs->msg : zError(rc))};
-    return GzipEncoder(std::unique_ptr<z_stream, StreamDeleter>(zs.release()));
+    return GzipEncoder(std::unique_ptr<z_stream, StreamDeleter>(zs.release()), level);
 }
 
 Status GzipEncoder::feed(std::string_view in, ByteSink& out) {
@@ -114,6 +129,12 @@ Status GzipEncoder::finish(ByteSink& out) {
     Status s = run({}, Z_FINISH, out);
     finished_ = true;
     return s;
+}
+
+Status GzipEncoder::reset() {
+    if (deflateReset(zs_.get()) != Z_OK) return Error{"gzip: deflateReset: stream error"};
+    finished_ = false;
+    return {};
 }
 
 uint64_t GzipEncoder::bytes_in() const { return zs_->total_in; }
@@ -136,6 +157,46 @@ Status GzipEncoder::run(std::string_view in, int mode, ByteSink& out) {
         // Z_BUF_ERROR only says no progress was possible: all input taken, output drained.
     } while (rc != Z_STREAM_END && (zs.avail_out == 0 || zs.avail_in > 0));
     return {};
+}
+
+// ---- reuse on the request path -------------------------------------------------------------
+
+Result<std::unique_ptr<GzipEncoder>> GzipEncoders::take(int level) {
+    for (auto it = idle_.rbegin(); it != idle_.rend(); ++it) {
+        if ((*it)->level() != level) continue;
+        auto e = std::move(*it);
+        idle_.erase(std::next(it).base());
+        if (Status s = e->reset(); !s) return s.error();
+        return e;
+    }
+    auto made = GzipEncoder::create(level);
+    if (!made) return made.error();
+    return std::make_unique<GzipEncoder>(std::move(*made));
+}
+
+void GzipEncoders::put(std::unique_ptr<GzipEncoder> encoder) {
+    if (!encoder) return;
+    if (idle_.size() >= kMaxIdle) idle_.erase(idle_.begin());  // the oldest goes
+    idle_.push_back(std::move(encoder));
+}
+
+GzipDecision GzipStep::response(GzipQuery q, const config::Gzip& gzip, GzipEncoders& pool) {
+    q.accepts_gzip = accepts_;
+    q.head = head_;
+    GzipDecision d = should_compress(q, gzip);
+    if (!d.compress) return d;
+    auto e = pool.take(gzip.level);
+    if (!e) {
+        spdlog::error("{}; sending the response uncompressed", e.error().message);
+        d.compress = false;
+        return d;
+    }
+    encoder_ = std::move(*e);
+    return d;
+}
+
+void GzipStep::end(GzipEncoders& pool) {
+    if (encoder_) pool.put(std::move(encoder_));
 }
 
 }  // namespace ne::proxy

@@ -1,5 +1,6 @@
-// Responses the proxy makes itself (400, 404, 413, 502, 503, 504, ...): a small HTML page,
-// the server's `headers`, X-Request-ID echoed, like every proxied response.
+// Responses the proxy makes itself (400, 404, 413, 502, 503, 504, ..., and `return`): a small
+// HTML page (or the given body), the server's `headers`, X-Request-ID echoed, like every
+// proxied response. 204 and 304 carry no body.
 #pragma once
 
 #include <map>
@@ -18,8 +19,10 @@ struct LocalResponse {
     bool keep_alive = false;
     bool client_http10 = false;
     bool head_request = false;           // HEAD: the headers of the page, no body
-    std::string_view page;               // [proxy] error_page for 502/503/504; "" = built in
+    std::string_view page;               // [proxy] error_page for 502/503/504, a `return` text; "" = built in
+    std::string_view content_type = "text/html; charset=utf-8";  // of `page`
     std::span<const Header> headers;     // besides the page's own (a static 405's Allow, ...)
+    bool no_store = true;                // errors are not cached; a `return` answer may be
 };
 
 void write_local_response(const LocalResponse& r, std::string& out);

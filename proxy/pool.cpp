@@ -1,5 +1,6 @@
 #include "proxy/pool.h"
 
+#include <arpa/inet.h>
 #include <netdb.h>
 
 #include <algorithm>
@@ -12,6 +13,17 @@ namespace ne::proxy {
 namespace {
 
 std::string label(const std::string& host, int port) { return config::ListenAddr{host, port, {}}.str(); }
+
+bool numeric_host(const std::string& host) {
+    in6_addr a{};
+    return inet_pton(AF_INET, host.c_str(), &a) == 1 || inet_pton(AF_INET6, host.c_str(), &a) == 1;
+}
+
+void apply_settings(Backend& b, const config::UpstreamServer& s) {
+    b.weight = std::max(1, s.weight);
+    b.max_fails = s.max_fails;
+    b.fail_timeout = s.fail_timeout;
+}
 
 }  // namespace
 
@@ -146,9 +158,17 @@ std::vector<Error> PoolSet::sync_upstreams(const std::vector<config::Upstream>& 
                 errors.push_back(hp.error().wrap("upstream " + u.name));
                 continue;
             }
+            if (!numeric_host(hp->host)) {
+                for (auto& old : pool.backends())
+                    if (old && old->origin == s.address) {
+                        apply_settings(*old, s);
+                        keep.push_back(std::move(old));
+                    }
+                continue;
+            }
             std::shared_ptr<Backend> b;
             for (auto& old : pool.backends())
-                if (old && old->address == label(hp->host, hp->port)) b = std::move(old);
+                if (old && old->origin.empty() && old->address == label(hp->host, hp->port)) b = std::move(old);
             if (!b) {
                 auto made = make_backend(next_local_id_++, u.name, 0, hp->host, hp->port);
                 if (!made) {
@@ -157,9 +177,7 @@ std::vector<Error> PoolSet::sync_upstreams(const std::vector<config::Upstream>& 
                 }
                 b = std::move(*made);
             }
-            b->weight = std::max(1, s.weight);
-            b->max_fails = s.max_fails;
-            b->fail_timeout = s.fail_timeout;
+            apply_settings(*b, s);
             keep.push_back(std::move(b));
         }
         for (auto& old : pool.backends())
@@ -168,12 +186,45 @@ std::vector<Error> PoolSet::sync_upstreams(const std::vector<config::Upstream>& 
     }
     // An [[upstreams]] entry that left the config keeps its (empty) pool: nothing routes to it.
     for (auto& [name, pool] : upstreams_) {
-        bool listed = std::any_of(ups.begin(), ups.end(), [&](auto& u) { return u.name == name; });
+        // Not [&]: clang 14 cannot capture a structured binding.
+        bool listed = std::any_of(ups.begin(), ups.end(), [&n = name](auto& u) { return u.name == n; });
         if (listed) continue;
         for (auto& old : pool->backends()) old->admin = Backend::Admin::removed;
         pool->backends().clear();
     }
     return errors;
+}
+
+bool PoolSet::set_resolved(const std::string& upstream_name, const config::UpstreamServer& server, int port,
+                           const std::vector<std::string>& ips) {
+    Pool& pool = upstream(upstream_name);
+    bool changed = false;
+    std::vector<std::shared_ptr<Backend>> next;
+    for (auto& b : pool.backends()) {
+        bool listed = b->origin != server.address ||
+                      std::any_of(ips.begin(), ips.end(), [&](const std::string& ip) { return b->address == label(ip, port); });
+        if (listed) {
+            next.push_back(b);
+        } else {
+            b->admin = Backend::Admin::removed;
+            changed = true;
+        }
+    }
+    for (const auto& ip : ips) {
+        bool known = std::any_of(next.begin(), next.end(), [&](auto& b) {
+            return b->origin == server.address && b->address == label(ip, port);
+        });
+        if (known) continue;
+        auto made = make_backend(next_local_id_++, upstream_name, 0, ip, port);
+        if (!made) continue;  // not an address: the resolver only hands us numeric ones
+        (*made)->origin = server.address;
+        apply_settings(**made, server);
+        next.push_back(std::move(*made));
+        changed = true;
+    }
+    pool.backends() = std::move(next);
+    if (changed) pool.wake_waiters();
+    return changed;
 }
 
 }  // namespace ne::proxy

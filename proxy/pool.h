@@ -32,6 +32,7 @@ struct Backend : std::enable_shared_from_this<Backend> {
     std::string pool;            // app or [[upstreams]] name
     int instance = 0;
     std::string address;         // "127.0.0.1:3001", for logs and config matching
+    std::string origin;          // [[upstreams]] server given by name: its "name:port"; else ""
     sockaddr_storage addr{};     // resolved once, so connecting never blocks on DNS
     socklen_t addr_len = 0;
 
@@ -125,7 +126,13 @@ public:
     // Makes each [[upstreams]] pool hold exactly the configured servers, keeping the state
     // (fails, in-flight, round-robin position) of those that stay. Errors name the address;
     // a server that cannot be resolved is left out.
+    // Servers given by a DNS name are left to set_resolved() (no lookup blocks the loop here);
+    // the backends resolved for them so far stay.
     std::vector<Error> sync_upstreams(const std::vector<config::Upstream>& ups);
+    // The addresses `server` (a "name:port" of [[upstreams]] `upstream`) resolves to now:
+    // backends for new addresses join, those for vanished ones leave. True when it changed.
+    bool set_resolved(const std::string& upstream, const config::UpstreamServer& server, int port,
+                      const std::vector<std::string>& ips);
 
     template <class Fn>
     void for_each(Fn&& fn) {

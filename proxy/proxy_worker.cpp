@@ -9,7 +9,9 @@
 #include <memory>
 
 #include "ipc/channel.h"
+#include "ipc/control.h"
 #include "ipc/event_ptr.h"
+#include "ipc/log_format.h"
 #include "ipc/messages.h"
 #include "proxy/listener.h"
 #include "proxy/runtime.h"
@@ -41,7 +43,7 @@ public:
     ProxyWorker(const ProxyWorker&) = delete;
     ProxyWorker& operator=(const ProxyWorker&) = delete;
 
-    Status init(int channel_fd, const std::vector<InheritedListener>& listeners);
+    Status init(int channel_fd, const std::vector<InheritedListener>& listeners, int zone_fd, int cache_fd);
     int run();
 
 private:
@@ -69,11 +71,27 @@ private:
     bool finishing_ = false;
 };
 
-Status ProxyWorker::init(int channel_fd, const std::vector<InheritedListener>& listeners) {
+Status ProxyWorker::init(int channel_fd, const std::vector<InheritedListener>& listeners, int zone_fd, int cache_fd) {
     base_.reset(event_base_new());
     if (!base_) return Error{"proxy worker: cannot create an event loop"};
     auto [hi, lo] = random_seed();
     rt_ = std::make_unique<Runtime>(base_.get(), hi, lo);
+    if (zone_fd >= 0) {
+        auto zone = SharedZone::attach(zone_fd);
+        ::close(zone_fd);  // the mapping stays; re-forked workers get the master's copy
+        if (!zone) return zone.error().wrap("proxy worker");
+        rt_->zone.emplace(std::move(*zone));
+    } else {
+        spdlog::warn("proxy worker {}: started without a rate-limit zone; rate_limit is not enforced", getpid());
+    }
+    if (cache_fd >= 0) {
+        auto index = CacheIndex::attach(cache_fd);
+        ::close(cache_fd);
+        if (!index) return index.error().wrap("proxy worker");
+        rt_->cache = std::make_unique<CacheStore>(CacheStore{std::move(*index), ipc::control::home_dir() + "/cache"});
+    } else {
+        spdlog::warn("proxy worker {}: started without a cache zone; responses are not cached", getpid());
+    }
     rt_->on_drained = [this](uint64_t id) { channel_->send(ipc::encode(ipc::DrainDone{id})); };
     rt_->on_all_closed = [this] { finish(); };
     channel_ = std::make_unique<ipc::Channel>(
@@ -112,6 +130,7 @@ void ProxyWorker::on_frame(const std::string& payload) {
     else if (auto* d = std::get_if<ipc::BackendDrain>(&*msg)) drain_backend(d->id);
     else if (auto* r = std::get_if<ipc::BackendRemove>(&*msg)) remove_backend(r->id);
     else if (std::holds_alternative<ipc::Quit>(*msg)) begin_quit("asked by the master");
+    else if (std::holds_alternative<ipc::ReopenLogs>(*msg)) rt_->access_log.reopen();
     else spdlog::warn("proxy worker {}: unexpected message from the master: {}", getpid(), payload);
 }
 
@@ -124,6 +143,10 @@ void ProxyWorker::apply_config(const ipc::ProxyConfig& m) {
     }
     const bool first = !rt_->snapshot;
     rt_->snapshot = std::move(*snap);
+    rt_->resolver.sync(rt_->snapshot->config.upstreams);
+    const auto& proxy = rt_->snapshot->config.proxy;
+    rt_->access_log.configure(access_log_path(proxy.access_log, ipc::control::home_dir()),
+                              proxy.access_log_format == "json" ? AccessLogFormat::json : AccessLogFormat::combined);
     if (first && !quitting_)
         for (auto& l : listeners_) l->enable();
 }
@@ -175,7 +198,8 @@ void ProxyWorker::on_channel_closed(const std::string& why) {
 }
 
 void ProxyWorker::send_stats() {
-    channel_->send(ipc::encode(ipc::Stats{static_cast<int>(getpid()), rt_->connections(), rt_->requests}));
+    channel_->send(ipc::encode(
+        ipc::Stats{static_cast<int>(getpid()), rt_->connections(), rt_->requests, rt_->stats.series()}));
 }
 
 void ProxyWorker::stats_cb(evutil_socket_t, short, void* self) { static_cast<ProxyWorker*>(self)->send_stats(); }
@@ -189,13 +213,14 @@ void ProxyWorker::quit_timer_cb(evutil_socket_t, short, void* self) {
 
 }  // namespace
 
-int run_proxy_worker(int channel_fd, const std::vector<InheritedListener>& listeners) {
+int run_proxy_worker(int channel_fd, const std::vector<InheritedListener>& listeners, int zone_fd, int cache_fd) {
     // Writes to a client that went away must fail with EPIPE, not kill the process. SIGINT
     // from a terminal reaches the whole process group: the master decides when we stop.
     signal(SIGPIPE, SIG_IGN);
     signal(SIGINT, SIG_IGN);
+    set_log_format("", "%+");  // the master's choice, through NODEEDGE_LOG_FORMAT
     ProxyWorker w;
-    if (auto st = w.init(channel_fd, listeners); !st) {
+    if (auto st = w.init(channel_fd, listeners, zone_fd, cache_fd); !st) {
         spdlog::error("proxy worker {}: {}", getpid(), st.error().message);
         return 1;
     }

@@ -14,6 +14,8 @@ struct InheritedListener {
 };
 
 // Runs until Quit or until the master's channel closes; returns the process exit code.
-int run_proxy_worker(int channel_fd, const std::vector<InheritedListener>& listeners);
+// `zone_fd`: the rate-limit zone the master created (proxy/shared_zone.h), or -1.
+// `cache_fd`: the response cache's index (proxy/cache_index.h), or -1.
+int run_proxy_worker(int channel_fd, const std::vector<InheritedListener>& listeners, int zone_fd, int cache_fd);
 
 }  // namespace ne::proxy

@@ -13,6 +13,7 @@
 #include <limits>
 
 #include "ipc/event_ptr.h"
+#include "proxy/body_filter.h"
 #include "proxy/chunked.h"
 #include "proxy/http_parser.h"
 #include "proxy/pool.h"
@@ -26,11 +27,46 @@ constexpr size_t kLowWatermark = kHighWatermark / 2;
 // write appended bytes at once; only what the socket does not take waits for libevent, with
 // EV_WRITE enabled until the output has drained. A plain bufferevent would register and
 // unregister EV_WRITE (two epoll_ctl calls) for every response.
+// Only plain socket bufferevents write this way: TLS and pair bufferevents write through
+// their own layer and keep EV_WRITE enabled (an openssl bufferevent with output waiting and
+// EV_WRITE disabled would spin on its writable socket).
+// Sets `bev` up for send_now(): EV_WRITE off on a socket, on otherwise.
+void start_writes(bufferevent* bev);
 // Writes what the socket takes now; enables EV_WRITE for the rest. Errors surface through
 // the bufferevent's event callback, from the loop.
 void send_now(bufferevent* bev);
 // For write callbacks: stop watching writability once the output is empty.
 void unwatch_write_if_drained(bufferevent* bev);
+// Ends the write side once the output is out: close_notify and FIN on a (TLS) socket, an EOF
+// to a pair's partner.
+void shut_write(bufferevent* bev);
+// Freeing one end of a pair does not tell the other: this sends it the EOF (no-op for other
+// bufferevents).
+void end_pair(bufferevent* bev);
+// OpenSSL drops the session of a connection freed without a TLS shutdown from the session
+// cache; a connection we close ourselves keeps its session resumable (no-op if not TLS).
+void keep_tls_session(bufferevent* bev);
+
+// Writes a body into an evbuffer in the framing the next hop expects: each write() one chunk
+// (chunked), or the bytes as they are (length, until_close).
+class FramedSink final : public ByteSink {
+public:
+    void aim(evbuffer* out, Framing framing) {
+        out_ = out;
+        framing_ = framing;
+    }
+    void write(std::string_view bytes) override;
+    // The first `n` bytes of `in`, moved as whole evbuffer chains (no copy).
+    void move(evbuffer* in, size_t n);
+    // After the last byte: the zero-length chunk that ends a chunked body.
+    void end();
+
+private:
+    void chunk_size(size_t n);
+
+    evbuffer* out_ = nullptr;
+    Framing framing_ = Framing::none;
+};
 
 // One message body from an input evbuffer to an output evbuffer. Content-Length and
 // read-until-close bodies move as whole evbuffer chains (no copy); chunked bodies are decoded
@@ -44,6 +80,11 @@ public:
     void start(Framing in, uint64_t length, Framing out,
                uint64_t limit = std::numeric_limits<uint64_t>::max());
 
+    // After start(): the decoded body goes through `filter` (which outlives the body) before
+    // it is framed; `out` must then be chunked or until_close unless the filter keeps the
+    // length. Whenever the input runs dry mid-body the filter is flushed.
+    void filter_through(BodyFilter* filter) { filter_ = filter; }
+
     // Moves what `in` holds of the body to `out`, stopping at the body's end.
     Step pump(evbuffer* in, evbuffer* out);
     // The sender closed: the natural end of a read-until-close body, a truncation otherwise.
@@ -53,12 +94,14 @@ public:
     // Bytes taken from the input so far (framing included): 0 means the body can still be
     // sent again elsewhere.
     uint64_t consumed() const { return consumed_; }
-    const char* error() const { return decoder_.error(); }
+    const char* error() const { return filter_failed_.empty() ? decoder_.error() : filter_failed_.c_str(); }
 
 private:
     void on_data(std::string_view data) override;
     Step finish(evbuffer* out);
-    void chunk_header(evbuffer* out, size_t n);
+    // Through the filter; false (and the error kept) when it fails.
+    bool filtered(const Status& s);
+    Step move_filtered(evbuffer* in, size_t n, evbuffer* out);
 
     Framing in_ = Framing::none;
     Framing out_ = Framing::none;
@@ -67,7 +110,9 @@ private:
     uint64_t limit_ = 0;
     uint64_t body_bytes_ = 0;
     uint64_t consumed_ = 0;
-    evbuffer* sink_out_ = nullptr;    // `out` while the decoder calls on_data
+    FramedSink framed_;               // frames into `out` during a call
+    BodyFilter* filter_ = nullptr;
+    std::string filter_failed_;
     Step state_ = Step::done;
 };
 

@@ -8,14 +8,23 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string_view>
 #include <unordered_map>
 
+#include "ipc/event_ptr.h"
 #include "ipc/unique_fd.h"
+#include "proxy/connection.h"
+#include "proxy/access_log.h"
+#include "proxy/cache_file.h"
+#include "proxy/gzip.h"
 #include "proxy/pool.h"
 #include "proxy/reaper.h"
 #include "proxy/request_id.h"
+#include "proxy/shared_zone.h"
 #include "proxy/snapshot.h"
+#include "proxy/stats_table.h"
+#include "proxy/upstream_resolver.h"
 #include "proxy/upstream_conn.h"
 
 namespace ne::proxy {
@@ -32,10 +41,16 @@ public:
     event_base* const base;
     Reaper reaper;
     PoolSet pools;
+    UpstreamResolver resolver{base, pools};     // [[upstreams]] servers given by DNS name
     IdleConnections idle;
     RequestIds ids;
+    GzipEncoders gzip;                          // idle encoders, reused across responses
+    std::unique_ptr<CacheStore> cache;          // null: no cache zone, nothing is cached
+    AccessLog access_log;
+    std::optional<SharedZone> zone;             // rate-limit buckets shared by every proxy worker
     std::shared_ptr<const Snapshot> snapshot;   // null until the first valid ProxyConfig
     uint64_t requests = 0;                      // answered since start
+    StatsTable stats;                           // per location / upstream, for metrics
     bool quitting = false;
 
     // A draining backend has nothing in flight any more: tell the master (DrainDone).
@@ -44,10 +59,15 @@ public:
     std::function<void()> on_all_closed;
 
     // Takes over an accepted client socket that came in on `listen` (an address string that
-    // outlives the connection).
+    // outlives the connection): a TLS handshake when the listen address serves TLS in the
+    // current snapshot, else an HTTP/1.1 connection.
     void accept(UniqueFd fd, const sockaddr* peer, std::string_view listen);
+    // Owns and starts a connection born elsewhere (after a TLS handshake, an HTTP/2 stream).
+    void adopt(std::unique_ptr<Connection> c);
+    // An HTTP/1.1 connection over `bev` (a socket, TLS after its handshake, an HTTP/2 stream).
+    void adopt_http1(BuffereventPtr bev, const ConnFacts& facts);
     // Called by a connection that is finished; it is destroyed from the loop.
-    void close(ClientConn& c);
+    void close(Connection& c);
     size_t connections() const { return conns_.size(); }
     // Quit: idle connections close now, busy ones after their current response.
     void quit();
@@ -56,7 +76,7 @@ public:
     void end_request(Backend& b);
 
 private:
-    std::unordered_map<ClientConn*, std::unique_ptr<ClientConn>> conns_;
+    std::unordered_map<Connection*, std::unique_ptr<Connection>> conns_;
 };
 
 }  // namespace ne::proxy

@@ -7,24 +7,50 @@
 #include <nlohmann/json.hpp>
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "config/config.h"
+#include "config/template.h"
 #include "ipc/result.h"
 #include "proxy/balancer.h"
 #include "proxy/pool.h"
+#include "proxy/rate_limit.h"
 #include "proxy/router.h"
 #include "proxy/static_files.h"
+#include "proxy/tls_context.h"
 
 namespace ne::proxy {
 
-// Where a location sends its requests: a pool to proxy to, or static files (owned by the
-// snapshot); neither for `return`, which this build does not serve yet.
+struct ProxyHeader {
+    std::string name;
+    config::Template value;
+};
+
+// A location's `rate_limit`, ready for the shared zone.
+struct RateRule {
+    Limit limit;
+    std::string scope;           // keeps this location's buckets apart from another's
+    std::string header;          // key "http_x_api_key" -> "x-api-key"; "" = the client address
+    int status = 503;
+};
+
+// What a location does besides choosing a backend, parsed once per config.
+struct LocationPlan {
+    std::optional<config::ReturnSpec> ret;
+    std::vector<ProxyHeader> proxy_headers;
+    std::optional<RateRule> rate;
+};
+
+// Where a location sends its requests: a pool to proxy to, static files (owned by the
+// snapshot), both (the file when it exists, else the pool: nginx's try_files), or neither
+// (`return`, in plan).
 struct LocationRoute {
     Pool* pool = nullptr;
     const Balancer* balancer = nullptr;
     const StaticFiles* files = nullptr;
+    const LocationPlan* plan = nullptr;   // never null in a snapshot
 };
 
 struct Snapshot {
@@ -32,7 +58,9 @@ struct Snapshot {
     RouteTable routes;
     std::vector<std::vector<LocationRoute>> locations;   // [server][location]
     std::vector<std::unique_ptr<const StaticFiles>> static_files;  // what LocationRoute::files point to
+    std::vector<std::unique_ptr<const LocationPlan>> plans;        // what LocationRoute::plan points to
     std::string error_page;                              // HTML for 502/503/504; "" = built in
+    TlsContexts tls;                                     // SSL_CTX per TLS server
 
     const config::Server* server(int i) const {
         return i < 0 ? nullptr : &config.servers[static_cast<size_t>(i)];

@@ -202,6 +202,7 @@ std::optional<Opened> open_inside(const std::string& path, const std::string& re
     // O_NONBLOCK: a FIFO in the root must not hang the worker in open().
     Opened o{UniqueFd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK)), {}};
     if (!o.fd) {
+        plan.missing = errno == ENOENT || errno == ENOTDIR;
         plan.status = status_for_errno(errno);
         plan.error = Error::from_errno("open " + path).message;
         return std::nullopt;
@@ -299,6 +300,7 @@ StaticPlan StaticFiles::plan(const StaticRequest& req, std::time_t now) const {
     if (!opened) return plan;
 
     if (S_ISDIR(opened->st.st_mode)) {
+        plan.missing = true;   // a directory is no file to serve (try_files $uri)
         if (!path->ends_with('/')) {
             plan.status = 301;
             std::string location(target.path);
@@ -322,6 +324,7 @@ StaticPlan StaticFiles::plan(const StaticRequest& req, std::time_t now) const {
         plan.status = 404;   // a device, socket, FIFO or a directory named like the index
         return plan;
     }
+    plan.missing = false;
 
     const struct stat& st = opened->st;
     const std::time_t mtime = st.st_mtim.tv_sec;

@@ -47,6 +47,9 @@ struct StaticPlan {
     int status = 404;
     std::string path;                     // the file (for logs); may be empty on early errors
     std::string error;                    // why a 403/500 happened, with errno text (for the error log)
+    // No file at this path (none, or a directory): with an app beside the files, the request
+    // is the app's, as with nginx's `try_files $uri @app`. Refused paths (escapes) are not.
+    bool missing = false;
     UniqueFd fd;                          // open for 200/206 GET: the body is [offset, offset + length)
     uint64_t size = 0;                    // whole file size
     uint64_t offset = 0;

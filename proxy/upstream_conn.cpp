@@ -164,10 +164,11 @@ void UpstreamConn::read_head() {
     }
 }
 
-void UpstreamConn::start_body(evbuffer* dst, Framing out) {
+void UpstreamConn::start_body(evbuffer* dst, Framing out, BodyFilter* filter) {
     evbuffer_drain(bufferevent_get_input(bev_.get()), parser_.head_size());
     dst_ = dst;
     pump_.start(parser_.framing(), parser_.content_length(), out);
+    pump_.filter_through(filter);
     state_ = State::body;
     pump_body();
 }

@@ -72,9 +72,10 @@ public:
     void flush();
     // The whole request has been written: the read timeout starts.
     void request_sent();
-    // After upstream_head(): pump the body into `dst`, framed as `out`. Ends the head's views.
-    // May call upstream_body_moved/upstream_done before returning, as may resume_reading().
-    void start_body(evbuffer* dst, Framing out);
+    // After upstream_head(): pump the body into `dst`, framed as `out`, through `filter` when
+    // given (gzip, the cache's copy). Ends the head's views. May call upstream_body_moved/
+    // upstream_done before returning, as may resume_reading().
+    void start_body(evbuffer* dst, Framing out, BodyFilter* filter = nullptr);
     // Back-pressure from the client side.
     void pause_reading();
     void resume_reading();

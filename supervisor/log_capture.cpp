@@ -67,7 +67,18 @@ void LogFile::write_line(std::string_view line) {
         w = ::writev(fd_.get(), iov, 2);
     } while (w < 0 && errno == EINTR);
     if (w > 0) size_ += static_cast<uint64_t>(w);
-    if (w != static_cast<ssize_t>(n)) ++dropped_;
+    if (w == static_cast<ssize_t>(n)) {
+        if (write_errno_ != 0)
+            spdlog::info("{}: writing again ({} lines dropped in all)", path_, dropped_);
+        write_errno_ = 0;
+        return;
+    }
+    ++dropped_;
+    // Said once per streak, not per line: a full disk must not also flood the daemon's log.
+    const int err = w < 0 ? errno : ENOSPC;
+    if (err != write_errno_)
+        spdlog::error("{}: {}; dropping lines until it can be written again", path_, std::strerror(err));
+    write_errno_ = err;
 }
 
 void LogFile::rotate() {

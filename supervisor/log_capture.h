@@ -49,6 +49,7 @@ private:
     bool regular_ = true;        // /dev/null or a fifo is never rotated or truncated
     uint64_t size_ = 0;
     uint64_t dropped_ = 0;
+    int write_errno_ = 0;        // of the failure streak going on (ENOSPC, EIO), 0 when writes work
 };
 
 class LogCapture {

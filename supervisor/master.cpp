@@ -7,13 +7,13 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include <systemd/sd-daemon.h>
 #include <unistd.h>
 
 #include <filesystem>
 
 #include "config/json.h"
 #include "ipc/control.h"
+#include "ipc/log_format.h"
 #include "supervisor/spawn.h"
 
 namespace ne::supervisor {
@@ -64,6 +64,10 @@ Status Master::init() {
     timeval half{0, 500000};
     evtimer_add(sample_timer_.get(), &half);
 
+    systemd_ = std::make_unique<SystemdNotifier>(base_.get());
+    metrics_ = std::make_unique<MetricsServer>(
+        base_.get(), MetricsServer::Handlers{[this] { return metrics_text(); }, [this] { return unready_reason(); }});
+
     control_ = std::make_unique<ControlServer>(base_.get(), [this](const json& req, Reply reply) {
         handle(req, std::move(reply));
     });
@@ -74,7 +78,7 @@ Status Master::init() {
 }
 
 int Master::run() {
-    sd_notify(0, "READY=1\nSTATUS=supervising");
+    systemd_->ready(systemd_status());
     event_base_dispatch(base_.get());
     return exit_code_;
 }
@@ -213,6 +217,7 @@ void Master::on_signal(evutil_socket_t sig, short, void* self) {
         case SIGUSR1:
             spdlog::info("SIGUSR1: reopening log files");
             for (auto& [path, f] : m->logs_) f->reopen();
+            m->proxy_->reopen_logs();
             break;
         case SIGHUP:
             spdlog::info("SIGHUP: rolling reload of every app");
@@ -250,6 +255,8 @@ void Master::on_sample(evutil_socket_t, short, void* self) { static_cast<Master*
 
 void Master::sample() {
     auto now = std::chrono::steady_clock::now();
+    rates_.sample(now, proxy_->totals().series());
+    if (!shutting_down_) systemd_->status(systemd_status());
     for (auto& a : apps_) {
         for (Worker* w : a->workers()) {
             w->sample(now);
@@ -272,7 +279,7 @@ void Master::shutdown(std::function<void()> then) {
         return;
     }
     shutting_down_ = true;
-    sd_notify(0, "STOPPING=1\nSTATUS=draining and stopping every app");
+    systemd_->stopping("draining and stopping every app");
     for (auto& a : apps_) a->stop("daemon stopping");
     wait_for([this, then] {
         for (auto& a : apps_)
@@ -412,7 +419,8 @@ int run_daemon(const DaemonOptions& opts) {
     ::chmod(home.c_str(), 0700);
     int ready_fd = opts.foreground ? -1 : daemonize(ipc::control::daemon_log_path(home));
     spdlog::set_default_logger(spdlog::stdout_logger_mt("nodeedge"));
-    spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e%z [%l] %v");
+    if (opts.log_format == "json") ::setenv(kLogFormatEnv, "json", 1);  // proxy workers follow
+    set_log_format(opts.log_format, "%Y-%m-%dT%H:%M:%S.%e%z [%l] %v");
     spdlog::flush_on(spdlog::level::info);
 
     auto lock = lock_pid_file(ipc::control::pid_path(home));

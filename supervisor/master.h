@@ -8,6 +8,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -17,14 +18,18 @@
 #include "ipc/event_ptr.h"
 #include "supervisor/app.h"
 #include "supervisor/control_server.h"
+#include "supervisor/metrics_server.h"
+#include "supervisor/metrics_window.h"
 #include "supervisor/proxy_workers.h"
 #include "supervisor/state_db.h"
+#include "supervisor/systemd_notify.h"
 #include "supervisor/worker.h"
 
 namespace ne::supervisor {
 
 struct DaemonOptions {
     bool foreground = false;   // stay attached (systemd Type=notify, containers); else daemonize
+    std::string log_format;    // "json", "text", or "" (NODEEDGE_LOG_FORMAT, else text)
 };
 
 // Runs the daemon until `kill` or SIGTERM/SIGINT; returns the exit code.
@@ -92,6 +97,11 @@ private:
     void sample();
     void stop_orphans();
     void restore_running();
+    // metrics_master.cpp: what the [metrics] endpoint and `status` show.
+    std::string metrics_text() const;
+    std::optional<std::string> unready_reason() const;   // /health: nullopt when ready
+    json app_rates() const;                               // [{name, requests_per_sec, p99_ms}]
+    std::string systemd_status() const;                   // "2 apps, 5 workers online"
 
     static void on_signal(evutil_socket_t sig, short, void* self);
     static void on_kick(evutil_socket_t, short, void* self);
@@ -104,6 +114,9 @@ private:
     std::unique_ptr<StateDb> db_;
     std::unique_ptr<ControlServer> control_;
     std::unique_ptr<ProxyWorkers> proxy_;
+    std::unique_ptr<MetricsServer> metrics_;
+    std::unique_ptr<SystemdNotifier> systemd_;
+    RateWindow rates_;
     config::Config running_;
     std::vector<std::unique_ptr<App>> apps_;
     std::map<pid_t, Worker*> by_pid_;

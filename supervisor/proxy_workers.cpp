@@ -1,20 +1,55 @@
 #include "supervisor/proxy_workers.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "ipc/net.h"
+#include "ipc/control.h"
+#include "proxy/cache_index.h"
+#include "proxy/shared_zone.h"
 
 namespace ne::supervisor {
 
 using nlohmann::json;
 
+namespace {
+
+// Keys tracked at once by rate limits (about 40 bytes each, 2.5 MiB in all, touched only as
+// used); past that the least recently used key in a probe window is forgotten.
+constexpr size_t kRateLimitKeys = 65536;
+
+}  // namespace
+
 ProxyWorkers::ProxyWorkers(event_base* base, std::string self_exe, OnDrainDone on_drain_done)
-    : base_(base), exe_(std::move(self_exe)), on_drain_done_(std::move(on_drain_done)) {}
+    : base_(base), exe_(std::move(self_exe)), on_drain_done_(std::move(on_drain_done)) {
+    auto zone = proxy::SharedZone::create(proxy::SharedZone::bytes_for(kRateLimitKeys));
+    if (zone)
+        zone_ = std::move(*zone);
+    else
+        spdlog::error("{}; rate_limit is not enforced", zone.error().message);
+    if (auto st = start_cache(); !st) spdlog::error("{}; responses are not cached", st.error().message);
+}
+
+Status ProxyWorkers::start_cache() {
+    // The index starts empty, so files a previous daemon left are nobody's: they go.
+    const std::string dir = ipc::control::home_dir() + "/cache";
+    if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) return Error::from_errno("cache: mkdir " + dir);
+    if (DIR* d = ::opendir(dir.c_str())) {
+        while (dirent* e = ::readdir(d))
+            if (e->d_name[0] != '.') ::unlinkat(::dirfd(d), e->d_name, 0);
+        ::closedir(d);
+    }
+    auto index = proxy::CacheIndex::create();
+    if (!index) return index.error();
+    cache_zone_ = std::move(*index);
+    return {};
+}
 
 ProxyWorkers::~ProxyWorkers() {
     for (auto& [pid, p] : procs_) ::kill(pid, SIGKILL);
@@ -73,6 +108,28 @@ void ProxyWorkers::set_config(json config) {
     send_all(ipc::ProxyConfig{config_});
 }
 
+Status ProxyWorkers::set_user(const std::string& user) {
+    if (user == user_) return {};
+    std::optional<Credentials> next;
+    if (!user.empty() && ::geteuid() != 0) {
+        spdlog::warn("[proxy] user = \"{}\" ignored: the daemon does not run as root", user);
+    } else {
+        auto c = resolve_credentials(user, "");
+        if (!c) return c.error().wrap("[proxy] user");
+        next = std::move(*c);
+    }
+    user_ = user;
+    credentials_ = std::move(next);
+    // Proxy workers write the cache's files as that user.
+    if (credentials_) {
+        const std::string dir = ipc::control::home_dir() + "/cache";
+        if (::chown(dir.c_str(), credentials_->uid, credentials_->gid) != 0)
+            spdlog::warn("{}", Error::from_errno("cache: chown " + dir + " to " + user).message);
+    }
+    if (!order_.empty()) start_generation();
+    return {};
+}
+
 void ProxyWorkers::set_count(int n) {
     count_ = std::max(1, n);
     if (order_.empty()) return;
@@ -105,9 +162,20 @@ Result<pid_t> ProxyWorkers::fork_one() {
         args.push_back("--listen");
         args.push_back(a + "=" + std::to_string(target++));
     }
+    if (zone_) {
+        sources.push_back(zone_.get());
+        args.push_back("--zone");
+        args.push_back(std::to_string(target++));
+    }
+    if (cache_zone_) {
+        sources.push_back(cache_zone_.get());
+        args.push_back("--cache-zone");
+        args.push_back(std::to_string(target++));
+    }
     std::vector<char*> argv;
     for (auto& s : args) argv.push_back(s.data());
     argv.push_back(nullptr);
+    const Credentials* as = credentials_ ? &*credentials_ : nullptr;
 
     pid_t pid = ::fork();
     if (pid < 0) return Error::from_errno("fork proxy worker");
@@ -119,6 +187,13 @@ Result<pid_t> ProxyWorkers::fork_one() {
         std::vector<int>& high = sources;
         for (int& fd : high) fd = fcntl(fd, F_DUPFD_CLOEXEC, 64);
         for (size_t i = 0; i < high.size(); ++i) dup2(high[i], 3 + static_cast<int>(i));
+        // The listening sockets are bound (by us, as root) and passed down; the worker gives
+        // up root before it reads a single request byte.
+        if (as && !switch_to(*as)) {
+            static constexpr char kWhy[] = "proxy worker: cannot switch to [proxy] user\n";
+            [[maybe_unused]] ssize_t n = ::write(STDERR_FILENO, kWhy, sizeof kWhy - 1);
+            _exit(126);
+        }
         execv(exe_.c_str(), argv.data());
         _exit(127);
     }
@@ -190,6 +265,7 @@ void ProxyWorkers::on_frame(pid_t pid, const std::string& payload) {
         p.prev_requests = s->requests;
         p.connections = s->connections;
         p.requests = s->requests;
+        totals_.update(pid, *s);
     }
 }
 
@@ -212,6 +288,7 @@ bool ProxyWorkers::on_exit(pid_t pid, int status) {
     bool expected = it->second.quitting;
     int gen = it->second.generation;
     procs_.erase(it);
+    totals_.retire(pid);
     forget_in_drains(pid);
     if (!expected) {
         spdlog::error("proxy worker {} died ({}); starting another", pid,
@@ -222,6 +299,11 @@ bool ProxyWorkers::on_exit(pid_t pid, int status) {
     }
     check_quit_done();
     return true;
+}
+
+void ProxyWorkers::reopen_logs() {
+    std::string frame = ipc::encode(ipc::ReopenLogs{});
+    for (auto& [pid, p] : procs_) p.channel->send(frame);
 }
 
 void ProxyWorkers::quit(std::function<void()> done) {

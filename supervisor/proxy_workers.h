@@ -19,6 +19,8 @@
 #include "ipc/messages.h"
 #include "ipc/result.h"
 #include "ipc/unique_fd.h"
+#include "supervisor/credentials.h"
+#include "supervisor/metrics_totals.h"
 
 namespace ne::supervisor {
 
@@ -35,6 +37,11 @@ public:
     Status set_listeners(const std::vector<std::string>& addresses);
     // Applies to new requests in every proxy worker.
     void set_config(nlohmann::json config);
+    // `[proxy] user`: workers forked from now on switch to it (only when the daemon is root,
+    // as nginx's `user`); a change replaces the running generation, since a worker cannot
+    // switch back. Call before set_listeners so that the first workers start as that user.
+    // An unknown user is an Error and changes nothing.
+    Status set_user(const std::string& user);
     // "auto" = usable CPUs. Takes effect now (spawns or quits workers).
     void set_count(int n);
 
@@ -44,6 +51,8 @@ public:
 
     // SIGCHLD: true when pid was a proxy worker (re-forked unless quitting).
     bool on_exit(pid_t pid, int status);
+    // Every worker reopens its access log (after a rotation; the master's SIGUSR1).
+    void reopen_logs();
     // Quit every worker (finish in-flight, exit); done() once all have exited.
     void quit(std::function<void()> done);
     bool running() const { return !procs_.empty(); }
@@ -51,6 +60,9 @@ public:
     std::vector<std::string> listen_addresses() const;
     // {listen: [...], connections, requests_per_sec, workers: [{pid, status}]}
     nlohmann::json status() const;
+    // Request counters summed over every proxy worker, past ones included.
+    const ProxyTotals& totals() const { return totals_; }
+    size_t processes() const { return procs_.size(); }
 
 private:
     struct Proc {
@@ -64,6 +76,8 @@ private:
         double rps = 0;
     };
     Result<pid_t> fork_one();
+    // The cache's index zone and an empty $NODEEDGE_HOME/cache.
+    Status start_cache();
     void send_all(const ipc::Message& m);
     void on_frame(pid_t pid, const std::string& payload);
     void forget_in_drains(pid_t pid);
@@ -75,12 +89,19 @@ private:
     std::string exe_;
     OnDrainDone on_drain_done_;
     std::map<std::string, UniqueFd> listeners_;
+    // Rate-limit buckets (proxy/shared_zone.h), created once and given to every proxy worker,
+    // re-forked ones too, so limits hold across workers and survive a proxy crash.
+    UniqueFd zone_;
+    UniqueFd cache_zone_;                           // the response cache's index (proxy/cache_index.h)
     std::vector<std::string> order_;               // listen addresses, in fd order
     nlohmann::json config_ = nlohmann::json::object();
+    std::string user_;                              // as written
+    std::optional<Credentials> credentials_;        // resolved; none: keep the daemon's
     int count_ = 1;
     int generation_ = 0;
     bool quitting_ = false;
     std::map<pid_t, Proc> procs_;
+    ProxyTotals totals_;
     std::map<uint64_t, ipc::BackendAdd> ready_;     // what a new proxy worker must be told
     std::map<uint64_t, std::set<pid_t>> drains_;    // backend -> workers yet to report
     std::function<void()> quit_done_;

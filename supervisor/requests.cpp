@@ -37,7 +37,9 @@ void merge_routing(config::Config& into, const config::Config& file) {
         std::erase_if(into.servers, [&](const config::Server& s) { return s.where.file == file.source; });
         std::erase_if(into.upstreams, [&](const config::Upstream& u) { return u.where.file == file.source; });
         into.proxy = file.proxy;
-        into.metrics = file.metrics;
+        // Starting another file without a [metrics] table keeps the endpoint (a readiness
+        // probe depends on it); the file that set it can change or remove it.
+        if (!file.metrics.listen.empty() || file.source == into.source) into.metrics = file.metrics;
         into.source = file.source;
     }
     into.servers.insert(into.servers.end(), file.servers.begin(), file.servers.end());
@@ -96,7 +98,7 @@ json Master::status_json() const {
     json rows = json::array();
     for (auto& a : apps_)
         for (Worker* w : a->workers()) rows.push_back(worker_row(*a, *w));
-    return {{"workers", rows}, {"proxy", proxy_->status()}};
+    return {{"workers", rows}, {"proxy", proxy_->status()}, {"apps", app_rates()}};
 }
 
 // ---- start / resurrect ------------------------------------------------------------------
@@ -128,6 +130,8 @@ Status Master::apply_running(config::Config next) {
         for (auto& l : s.listen) listen.push_back(l.str());
     int workers = next.proxy.workers == "auto" ? config::usable_cpus()
                                                : std::max(1, std::atoi(next.proxy.workers.c_str()));
+    if (auto s = metrics_->listen(next.metrics.listen); !s) return s;
+    if (auto s = proxy_->set_user(next.proxy.user); !s) return s;
     proxy_->set_count(workers);
     if (auto s = proxy_->set_listeners(listen); !s) return s;
     running_ = std::move(next);

@@ -10,6 +10,7 @@
 #include <map>
 #include <string_view>
 
+#include "supervisor/credentials.h"
 #include "supervisor/memory.h"
 
 extern char** environ;
@@ -20,7 +21,7 @@ namespace {
 
 // What the child writes to the error pipe when it cannot exec.
 struct ChildFailure {
-    enum Stage : int { kStdio, kChdir, kExec } stage;
+    enum Stage : int { kStdio, kUser, kChdir, kExec } stage;
     int err;
 };
 
@@ -67,14 +68,22 @@ std::vector<std::string> exec_candidates(const SpawnSpec& spec) {
 }
 
 // spec.env with Node's channel variables set exactly when we hand over a channel: a daemon
-// that was itself started by node must not pass its own NODE_CHANNEL_FD on to workers.
-std::vector<std::string> child_env(const SpawnSpec& spec) {
+// that was itself started by node must not pass its own NODE_CHANNEL_FD on to workers. A
+// worker run as another user gets that user's HOME, USER and LOGNAME, not the daemon's.
+std::vector<std::string> child_env(const SpawnSpec& spec, const std::optional<Credentials>& as) {
     std::vector<std::string> env;
-    env.reserve(spec.env.size() + 2);
+    env.reserve(spec.env.size() + 5);
     for (const auto& kv : spec.env) {
         if (kv.starts_with("NODE_CHANNEL_FD=") || kv.starts_with("NODE_CHANNEL_SERIALIZATION_MODE="))
             continue;
+        if (as && !as->user.empty() && (kv.starts_with("HOME=") || kv.starts_with("USER=") || kv.starts_with("LOGNAME=")))
+            continue;
         env.push_back(kv);
+    }
+    if (as && !as->user.empty()) {
+        env.push_back("HOME=" + as->home);
+        env.push_back("USER=" + as->user);
+        env.push_back("LOGNAME=" + as->user);
     }
     if (spec.node_ipc) {
         env.push_back("NODE_CHANNEL_FD=3");
@@ -96,8 +105,8 @@ struct ChildFds {
 }
 
 // Runs in the forked child: async-signal-safe calls only, everything was prepared before fork.
-[[noreturn]] void run_child(const ChildFds& fds, const char* cwd, const CArray& candidates,
-                            const CArray& argv, const CArray& envp) {
+[[noreturn]] void run_child(const ChildFds& fds, const Credentials* as, const char* cwd,
+                            const CArray& candidates, const CArray& argv, const CArray& envp) {
     // Handlers are reset by exec anyway, but ignored signals and the mask are inherited.
     struct sigaction dfl {};
     dfl.sa_handler = SIG_DFL;
@@ -122,6 +131,8 @@ struct ChildFds {
     // Whatever else the daemon holds without O_CLOEXEC (a library's fd, say) stays with it.
     close_range(fds.ipc_fd >= 0 ? 4 : 3, ~0U, CLOSE_RANGE_CLOEXEC);
 
+    // Before chdir and exec, so that the user's own permissions decide both.
+    if (as && !switch_to(*as)) fail_child(fds.report_fd, ChildFailure::kUser);
     if (*cwd != '\0' && chdir(cwd) != 0) fail_child(fds.report_fd, ChildFailure::kChdir);
 
     // execvp's search: a missing or inaccessible candidate moves on to the next; EACCES is
@@ -155,6 +166,11 @@ std::optional<ChildFailure> read_report(int fd) {
 
 Error failure_error(const ChildFailure& f, const SpawnSpec& spec) {
     switch (f.stage) {
+    case ChildFailure::kUser:
+        return Error::from_errno("run as user " + (spec.user.empty() ? "(daemon's)" : spec.user) +
+                                     (spec.group.empty() ? "" : " group " + spec.group) +
+                                     (f.err == EPERM ? " (needs a daemon started as root)" : ""),
+                                 f.err);
     case ChildFailure::kChdir: return Error::from_errno("chdir " + spec.cwd, f.err);
     case ChildFailure::kExec: return Error::from_errno("exec " + spec.exe, f.err);
     case ChildFailure::kStdio: break;
@@ -194,8 +210,10 @@ Result<Spawned> spawn(const SpawnSpec& spec) {
         if (auto st = set_nonblocking(fd); !st) return st.error().wrap("exec " + spec.exe);
     }
 
+    auto as = resolve_credentials(spec.user, spec.group);
+    if (!as) return as.error();
     const std::vector<std::string> candidates = exec_candidates(spec);
-    const std::vector<std::string> env = child_env(spec);
+    const std::vector<std::string> env = child_env(spec, *as);
     const CArray candidates_c(candidates), argv_c(spec.argv), envp_c(env);
     const ChildFds fds{dev_null.get(), out_w.get(), err_w.get(), spec.node_ipc ? ipc_child.get() : -1,
                        report_w.get()};
@@ -206,7 +224,7 @@ Result<Spawned> spawn(const SpawnSpec& spec) {
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
     pid_t pid = fork();
-    if (pid == 0) run_child(fds, spec.cwd.c_str(), candidates_c, argv_c, envp_c);
+    if (pid == 0) run_child(fds, *as ? &**as : nullptr, spec.cwd.c_str(), candidates_c, argv_c, envp_c);
     int fork_errno = errno;
     pthread_sigmask(SIG_SETMASK, &old, nullptr);
     if (pid < 0) return Error::from_errno("exec " + spec.exe + ": fork", fork_errno);
@@ -247,6 +265,8 @@ SpawnSpec worker_spec(const config::App& app, int instance, int port) {
 
     SpawnSpec spec;
     spec.cwd = app.cwd;
+    spec.user = app.user;
+    spec.group = app.group;
     for (const auto& [k, v] : env) spec.env.push_back(k + "=" + v);
     if (app.interpreter == "none") {
         spec.exe = app.script;

@@ -21,6 +21,10 @@ struct SpawnSpec {
     std::vector<std::string> env;    // "K=V", the complete environment
     std::string cwd;                 // empty: the daemon's
     bool node_ipc = false;           // give the child a socketpair end as NODE_CHANNEL_FD=3
+    // Run as this user (name or uid) and group (default: the user's); empty: as the daemon.
+    // The child's HOME, USER and LOGNAME then name that user.
+    std::string user;
+    std::string group;
 };
 
 struct Spawned {
@@ -32,14 +36,16 @@ struct Spawned {
 };
 
 // Returns once the child has exec'd. A failed chdir or exec is an Error ("exec node: No such
-// file or directory", "chdir /srv/api: Permission denied"; the caller prefixes "app:i") and
+// file or directory", "chdir /srv/api: Permission denied", "run as user nobody: Operation
+// not permitted"; the caller prefixes "app:i") and
 // the failed child is already reaped. The child runs in a new session with default signal
 // dispositions and an empty mask, stdin on /dev/null, and no other fd of ours: it outlives
 // the daemon (no PDEATHSIG) so that the next daemon can adopt or stop it.
 Result<Spawned> spawn(const SpawnSpec& spec);
 
 // The spec for instance `instance` of `app` listening on `port`: interpreter + node_args +
-// script + args (interpreter "none" runs the script itself), cwd = app.cwd, and env = the
+// script + args (interpreter "none" runs the script itself), cwd = app.cwd, user/group =
+// app.user/app.group, and env = the
 // daemon's environment, then app.env, then PORT, NODE_APP_INSTANCE, name (PM2's names) and
 // NODEEDGE_APP, NODEEDGE_INSTANCE, which app.env cannot override (the proxy relies on PORT).
 // node_ipc is on for every interpreter but "none" unless wait_ready, as under PM2, where apps

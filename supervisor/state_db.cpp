@@ -1,6 +1,12 @@
 #include "supervisor/state_db.h"
 
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
 #include <utility>
 
 namespace ne::supervisor {
@@ -141,6 +147,27 @@ private:
 
 }  // namespace
 
+namespace {
+
+// Keeps the damaged file for a post-mortem and starts an empty one in its place.
+Result<std::unique_ptr<StateDb>> move_aside_and_open(const std::string& path, const std::string& why) {
+    const std::string aside = path + ".corrupt";
+    if (std::rename(path.c_str(), aside.c_str()) != 0)
+        return Error{path + ": " + why + "; cannot move it aside: " + std::strerror(errno)};
+    ::unlink((path + "-wal").c_str());
+    ::unlink((path + "-shm").c_str());
+    spdlog::error("{}: {}; moved aside to {}, starting with an empty state (the running config and "
+                  "the saved list are lost: start the apps again)", path, why, aside);
+    return StateDb::open(path);
+}
+
+bool damaged(sqlite3* db) {
+    int rc = sqlite3_errcode(db);
+    return rc == SQLITE_NOTADB || rc == SQLITE_CORRUPT;
+}
+
+}  // namespace
+
 Result<std::unique_ptr<StateDb>> StateDb::open(const std::string& path) {
     sqlite3* raw = nullptr;
     int rc = sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr);
@@ -152,12 +179,19 @@ Result<std::unique_ptr<StateDb>> StateDb::open(const std::string& path) {
     sqlite3_busy_timeout(raw, 2000);
     // A garbage file fails on its first read (here); a damaged database only when the bad page
     // is read, which quick_check does now, so the daemon says so at start and not mid-way.
-    if (auto st = s.exec("set WAL mode", "PRAGMA journal_mode=WAL"); !st) return st.error();
+    if (auto st = s.exec("set WAL mode", "PRAGMA journal_mode=WAL"); !st) {
+        if (!damaged(raw)) return st.error();
+        db.reset();
+        return move_aside_and_open(path, sqlite3_errstr(SQLITE_NOTADB));
+    }
     auto check = s.single_text("check", "PRAGMA quick_check(1)");
-    if (!check) return check.error();
-    if (check->value_or("") != "ok")
-        return Error{path + ": database is corrupt (" + one_line(check->value_or("")) +
-                     "); move it aside to start afresh"};
+    if (!check && !damaged(raw)) return check.error();
+    if (!check || check->value_or("") != "ok") {
+        const std::string why = check ? "database is corrupt (" + one_line(check->value_or("")) + ")"
+                                      : check.error().message;
+        db.reset();
+        return move_aside_and_open(path, why);
+    }
     if (auto st = s.exec("set synchronous", "PRAGMA synchronous=NORMAL"); !st) return st.error();
     if (auto st = s.exec("create schema", kSchema); !st) return st.error();
     return std::unique_ptr<StateDb>(new StateDb(std::move(db), path));

@@ -39,6 +39,9 @@ struct EventRow {
 
 class StateDb {
 public:
+    // A damaged file (not a database, or failing quick_check) is renamed to <path>.corrupt,
+    // said in the daemon's log, and replaced by an empty database: the daemon keeps working
+    // (without the lost running config and saved list) instead of refusing to start.
     static Result<std::unique_ptr<StateDb>> open(const std::string& path);
     ~StateDb();
 

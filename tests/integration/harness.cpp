@@ -328,6 +328,16 @@ Result<HttpResponse> http_get(int port, const std::string& target, const Headers
     return conn.get(target, with_close);
 }
 
+json get_json(int port, const std::string& target) {
+    auto r = http_get(port, target);
+    if (!r || r->status != 200) {
+        ADD_FAILURE() << "GET " << target << " on port " << port << ": "
+                      << (r ? "status " + std::to_string(r->status) : r.error().message);
+        return json::object();
+    }
+    return json::parse(r->body, nullptr, false);
+}
+
 // ---- load --------------------------------------------------------------------------------
 
 std::string LoadLoop::Stats::describe() const {
@@ -468,6 +478,13 @@ void IntegrationTest::dump_daemon_log() const {
 }
 
 RunResult IntegrationTest::run_args(const std::vector<std::string>& args, std::chrono::milliseconds timeout) {
+    std::vector<std::string> argv{NODEEDGE_BIN};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return run_command(argv, timeout);
+}
+
+RunResult IntegrationTest::run_command(const std::vector<std::string>& argv_strings,
+                                       std::chrono::milliseconds timeout) {
     RunResult res;
     // Built before fork: the child of a process that has threads (LoadLoop) may only call
     // async-signal-safe functions, so no setenv() there.
@@ -478,10 +495,9 @@ RunResult IntegrationTest::run_args(const std::vector<std::string>& args, std::c
     std::vector<char*> envp;
     for (auto& s : env_strings) envp.push_back(s.data());
     envp.push_back(nullptr);
-    std::vector<std::string> argv_strings{NODEEDGE_BIN};
-    argv_strings.insert(argv_strings.end(), args.begin(), args.end());
+    std::vector<std::string> argv_copy = argv_strings;
     std::vector<char*> argv;
-    for (auto& s : argv_strings) argv.push_back(s.data());
+    for (auto& s : argv_copy) argv.push_back(s.data());
     argv.push_back(nullptr);
 
     int out_pipe[2], err_pipe[2];
@@ -500,7 +516,7 @@ RunResult IntegrationTest::run_args(const std::vector<std::string>& args, std::c
         if (devnull >= 0) dup2(devnull, 0);
         dup2(out_w.get(), 1);
         dup2(err_w.get(), 2);
-        execve(argv[0], argv.data(), envp.data());
+        execvpe(argv[0], argv.data(), envp.data());  // a PATH search: tests run `node` too
         _exit(127);
     }
     out_w.reset();
@@ -528,8 +544,8 @@ RunResult IntegrationTest::run_args(const std::vector<std::string>& args, std::c
         if (std::chrono::steady_clock::now() >= deadline) {
             ::kill(pid, SIGKILL);
             waitpid(pid, &wstatus, 0);
-            res.err += "\n[harness: `nodeedge";
-            for (const auto& a : args) res.err += " " + a;
+            res.err += "\n[harness: `" + fs::path(argv_strings[0]).filename().string();
+            for (size_t i = 1; i < argv_strings.size(); ++i) res.err += " " + argv_strings[i];
             res.err += "` killed after " + std::to_string(timeout.count()) + " ms]";
             return res;
         }
@@ -609,6 +625,31 @@ std::string IntegrationTest::write_file(const std::string& file_name, const std:
     }
     EXPECT_EQ(text.find("${"), std::string::npos) << "unreplaced variable in " << file_name << ":\n" << text;
     const std::string path = dir_ + "/" + file_name;
+    std::ofstream(path) << text;
+    return path;
+}
+
+std::string IntegrationTest::stage_example(const std::string& name,
+                                           const std::vector<std::pair<std::string, std::string>>& replace) {
+    const fs::path source = fs::path(NODEEDGE_SOURCE_DIR) / "ecosystem-examples" / name;
+    const fs::path staged = fs::path(dir_) / name;
+    std::error_code ec;
+    fs::create_directory(staged, ec);
+    EXPECT_FALSE(ec) << "mkdir " << staged << ": " << ec.message();
+    // Symlinks, not copies: node_modules and .next stay where setup built them.
+    for (const auto& entry : fs::directory_iterator(source, ec)) {
+        if (entry.path().filename() == "ecosystem.toml") continue;
+        fs::create_symlink(entry.path(), staged / entry.path().filename(), ec);
+        EXPECT_FALSE(ec) << "symlink " << entry.path() << ": " << ec.message();
+    }
+    std::string text = read_file((source / "ecosystem.toml").string());
+    EXPECT_FALSE(text.empty()) << "cannot read " << source / "ecosystem.toml";
+    for (const auto& [from, to] : replace) {
+        EXPECT_NE(text.find(from), std::string::npos) << "example " << name << "'s ecosystem.toml has no \"" << from << "\"";
+        for (size_t pos = 0; (pos = text.find(from, pos)) != std::string::npos; pos += to.size())
+            text.replace(pos, from.size(), to);
+    }
+    const std::string path = (staged / "ecosystem.toml").string();
     std::ofstream(path) << text;
     return path;
 }

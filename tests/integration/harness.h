@@ -104,6 +104,8 @@ private:
 
 // A GET on a connection of its own ("Connection: close").
 Result<HttpResponse> http_get(int port, const std::string& target, const Headers& headers = {});
+// http_get of a 200 JSON answer, parsed; an empty object (and a test failure) otherwise.
+json get_json(int port, const std::string& target);
 
 // ---- load --------------------------------------------------------------------------------
 
@@ -157,6 +159,8 @@ protected:
     RunResult run_args(const std::vector<std::string>& args, std::chrono::milliseconds timeout = 60s);
     template <typename... A>
     RunResult run(const A&... args) { return run_args({std::string(args)...}); }
+    // Runs any program (argv[0] looked up in PATH, e.g. "node") the same way.
+    RunResult run_command(const std::vector<std::string>& argv, std::chrono::milliseconds timeout = 60s);
 
     // `status --json`, parsed; an empty array (and a test failure) when it does not succeed.
     json status_json();
@@ -173,6 +177,12 @@ protected:
     // Returns the absolute path.
     std::string write_file(const std::string& file_name, const std::string& tmpl,
                            const std::map<std::string, std::string>& vars = {});
+
+    // ecosystem-examples/<name> as the test's own folder: a symlink to each of the example's
+    // files, and its ecosystem.toml with every `from` text replaced by `to` (each must occur),
+    // so the example runs as users run it, but on the test's free ports. Returns the file's path.
+    std::string stage_example(const std::string& name,
+                              const std::vector<std::pair<std::string, std::string>>& replace);
 
     // curl (via popen) with `args` appended; returns its stdout.
     std::string curl(const std::string& args);

@@ -188,16 +188,6 @@ Result<std::string> read_response(int fd) {
     }
 }
 
-json get_json(int port, const std::string& target) {
-    auto r = http_get(port, target);
-    if (!r || r->status != 200) {
-        ADD_FAILURE() << "GET " << target << " on port " << port << ": "
-                      << (r ? "status " + std::to_string(r->status) : r.error().message);
-        return json::object();
-    }
-    return json::parse(r->body, nullptr, false);
-}
-
 // Seconds of CPU the process has used (user + system), from /proc/<pid>/stat.
 double cpu_seconds(pid_t pid) {
     std::ifstream in("/proc/" + std::to_string(pid) + "/stat");

@@ -3,6 +3,7 @@
 #include "config/json.h"
 #include "config/load.h"
 #include "unit/config_test_dir.h"
+#include "unit/tls_test_cert.h"
 
 namespace ne::config {
 namespace {
@@ -114,8 +115,7 @@ TEST(ConfigJson, RoundTripsThroughText) {
 TEST(ConfigJson, RoundTripsTheLoadedSpecShapedFile) {
     testing::TestDir dir;
     dir.write("app.js", "");
-    dir.write("cert.pem", "");
-    dir.write("key.pem", "");
+    ASSERT_TRUE(ne::tls_testing::write_test_cert(dir.file("cert.pem"), dir.file("key.pem")));
     auto loaded = load_string(R"toml(
 [[apps]]
 name = "api"

@@ -2,9 +2,11 @@
 
 #include <filesystem>
 
+#include "config/json.h"
 #include "config/load.h"
 #include "config/validate.h"
 #include "unit/config_test_dir.h"
+#include "unit/tls_test_cert.h"
 
 namespace ne::config {
 namespace {
@@ -90,8 +92,7 @@ class LoadTest : public ::testing::Test {
 protected:
     void SetUp() override {
         dir_.write("app.js", "require('http').createServer().listen(process.env.PORT)\n");
-        dir_.write("cert.pem", "not checked here\n");
-        dir_.write("key.pem", "not checked here\n");
+        ASSERT_TRUE(ne::tls_testing::write_test_cert(dir_.file("cert.pem"), dir_.file("key.pem")));
     }
 
     std::string eco() const { return dir_.file("ecosystem.toml"); }
@@ -195,6 +196,9 @@ TEST_F(LoadTest, SpecExampleParsesWithEveryValue) {
     EXPECT_EQ(api.cache.valid, (std::map<int, Duration>{{200, 5min}, {404, 1min}}));
     EXPECT_EQ(api.cache.use_stale, (std::vector<std::string>{"error", "timeout", "updating"}));
     EXPECT_TRUE(api.cache.lock);
+    EXPECT_EQ(api.cache.max_size, 256ull << 20);
+    EXPECT_EQ(api.cache.lock_timeout, 5s);
+    EXPECT_TRUE(api.cache.bypass_cookie.empty());
 
     const Location& files = s.locations[1];
     EXPECT_EQ(files.path, "/static/");
@@ -215,9 +219,23 @@ TEST_F(LoadTest, SpecExampleParsesWithEveryValue) {
     EXPECT_EQ(remote.fail_timeout, 10s);
 }
 
+TEST_F(LoadTest, CacheKeysBeyondTheSpecExample) {
+    const std::string text = "[[apps]]\nname = \"a\"\nscript = \"a.js\"\nport = 3000\n"
+                             "[[servers]]\nlisten = [\"127.0.0.1:8080\"]\n[[servers.locations]]\npath = \"/\"\napp = \"a\"\n"
+                             "cache = { max_size = \"64M\", bypass_cookie = [\"session\", \"admin\"], lock_timeout = \"2s\" }\n";
+    dir_.write("a.js", "");
+    auto c = load(text);
+    ASSERT_TRUE(c.ok()) << c.error().message;
+    const config::Cache& cache = c->servers[0].locations[0].cache;
+    EXPECT_TRUE(cache.enabled);
+    EXPECT_EQ(cache.max_size, 64ull << 20);
+    EXPECT_EQ(cache.bypass_cookie, (std::vector<std::string>{"session", "admin"}));
+    EXPECT_EQ(cache.lock_timeout, 2s);
+}
+
 TEST_F(LoadTest, KeysAbsentFromTheSpecExampleParseToo) {
     dir_.write("sub/server.js", "");
-    auto c = load(R"toml(
+    std::string text = R"toml(
 [[apps]]
 name = "web"
 script = "sub/server.js"
@@ -234,7 +252,7 @@ listen = ["[::1]:8081", "0.0.0.0:8082"]
 client_header_timeout = "10s"
 client_body_timeout = "20s"
 keepalive_requests = 50
-tls = { cert = "/dev/null", key = "key.pem", ciphers = "HIGH" }
+tls = { cert = "@CERT@", key = "key.pem", ciphers = "HIGH" }
 
 [[servers.locations]]
 path = "= /exact"
@@ -262,7 +280,10 @@ return = 410
 [[upstreams]]
 name = "backends"
 servers = [ { address = "10.0.0.6:80" } ]
-)toml");
+)toml";
+    const std::string abs_cert = dir_.file("cert.pem");
+    text.replace(text.find("@CERT@"), 6, abs_cert);
+    auto c = load(text);
     ASSERT_TRUE(c.ok()) << c.error().message;
     const std::string base = dir_.path().string();
     const App& a = c->apps[0];
@@ -283,7 +304,7 @@ servers = [ { address = "10.0.0.6:80" } ]
     EXPECT_EQ(s.client_header_timeout, 10s);
     EXPECT_EQ(s.client_body_timeout, 20s);
     EXPECT_EQ(s.keepalive_requests, 50);
-    EXPECT_EQ(s.tls.cert, "/dev/null");  // absolute stays
+    EXPECT_EQ(s.tls.cert, abs_cert);  // absolute stays
     EXPECT_EQ(s.tls.ciphers, "HIGH");
     EXPECT_EQ(s.tls.protocols, (std::vector<std::string>{"TLSv1.2", "TLSv1.3"}));
     EXPECT_FALSE(s.gzip.enabled);
@@ -396,7 +417,7 @@ const ErrorCase kErrorCases[] = {
     {"missing location path", "[[servers]]\nlisten = [\"127.0.0.1:8080\"]\n\n[[servers.locations]]\napp = \"x\"\n",
      4, 1, "missing required key 'path' in [[servers.locations]]"},
     {"location without handler", "[[servers]]\nlisten = [\"127.0.0.1:8080\"]\n[[servers.locations]]\npath = \"/\"\n",
-     3, 1, "needs exactly one of app, upstream, root, alias, return"},
+     3, 1, "needs one of app, upstream, root, alias, return"},
     {"location with two handlers", "[[servers]]\nlisten = [\"127.0.0.1:8080\"]\n[[servers.locations]]\npath = \"/\"\n"
      "root = \"a\"\nalias = \"b\"\n", 3, 1, "(found root, alias)"},
     {"location path", "[[servers]]\nlisten = [\"127.0.0.1:8080\"]\n[[servers.locations]]\npath = \"api\"\nroot = \"a\"\n",
@@ -405,8 +426,29 @@ const ErrorCase kErrorCases[] = {
      5, 10, "a 301 redirect needs a URL"},
     {"return garbage", "[[servers]]\nlisten = [\"127.0.0.1:8080\"]\n[[servers.locations]]\npath = \"/\"\nreturn = \"moved\"\n",
      5, 10, "is not \"CODE [text or URL]\""},
+    {"return unknown variable", "[[servers]]\nlisten = [\"127.0.0.1:8080\"]\n[[servers.locations]]\npath = \"/\"\n"
+     "return = \"301 https://$hots$request_uri\"\n", 5, 10, "unknown variable $hots (known: $scheme"},
+    {"return code out of range", "[[servers]]\nlisten = [\"127.0.0.1:8080\"]\n[[servers.locations]]\npath = \"/\"\n"
+     "return = \"999 x\"\n", 5, 10, "with a code from 200 to 599"},
+    {"return 204 with a body", "[[servers]]\nlisten = [\"127.0.0.1:8080\"]\n[[servers.locations]]\npath = \"/\"\n"
+     "return = \"204 nothing\"\n", 5, 10, "a 204 response has no body"},
+    {"return with a proxy", "[[servers]]\nlisten = [\"127.0.0.1:8080\"]\n[[servers.locations]]\npath = \"/\"\n"
+     "return = \"404\"\napp = \"a\"\n", 3, 1, "(found app, return)"},
+    {"app and upstream", "[[servers]]\nlisten = [\"127.0.0.1:8080\"]\n[[servers.locations]]\npath = \"/\"\n"
+     "app = \"a\"\nupstream = \"u\"\n", 3, 1, "(found app, upstream)"},
+    {"proxy header framing", "[[servers]]\nlisten = [\"127.0.0.1:8080\"]\n[[servers.locations]]\npath = \"/\"\n"
+     "app = \"a\"\nproxy_headers = { Content-Length = \"1\" }\n", 6, 36,
+     "servers.locations.proxy_headers.Content-Length: Content-Length is set by the proxy itself"},
+    {"proxy header name", "[[servers]]\nlisten = [\"127.0.0.1:8080\"]\n[[servers.locations]]\npath = \"/\"\n"
+     "app = \"a\"\nproxy_headers = { \"X Bad\" = \"1\" }\n", 6, 29, "'X Bad' is not a valid header name"},
+    {"proxy header variable", "[[servers]]\nlisten = [\"127.0.0.1:8080\"]\n[[servers.locations]]\npath = \"/\"\n"
+     "app = \"a\"\nproxy_headers = { X-Host = \"$hostname\" }\n", 6, 28, "unknown variable $hostname"},
     {"cache valid status", "[[servers]]\nlisten = [\"127.0.0.1:8080\"]\n[[servers.locations]]\npath = \"/\"\napp = \"a\"\n"
      "cache = { valid = { \"2xx\" = \"5m\" } }\n", 6, 21, "'2xx' is not an HTTP status code"},
+    {"cache on files", "[[servers]]\nlisten = [\"127.0.0.1:8080\"]\n[[servers.locations]]\npath = \"/\"\nroot = \"/srv\"\n"
+     "cache = { valid = { \"200\" = \"5m\" } }\n", 6, 9, "only a location that proxies (app or upstream)"},
+    {"cache max_size", "[[servers]]\nlisten = [\"127.0.0.1:8080\"]\n[[servers.locations]]\npath = \"/\"\napp = \"a\"\n"
+     "cache = { max_size = \"lots\" }\n", 6, 22, "max_size"},
     {"rate limit key", "[[servers]]\nlisten = [\"127.0.0.1:8080\"]\n[[servers.locations]]\npath = \"/\"\napp = \"a\"\n"
      "rate_limit = { rate = \"1r/s\", key = \"cookie\" }\n", 6, 37, "'cookie' is not remote_addr or http_<header name>"},
     {"tls without key", "[[servers]]\nlisten = [\"127.0.0.1:8443\"]\ntls = { cert = \"cert.pem\" }\n", 3, 7,
@@ -451,7 +493,7 @@ const ErrorCase kValidateCases[] = {
     {"missing script", "[[apps]]\nname = \"a\"\nscript = \"missing.js\"\n", 1, 1,
      "missing.js: No such file or directory"},
     {"missing tls cert", "[[servers]]\nlisten = [\"127.0.0.1:8443\"]\ntls = { cert = \"none.pem\", key = \"key.pem\" }\n",
-     1, 1, "none.pem: No such file or directory"},
+     3, 7, "none.pem: No such file or directory"},
     {"tls and plain on one address", "[[servers]]\nlisten = [\"127.0.0.1:8443\"]\ntls = { cert = \"cert.pem\", key = \"key.pem\" }\n\n"
      "[[servers]]\nlisten = [\"127.0.0.1:8443\"]\n", 6, 11, "listen 127.0.0.1:8443 is plain here but TLS in another server"},
     {"duplicate upstream", "[[upstreams]]\nname = \"u\"\nservers = [{ address = \"a:1\" }]\n"
@@ -576,6 +618,38 @@ TEST_F(LoadTest, ConfigForScriptRefusesBadInput) {
     auto port = config_for_script(dir_.file("app.js"), "", "2", 65535);
     ASSERT_FALSE(port.ok());
     EXPECT_NE(port.error().message.find("outside 1-65535"), std::string::npos);
+}
+
+TEST_F(LoadTest, FilesBesideAnAppAndProxyHeaders) {
+    auto c = load(R"toml(
+[[apps]]
+name = "web"
+script = "app.js"
+
+[[servers]]
+listen = ["127.0.0.1:8080"]
+
+[[servers.locations]]
+path = "/"
+root = "public"
+app = "web"
+proxy_headers = { Host = "$host", X-Original-URI = "$request_uri", X-Empty = "" }
+
+[[servers.locations]]
+path = "/old/"
+return = "https://$host$request_uri"
+)toml");
+    ASSERT_TRUE(c.ok()) << c.error().message;
+    const Location& l = c->servers[0].locations[0];
+    EXPECT_EQ(l.root, dir_.path().string() + "/public");
+    EXPECT_EQ(l.app, "web");
+    EXPECT_EQ(l.proxy_headers, (std::map<std::string, std::string>{
+                                   {"Host", "$host"}, {"X-Original-URI", "$request_uri"}, {"X-Empty", ""}}));
+    EXPECT_EQ(c->servers[0].locations[1].return_, "https://$host$request_uri");
+    // The key survives the trip to the proxy.
+    auto back = from_json(to_json(*c));
+    ASSERT_TRUE(back.ok()) << back.error().message;
+    EXPECT_EQ(back->servers[0].locations[0].proxy_headers, l.proxy_headers);
 }
 
 }  // namespace

@@ -62,3 +62,48 @@ TEST(IpcMessages, RefusesUnknownTypesAndMalformedFields) {
     EXPECT_FALSE(decode("not json").ok());
     EXPECT_FALSE(decode("[1,2]").ok());
 }
+
+TEST(IpcMessages, StatsCarryTheirRequestSeries) {
+    RequestSeries loc;
+    loc.server = "example.com";
+    loc.name = "/api/";
+    loc.by_class = {0, 7, 1, 2, 3};
+    loc.latency[0] = 5;
+    loc.latency.back() = 1;
+    loc.latency_sum = 12.5;
+    loc.cache[static_cast<size_t>(CacheStatus::hit)] = 4;
+    loc.rate_limit[static_cast<size_t>(RateLimitResult::rejected)] = 9;
+    RequestSeries up;
+    up.kind = RequestSeries::Kind::upstream;
+    up.name = "api";
+    up.by_class = {0, 3, 0, 0, 0};
+    auto s = std::get<Stats>(round_trip(Stats{1, 2, 13, {loc, up}}));
+    ASSERT_EQ(s.series.size(), 2u);
+    EXPECT_EQ(s.series[0], loc);
+    EXPECT_EQ(s.series[1], up);
+    EXPECT_EQ(s.series[0].count(), 13u);
+}
+
+TEST(IpcMessages, RefusesASeriesWithTheWrongBucketCount) {
+    json j = json::parse(encode(Stats{1, 0, 0, {RequestSeries{}}}));
+    j["series"][0]["b"] = json::array({1, 2});
+    auto r = decode(j.dump());
+    ASSERT_FALSE(r.ok());
+    EXPECT_NE(r.error().message.find("'b'"), std::string::npos) << r.error().message;
+}
+
+TEST(IpcMessages, SeriesAddSumsEveryCounter) {
+    RequestSeries a, b;
+    a.by_class = {1, 2, 3, 4, 5};
+    b.by_class = {1, 1, 1, 1, 1};
+    a.latency[3] = 2;
+    b.latency[3] = 5;
+    a.latency_sum = 1.5;
+    b.latency_sum = 2;
+    b.cache[1] = 3;
+    a.add(b);
+    EXPECT_EQ(a.by_class, (std::array<uint64_t, 5>{2, 3, 4, 5, 6}));
+    EXPECT_EQ(a.latency[3], 7u);
+    EXPECT_DOUBLE_EQ(a.latency_sum, 3.5);
+    EXPECT_EQ(a.cache[1], 3u);
+}

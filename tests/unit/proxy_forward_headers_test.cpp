@@ -43,6 +43,49 @@ TEST(ForwardRequest, RequestLineAndAddedHeaders) {
     EXPECT_TRUE(out.ends_with("\r\n\r\n"));
 }
 
+// proxy_headers (nginx's proxy_set_header): each replaces the client's header and the one the
+// proxy would add; an empty value removes it.
+TEST(ForwardRequest, SetHeadersReplaceAndRemove) {
+    std::vector<Header> h{{"Host", "example.com"}, {"x-custom", "from-client"}, {"Accept", "*/*"}};
+    auto r = request(h);
+    std::vector<Header> set{{"Host", "backend.internal"}, {"X-Custom", "ours"}, {"X-Real-IP", ""},
+                            {"X-Forwarded-For", "1.2.3.4"}};
+    r.set_headers = set;
+    std::string out;
+    write_upstream_request(r, out);
+    EXPECT_TRUE(has_line(out, "Host: backend.internal"));
+    EXPECT_EQ(out.find("Host:"), out.rfind("Host:"));
+    EXPECT_TRUE(has_line(out, "X-Custom: ours"));
+    EXPECT_EQ(out.find("from-client"), std::string::npos);
+    EXPECT_FALSE(has_name(out, "X-Real-IP"));
+    EXPECT_TRUE(has_line(out, "X-Forwarded-For: 1.2.3.4"));
+    EXPECT_EQ(out.find("X-Forwarded-For:"), out.rfind("X-Forwarded-For:"));
+    EXPECT_TRUE(has_line(out, "X-Forwarded-Proto: http"));  // not configured: the proxy's own
+    EXPECT_TRUE(has_line(out, "Accept: */*"));
+}
+
+TEST(LocalResponse, NoBodyFor204AndATextBodyForReturn) {
+    LocalResponse r;
+    r.status = 204;
+    r.request_id = "rid";
+    r.no_store = false;
+    std::string out;
+    write_local_response(r, out);
+    EXPECT_TRUE(out.ends_with("\r\n\r\n"));
+    EXPECT_FALSE(has_name(out, "Content-Length"));
+    EXPECT_FALSE(has_name(out, "Content-Type"));
+    EXPECT_FALSE(has_name(out, "Cache-Control"));
+
+    r.status = 200;
+    r.page = "hello";
+    r.content_type = "text/plain; charset=utf-8";
+    out.clear();
+    write_local_response(r, out);
+    EXPECT_TRUE(has_line(out, "Content-Type: text/plain; charset=utf-8"));
+    EXPECT_TRUE(has_line(out, "Content-Length: 5"));
+    EXPECT_TRUE(out.ends_with("\r\n\r\nhello"));
+}
+
 TEST(ForwardRequest, MissingHostIsFilledIn) {
     std::vector<Header> h{{"Accept", "*/*"}};
     auto r = request(h);

@@ -14,6 +14,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "supervisor/credentials.h"
 #include "supervisor/spawn.h"
 
 extern char** environ;
@@ -242,6 +243,61 @@ TEST(WorkerSpec, NoInterpreterRunsTheScript) {
     EXPECT_FALSE(s.node_ipc);
     app.wait_ready = true;
     EXPECT_TRUE(worker_spec(app, 0, 3000).node_ipc);
+}
+
+// ---- running as another user ----------------------------------------------------------
+
+TEST(Credentials, NamesAndNumbersResolve) {
+    auto none = resolve_credentials("", "");
+    ASSERT_TRUE(none.ok());
+    EXPECT_FALSE(*none);
+    auto root = resolve_credentials("root", "");
+    ASSERT_TRUE(root.ok()) << root.error().message;
+    ASSERT_TRUE(*root);
+    EXPECT_EQ((*root)->uid, 0u);
+    EXPECT_EQ((*root)->gid, 0u);
+    EXPECT_EQ((*root)->user, "root");
+    EXPECT_FALSE((*root)->groups.empty());
+    // A number with no passwd entry is still an identity (as for chown); its group is its own.
+    auto bare = resolve_credentials("54321", "");
+    ASSERT_TRUE(bare.ok()) << bare.error().message;
+    EXPECT_EQ((*bare)->uid, 54321u);
+    EXPECT_EQ((*bare)->gid, 54321u);
+    auto with_group = resolve_credentials("54321", "0");
+    ASSERT_TRUE(with_group.ok());
+    EXPECT_EQ((*with_group)->gid, 0u);
+    EXPECT_EQ((*with_group)->groups, std::vector<gid_t>{0});
+}
+
+TEST(Credentials, UnknownNamesAreErrorsThatSayWhich) {
+    auto u = resolve_credentials("no-such-user-ne", "");
+    ASSERT_FALSE(u.ok());
+    EXPECT_EQ(u.error().message, "user 'no-such-user-ne': no such user");
+    auto g = resolve_credentials("root", "no-such-group-ne");
+    ASSERT_FALSE(g.ok());
+    EXPECT_EQ(g.error().message, "group 'no-such-group-ne': no such group");
+}
+
+TEST(Spawn, RunsAsTheGivenUserWithItsHome) {
+    auto spec = shell("echo \"$(id -u):$(id -g):$(id -G):$HOME:$USER\"");
+    spec.user = "nobody";
+    spec.group = "nogroup";
+    if (::geteuid() != 0) {
+        // Not root: becoming root fails in the child and comes back as an error naming the user.
+        spec.user = "root";
+        spec.group = "";
+        auto s = spawn(spec);
+        ASSERT_FALSE(s.ok());
+        EXPECT_NE(s.error().message.find("run as user root (needs a daemon started as root): Operation not permitted"),
+                  std::string::npos)
+            << s.error().message;
+        return;
+    }
+    auto nobody = resolve_credentials("nobody", "nogroup");
+    if (!nobody) GTEST_SKIP() << nobody.error().message;
+    const std::string id = std::to_string((*nobody)->uid) + ":" + std::to_string((*nobody)->gid) + ":" +
+                           std::to_string((*nobody)->gid) + ":" + (*nobody)->home + ":nobody\n";
+    EXPECT_EQ(run(spec), id);
 }
 
 }  // namespace

@@ -1,0 +1,55 @@
+// The master's side of metrics: gathers what render_prometheus() and /health need from the
+// apps, their workers and the proxy workers' totals.
+#include <algorithm>
+#include <cmath>
+
+#include "supervisor/master.h"
+#include "supervisor/metrics_text.h"
+
+namespace ne::supervisor {
+
+std::string Master::metrics_text() const {
+    MetricsInput in;
+    for (const auto& a : apps_) {
+        in.apps.push_back(a->name());
+        for (const Worker* w : a->workers())
+            in.workers.push_back(WorkerSample{a->name(), w->slot(), w->pid() > 0 ? w->pid() : 0, to_string(w->state()),
+                                              w->restarts(), w->cpu_percent(), w->memory_bytes(), w->uptime_ms()});
+    }
+    in.series = proxy_->totals().series();
+    in.connections = proxy_->totals().connections();
+    in.proxy_workers = proxy_->processes();
+    return render_prometheus(in);
+}
+
+std::optional<std::string> Master::unready_reason() const {
+    if (shutting_down_) return "the daemon is stopping";
+    for (const auto& a : apps_) {
+        auto ws = a->workers();
+        // An app stopped on purpose is not expected to serve; any other must have a ready worker.
+        bool stopped = std::all_of(ws.begin(), ws.end(), [](const Worker* w) { return w->state() == State::Stopped; });
+        if (stopped) continue;
+        bool ready = std::any_of(ws.begin(), ws.end(), [](const Worker* w) { return w->state() == State::Online; });
+        if (!ready) return "app " + a->name() + " has no online worker";
+    }
+    return std::nullopt;
+}
+
+nlohmann::json Master::app_rates() const {
+    json out = json::array();
+    for (const auto& a : apps_) {
+        auto r = rates_.rate(a->name());
+        json p99 = r.p99_seconds < 0 ? json(nullptr) : json(std::round(r.p99_seconds * 10000.0) / 10.0);
+        out.push_back({{"name", a->name()}, {"requests_per_sec", r.requests_per_sec}, {"p99_ms", p99}});
+    }
+    return out;
+}
+
+std::string Master::systemd_status() const {
+    size_t online = 0;
+    for (const auto& a : apps_)
+        for (const Worker* w : a->workers()) online += w->state() == State::Online;
+    return status_line(apps_.size(), online);
+}
+
+}  // namespace ne::supervisor

@@ -1,0 +1,189 @@
+// TLS termination through the real daemon, with curl and openssl s_client as clients and
+// certificates the test makes with `openssl req`: two servers on one TLS address chosen by
+// SNI, X-Forwarded-Proto, TLS 1.1 refused and 1.2/1.3 served, no session tickets but session
+// resumption, OCSP stapling from a file, redirect_https from a plain server, a reload that
+// swaps the certificate, a mismatched key refused at `check`, and testssl.sh finding nothing
+// HIGH or CRITICAL.
+#include <cstdlib>
+#include <fstream>
+
+
+#include "integration/harness.h"
+#include "integration/tls_support.h"
+
+namespace ne::itest {
+namespace {
+
+constexpr const char* kConfig = R"([proxy]
+workers = 1
+
+[[apps]]
+name = "echo"
+script = "${APPS}/echo.js"
+port = ${PORT}
+
+[[servers]]
+listen = ["127.0.0.1:${TLS}"]
+server_name = ["a.test"]
+tls = { cert = "a.pem", key = "a.key", ocsp = "ocsp.der" }
+http2 = true
+
+[[servers.locations]]
+path = "/"
+app = "echo"
+
+[[servers]]
+listen = ["127.0.0.1:${TLS}"]
+server_name = ["b.test"]
+tls = { cert = "b.pem", key = "b.key" }
+
+[[servers.locations]]
+path = "/"
+app = "echo"
+
+[[servers]]
+listen = ["127.0.0.1:${PLAIN}"]
+server_name = ["a.test"]
+redirect_https = true
+
+[[servers.locations]]
+path = "/"
+app = "echo"
+)";
+
+// An OCSP response whose status is "unauthorized": enough to see it stapled as configured.
+constexpr char kOcspUnauthorized[] = "\x30\x03\x0a\x01\x06";
+
+class TlsTest : public IntegrationTest {
+protected:
+    void SetUp() override {
+        IntegrationTest::SetUp();
+        make_cert(dir(), "a", "a.test");
+        make_cert(dir(), "b", "b.test");
+        std::ofstream(dir() + "/ocsp.der", std::ios::binary).write(kOcspUnauthorized, sizeof kOcspUnauthorized - 1);
+        tls_port = free_port();
+        plain_port = free_port();
+        config = write_file("ecosystem.toml", kConfig,
+                            {{"PORT", std::to_string(free_port())},
+                             {"TLS", std::to_string(tls_port)},
+                             {"PLAIN", std::to_string(plain_port)}});
+        RunResult r = run("start", config);
+        ASSERT_EQ(r.code, 0) << r.out << r.err;
+    }
+
+    std::string resolve(const std::string& host) const {
+        return " --resolve " + host + ":" + std::to_string(tls_port) + ":127.0.0.1 ";
+    }
+    std::string url(const std::string& host, const std::string& path = "/") const {
+        return "https://" + host + ":" + std::to_string(tls_port) + path;
+    }
+
+    // openssl s_client's whole output for one handshake (and `input` sent after it).
+    std::string s_client(const std::string& args, const std::string& input = "") {
+        return shell_output("printf '" + input + "' | timeout 10 openssl s_client -connect 127.0.0.1:" +
+                  std::to_string(tls_port) + " " + args + " 2>&1");
+    }
+
+    int tls_port = 0;
+    int plain_port = 0;
+    std::string config;
+};
+
+TEST_F(TlsTest, ProxiesHttpsAndTellsTheAppTheScheme) {
+    const std::string body = curl("-k" + resolve("a.test") + url("a.test", "/x?y=1"));
+    auto j = json::parse(body, nullptr, false);
+    ASSERT_FALSE(j.is_discarded()) << body;
+    EXPECT_EQ(j["url"], "/x?y=1");
+    EXPECT_EQ(j["headers"]["x-forwarded-proto"], "https");
+    EXPECT_EQ(j["headers"]["host"], "a.test:" + std::to_string(tls_port));
+}
+
+TEST_F(TlsTest, SniChoosesTheCertificateAndNoNameGetsTheDefaultServer) {
+    EXPECT_NE(curl("-kv" + resolve("b.test") + url("b.test") + " -o /dev/null 2>&1").find("CN=b.test"),
+              std::string::npos);
+    EXPECT_NE(curl("-kv" + resolve("a.test") + url("a.test") + " -o /dev/null 2>&1").find("CN=a.test"),
+              std::string::npos);
+    // An IP address sends no SNI; an unknown name matches no server: both get the first.
+    EXPECT_NE(s_client("-noservername").find("CN = a.test"), std::string::npos);
+    EXPECT_NE(s_client("-servername nobody.test").find("CN = a.test"), std::string::npos);
+}
+
+TEST_F(TlsTest, OnlyTls12And13AreServed) {
+    const std::string refused = s_client("-tls1_1 -cipher DEFAULT@SECLEVEL=0");
+    EXPECT_NE(refused.find("alert protocol version"), std::string::npos) << refused;
+    EXPECT_NE(curl("-k --tlsv1.1 --tls-max 1.1 -o /dev/null -w '%{http_code}'" + resolve("a.test") +
+                   url("a.test") + " 2>&1"),
+              "200");
+    EXPECT_EQ(curl("-k --tlsv1.2 --tls-max 1.2 -o /dev/null -w '%{http_code}'" + resolve("a.test") + url("a.test")),
+              "200");
+    EXPECT_EQ(curl("-k --tlsv1.3 -o /dev/null -w '%{http_code}'" + resolve("a.test") + url("a.test")), "200");
+    // Mozilla intermediate for 1.2: forward secrecy and AEAD only.
+    const std::string cbc = s_client("-tls1_2 -cipher AES128-SHA");
+    EXPECT_EQ(cbc.find("Cipher is AES128-SHA"), std::string::npos) << cbc;
+}
+
+TEST_F(TlsTest, SessionsResumeWithoutTickets) {
+    const std::string out = s_client("-tls1_2 -reconnect -servername a.test");
+    EXPECT_EQ(out.find("TLS session ticket:"), std::string::npos) << out;
+    EXPECT_NE(out.find("Reused, TLSv1.2"), std::string::npos) << out;
+}
+
+TEST_F(TlsTest, StaplesTheConfiguredOcspResponse) {
+    EXPECT_NE(s_client("-status -servername a.test").find("OCSP Response Status: unauthorized"),
+              std::string::npos);
+    EXPECT_NE(s_client("-status -servername b.test").find("OCSP response: no response sent"), std::string::npos);
+}
+
+TEST_F(TlsTest, RedirectHttpsSendsPlainClientsToTheTlsPort) {
+    const std::string out = curl("-s -o /dev/null -w '%{http_code} %{redirect_url}' -H 'Host: a.test' "
+                                 "'http://127.0.0.1:" + std::to_string(plain_port) + "/p/q?x=1'");
+    EXPECT_EQ(out, "301 https://a.test:" + std::to_string(tls_port) + "/p/q?x=1");
+}
+
+TEST_F(TlsTest, ReloadServesTheNewCertificateToNewConnections) {
+    make_cert(dir(), "a", "a.test", "renewed");
+    RunResult r = run("reload", config);
+    ASSERT_EQ(r.code, 0) << r.out << r.err;
+    EXPECT_TRUE(wait_until([&] { return s_client("-servername a.test").find("O = renewed") != std::string::npos; },
+                           10s));
+    EXPECT_EQ(curl("-k -o /dev/null -w '%{http_code}'" + resolve("a.test") + url("a.test")), "200");
+}
+
+TEST_F(TlsTest, CheckRefusesAKeyThatIsNotTheCertificates) {
+    make_cert(dir(), "other", "a.test");
+    const std::string bad = write_file("bad.toml", R"([[servers]]
+listen = ["127.0.0.1:${TLS}"]
+tls = { cert = "a.pem", key = "other.key" }
+)", {{"TLS", std::to_string(free_port())}});
+    RunResult r = run("check", bad);
+    EXPECT_EQ(r.code, 1);
+    EXPECT_NE(r.err.find("bad.toml:3:7: tls key"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("does not belong to the certificate"), std::string::npos) << r.err;
+}
+
+TEST_F(TlsTest, TestsslFindsNothingHighOrCritical) {
+    if (std::system("command -v testssl >/dev/null 2>&1") != 0) GTEST_SKIP() << "testssl (Debian package testssl.sh) is not installed";
+    const std::string json_file = dir() + "/testssl.json";
+    // Offered protocols (SSLv2 through TLS 1.3), Heartbleed and renegotiation: the checks whose
+    // findings are about the server's TLS setup. Certificate checks (-S) would report the
+    // test's own self-signed, short-lived certificate as HIGH/CRITICAL, and the full -U set
+    // takes minutes on a loaded 2-core machine.
+    const std::string out = shell_output("testssl --quiet --color 0 --warnings off --ip one --nodns min -p -H -R --jsonfile " +
+                                         json_file + " 127.0.0.1:" + std::to_string(tls_port) + " 2>&1");
+    auto findings = json::parse(read_file(json_file), nullptr, false);
+    ASSERT_TRUE(findings.is_array()) << out;
+    std::map<std::string, std::string> by_id;  // so that an empty or failed run cannot pass
+    for (const auto& f : findings) {
+        const std::string severity = f.value("severity", "");
+        EXPECT_TRUE(severity != "HIGH" && severity != "CRITICAL") << f.dump();
+        by_id[f.value("id", "")] = f.value("finding", "");
+    }
+    EXPECT_EQ(by_id["SSLv3"], "not offered") << out;
+    EXPECT_EQ(by_id["TLS1_1"], "not offered") << out;
+    EXPECT_EQ(by_id["TLS1_2"], "offered") << out;
+    EXPECT_NE(by_id["TLS1_3"].find("offered"), std::string::npos) << out;
+    EXPECT_TRUE(by_id.count("heartbleed")) << out;
+}
+
+}  // namespace
+}  // namespace ne::itest

@@ -1,0 +1,83 @@
+#include <gtest/gtest.h>
+
+#include "config/load.h"
+#include "proxy/tls_context.h"
+#include "unit/config_test_dir.h"
+#include "unit/tls_test_cert.h"
+
+namespace ne::proxy {
+namespace {
+
+using namespace std::string_view_literals;
+
+TEST(ChooseAlpn, H2OnlyWhenTheServerHasHttp2) {
+    const auto both = "\x02h2\x08http/1.1"sv;
+    EXPECT_EQ(choose_alpn(both, true), "h2");
+    EXPECT_EQ(choose_alpn(both, false), "http/1.1");
+    EXPECT_EQ(choose_alpn("\x08http/1.1\x02h2"sv, true), "h2");  // ours is the preference
+    EXPECT_EQ(choose_alpn("\x02h2"sv, false), "");               // no common protocol: no answer
+    EXPECT_EQ(choose_alpn("\x08http/1.0"sv, true), "");
+}
+
+TEST(ChooseAlpn, MalformedListsStopWhereTheyBreak) {
+    EXPECT_EQ(choose_alpn("\x08http/1.1\x09h2"sv, true), "http/1.1");  // second length overruns
+    EXPECT_EQ(choose_alpn("\x00\x02h2"sv, true), "");
+    EXPECT_EQ(choose_alpn(""sv, true), "");
+}
+
+class TlsContextsTest : public ::testing::Test {
+protected:
+    void SetUp() override {
+        ASSERT_TRUE(tls_testing::write_test_cert(dir.file("a.pem"), dir.file("a.key"), "a.test"));
+        dir.write("app.js", "");
+    }
+    config::Config load(const std::string& text) {
+        auto c = config::load_string(text, dir.file("ecosystem.toml"));
+        EXPECT_TRUE(c.ok()) << c.error().message;
+        return c.ok() ? *c : config::Config{};
+    }
+    config::testing::TestDir dir;
+};
+
+TEST_F(TlsContextsTest, OneContextPerTlsServerAndTheRedirectPort) {
+    auto cfg = load(R"([[servers]]
+listen = ["127.0.0.1:8443", "127.0.0.1:9443"]
+server_name = ["a.test"]
+tls = { cert = "a.pem", key = "a.key" }
+
+[[servers]]
+listen = ["127.0.0.1:8080"]
+server_name = ["a.test"]
+redirect_https = true
+
+[[servers]]
+listen = ["127.0.0.1:8081"]
+server_name = ["other.test"]
+redirect_https = true
+)");
+    auto tls = TlsContexts::build(cfg);
+    ASSERT_TRUE(tls.ok()) << tls.error().message;
+    EXPECT_NE(tls->context(0), nullptr);
+    EXPECT_EQ(tls->context(1), nullptr);
+    EXPECT_EQ(tls->context(-1), nullptr);
+    EXPECT_EQ(tls->context(7), nullptr);
+    EXPECT_EQ(tls->https_port(1), 8443);   // shares a.test with the TLS server
+    EXPECT_EQ(tls->https_port(2), 443);    // nobody serves other.test over TLS
+    EXPECT_EQ(SSL_CTX_get_min_proto_version(tls->context(0)), TLS1_2_VERSION);
+    EXPECT_NE(SSL_CTX_get_options(tls->context(0)) & SSL_OP_NO_TICKET, 0u);
+}
+
+TEST_F(TlsContextsTest, AFileThatVanishedAfterValidationIsAnErrorNamingIt) {
+    auto cfg = load(R"([[servers]]
+listen = ["127.0.0.1:8443"]
+tls = { cert = "a.pem", key = "a.key" }
+)");
+    std::remove(dir.file("a.key").c_str());
+    auto tls = TlsContexts::build(cfg);
+    ASSERT_FALSE(tls.ok());
+    EXPECT_NE(tls.error().message.find("ecosystem.toml:3:7: key " + dir.file("a.key")), std::string::npos)
+        << tls.error().message;
+}
+
+}  // namespace
+}  // namespace ne::proxy

@@ -1,0 +1,32 @@
+#include <gtest/gtest.h>
+
+#include "proxy/variables.h"
+
+namespace ne::proxy {
+namespace {
+
+std::string expanded(std::string_view text, const RequestVars& v) {
+    auto t = config::parse_template(text);
+    EXPECT_TRUE(t.ok()) << t.error().message;
+    std::string out = "kept:";
+    expand(*t, v, out);
+    return out;
+}
+
+TEST(Variables, EachExpandsFromTheRequest) {
+    RequestVars v;
+    v.scheme = "https";
+    v.host = "example.com";
+    v.target = "/a/b?x=1&y";
+    v.remote_addr = "10.0.0.7";
+    v.request_id = "abc";
+    v.server_port = "8080";
+    EXPECT_EQ(expanded("$scheme://$host$request_uri", v), "kept:https://example.com/a/b?x=1&y");
+    EXPECT_EQ(expanded("$uri|$args|$is_args|$query_string", v), "kept:/a/b|x=1&y|?|x=1&y");
+    EXPECT_EQ(expanded("$remote_addr $request_id :$server_port", v), "kept:10.0.0.7 abc :8080");
+    v.target = "/plain";
+    EXPECT_EQ(expanded("$uri$is_args$args.", v), "kept:/plain.");
+}
+
+}  // namespace
+}  // namespace ne::proxy
