@@ -6,7 +6,8 @@
 #   bash .ci/setup.sh            install + build
 #   bash .ci/setup.sh --start    ... then start ecosystem-examples/hello and print its URL
 #   bash .ci/setup.sh --test     ... plus the tools only the test suite uses (slowhttptest,
-#                                sqlite3, clang and its sanitizer/libFuzzer runtimes)
+#                                sqlite3, dnsmasq, nghttp2 client, testssl.sh, ...)
+#   bash .ci/setup.sh --sanitize ... plus clang and its sanitizer/libFuzzer runtimes
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -14,11 +15,13 @@ ROOT=$(pwd)
 
 START=0
 TEST_TOOLS=0
+SANITIZE_TOOLS=0
 for arg in "$@"; do
     case "$arg" in
         --start) START=1 ;;
         --test) TEST_TOOLS=1 ;;
-        -h|--help) sed -n '2,8s/^# \{0,1\}//p' "$0"; exit 0 ;;
+        --sanitize) SANITIZE_TOOLS=1 ;;
+        -h|--help) sed -n '2,10s/^# \{0,1\}//p' "$0"; exit 0 ;;
         *) echo "setup.sh: unknown argument '$arg' (try --help)" >&2; exit 2 ;;
     esac
 done
@@ -32,9 +35,12 @@ PACKAGES=(
     nlohmann-json3-dev libsystemd-dev
 )
 if [ "$TEST_TOOLS" -eq 1 ]; then
-    PACKAGES+=(slowhttptest sqlite3 clang libclang-rt-dev)
+    PACKAGES+=(slowhttptest sqlite3)
     PACKAGES+=(python3-prometheus-client dnsmasq-base)
     PACKAGES+=(nghttp2-client testssl.sh)   # HTTP/2 and TLS tests: nghttp, h2load, testssl
+fi
+if [ "$SANITIZE_TOOLS" -eq 1 ]; then
+    PACKAGES+=(clang libclang-rt-dev)
 fi
 # An existing Node.js (e.g. a newer one from elsewhere) is kept; Debian's only fills a gap.
 if ! command -v node >/dev/null 2>&1; then

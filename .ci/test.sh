@@ -16,11 +16,13 @@ JOBS=$(nproc)
 
 log() { printf '==> %s\n' "$*"; }
 
-bash .ci/setup.sh --test
+SANITIZE=0
+[ "${1:-}" = --sanitize ] && SANITIZE=1
+if [ "$SANITIZE" -eq 1 ]; then bash .ci/setup.sh --test --sanitize; else bash .ci/setup.sh --test; fi
 # --no-tests=error: a suite that found no test must not pass.
 ctest --test-dir build --output-on-failure --no-tests=error -j2
 
-[ "${1:-}" = --sanitize ] || exit 0
+[ "$SANITIZE" -eq 1 ] || exit 0
 
 # One sanitizer tree serves both the suite and the fuzz targets, so --sanitize builds two
 # trees, not three. -O1 keeps ASan's run time close to a release build's at a debug build's compile time.
