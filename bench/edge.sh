@@ -17,18 +17,9 @@ SIDES=(nginx nodeedge)
 declare -A PORT
 
 write_ecosystem() {
-    cat >"$WORK/ecosystem.toml" <<EOF
-[proxy]
-access_log = "off"
-
-[[apps]]
-name = "app"
-script = "$BENCH_DIR/apps/json.js"
-instances = 2
-port = $1
-
-[[servers]]
-listen = ["127.0.0.1:$2"]
+    {
+        ecosystem_head json.js "$1" "$2"
+        cat <<EOF
 gzip = { level = 6, min_length = 256, types = ["application/json"] }
 
 [[servers.locations]]
@@ -40,21 +31,15 @@ path = "/cached/"
 app = "app"
 cache = { valid = { "200" = "10m" }, lock = true }
 EOF
+    } >"$WORK/ecosystem.toml"
 }
 
 write_nginx_conf() {
-    local listen=$1 port
+    local listen=$1
     shift
     {
-        nginx_main_conf
-        echo "http {"
-        nginx_http_temp_paths
-        echo "    upstream app {"
-        for port in "$@"; do echo "        server 127.0.0.1:$port;"; done
+        nginx_conf_head "" "$@"
         cat <<EOF
-        keepalive 64;
-    }
-    access_log off;
     proxy_cache_path $WORK/nginx-cache levels=1:2 keys_zone=edge:10m max_size=256m;
     gzip on;
     gzip_comp_level 6;

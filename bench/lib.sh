@@ -138,6 +138,11 @@ rss_kib() {
 
 # ---- numbers ----
 
+# cpu_us_per_request TICKS REQUESTS: CPU time in microseconds per request, 0 without requests.
+cpu_us_per_request() {
+    awk -v t="$1" -v hz="$CLK_TCK" -v n="$2" 'BEGIN { printf "%.1f\n", n ? t / hz * 1e6 / n : 0 }'
+}
+
 # A / B with 2 decimals, "n/a" when either is missing or B is 0.
 ratio() {
     awk -v a="$1" -v b="$2" 'BEGIN {
@@ -157,6 +162,12 @@ run_wrk() {
     local out=$1
     shift
     wrk "$@" >"$out" 2>&1 || die "wrk $* failed: $(cat "$out")"
+}
+# wrk_log_errors LABEL OUT_FILE: logs the non-2xx and socket-error counts of a wrk run, if any.
+wrk_log_errors() {
+    if grep -qE 'Non-2xx|Socket errors' "$2"; then
+        log "$1: $(grep -E 'Non-2xx|Socket errors' "$2" | tr -s ' ' | paste -sd ';')"
+    fi
 }
 wrk_requests() { awk '/ requests in / {print $1}' "$1"; }
 wrk_rps() { awk '/^Requests\/sec:/ {printf "%.0f\n", $2}' "$1"; }
@@ -192,6 +203,24 @@ nodeedge_stop() {
     timeout 30 "$NODEEDGE" kill >/dev/null 2>&1 || true
     # shellcheck disable=SC2086
     stop_pids $tree
+}
+# ecosystem_head SCRIPT APP_PORT LISTEN_PORT: the start of a bench ecosystem.toml: access log off,
+# app "app" running SCRIPT (under apps/) as 2 instances from APP_PORT, a server on LISTEN_PORT.
+# The caller adds the server's keys and locations.
+ecosystem_head() {
+    cat <<EOF
+[proxy]
+access_log = "off"
+
+[[apps]]
+name = "app"
+script = "$BENCH_DIR/apps/$1"
+instances = 2
+port = $2
+
+[[servers]]
+listen = ["127.0.0.1:$3"]
+EOF
 }
 # "name port pid" for each worker, from status --json.
 nodeedge_workers() {
@@ -275,6 +304,38 @@ nginx_http_temp_paths() {
 EOF
 }
 
+# nginx_conf_head SERVER_PARAMS PORT...: a generated nginx.conf up to the inside of `http {`: the
+# main lines, temp paths, upstream "app" of 127.0.0.1:PORT... (each with SERVER_PARAMS, which may be
+# empty) keeping 64 idle connections, access log off. The caller adds its server block and "}".
+nginx_conf_head() {
+    local params=${1:+ $1} port
+    shift
+    nginx_main_conf
+    echo "http {"
+    nginx_http_temp_paths
+    echo "    upstream app {"
+    for port in "$@"; do echo "        server 127.0.0.1:$port$params;"; done
+    echo "        keepalive 64;"
+    echo "    }"
+    echo "    access_log off;"
+}
+
+# The inside of a location that proxies to upstream "app" with keep-alive and the same forwarded
+# headers nodeedge adds, so both sides do the same work.
+nginx_proxy_to_app() {
+    cat <<'EOF'
+            proxy_pass http://app;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_set_header Host $host;
+            proxy_set_header X-Real-IP $remote_addr;
+            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+            proxy_set_header X-Forwarded-Proto $scheme;
+            proxy_set_header X-Request-ID $request_id;
+            add_header X-Request-ID $request_id;
+EOF
+}
+
 NGINX_PID=
 # nginx_start CONF URL: runs nginx in the foreground of a background job and waits for URL.
 nginx_start() {
@@ -287,3 +348,11 @@ nginx_start() {
 }
 nginx_stop() { stop_pids "$NGINX_PID"; }
 nginx_worker_pids() { children_of "$NGINX_PID"; }
+
+# proxy_pids SIDE: the processes that proxy for SIDE (nginx or nodeedge), to measure.
+proxy_pids() {
+    case $1 in
+        nginx) nginx_worker_pids ;;
+        nodeedge) nodeedge_proxy_pids ;;
+    esac
+}

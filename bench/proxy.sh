@@ -33,18 +33,9 @@ setup_files() {
 }
 
 write_ecosystem() {
-    cat >"$WORK/ecosystem.toml" <<EOF
-[proxy]
-access_log = "off"
-
-[[apps]]
-name = "app"
-script = "$BENCH_DIR/apps/hello.js"
-instances = 2
-port = $1
-
-[[servers]]
-listen = ["127.0.0.1:$2"]
+    {
+        ecosystem_head hello.js "$1" "$2"
+        cat <<EOF
 
 [[servers.locations]]
 path = "/static/"
@@ -55,22 +46,16 @@ path = "/"
 app = "app"
 keepalive = 64
 EOF
+    } >"$WORK/ecosystem.toml"
 }
 
 # nginx_conf LISTEN_PORT UPSTREAM_PORT...: the same routes as the ecosystem.toml above.
 write_nginx_conf() {
-    local listen=$1 port
+    local listen=$1
     shift
     {
-        nginx_main_conf
-        echo "http {"
-        nginx_http_temp_paths
-        echo "    upstream app {"
-        for port in "$@"; do echo "        server 127.0.0.1:$port;"; done
+        nginx_conf_head "" "$@"
         cat <<EOF
-        keepalive 64;
-    }
-    access_log off;
     sendfile on;
     tcp_nopush on;
     include /etc/nginx/mime.types;
@@ -78,29 +63,15 @@ write_nginx_conf() {
         listen 127.0.0.1:$listen;
         location /static/ { root $WORK/public; }
         location / {
-            proxy_pass http://app;
-            proxy_http_version 1.1;
-            proxy_set_header Connection "";
-            proxy_set_header Host \$host;
-            proxy_set_header X-Real-IP \$remote_addr;
-            proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;
-            proxy_set_header X-Forwarded-Proto \$scheme;
-            proxy_set_header X-Request-ID \$request_id;
-            add_header X-Request-ID \$request_id;
-        }
-    }
-}
 EOF
+        nginx_proxy_to_app
+        echo "        }"
+        echo "    }"
+        echo "}"
     } >"$NGINX_PREFIX/nginx.conf"
 }
 
 declare -A PORT
-proxy_pids() {
-    case $1 in
-        nginx) nginx_worker_pids ;;
-        nodeedge) nodeedge_proxy_pids ;;
-    esac
-}
 
 # One wrk round against SIDE's PATH; prints "rps p99_ms cpu_us_per_request".
 measure_round() {
@@ -112,11 +83,8 @@ measure_round() {
     # shellcheck disable=SC2086
     after=$(cpu_ticks $pids)
     requests=$(wrk_requests "$out")
-    if grep -qE 'Non-2xx|Socket errors' "$out"; then
-        log "$side $path: $(grep -E 'Non-2xx|Socket errors' "$out" | tr -s ' ' | paste -sd ';')"
-    fi
-    echo "$(wrk_rps "$out") $(wrk_p99_ms "$out") $(awk -v t=$((after - before)) -v hz="$CLK_TCK" -v n="$requests" \
-        'BEGIN { printf "%.1f\n", n ? t / hz * 1e6 / n : 0 }')"
+    wrk_log_errors "$side $path" "$out"
+    echo "$(wrk_rps "$out") $(wrk_p99_ms "$out") $(cpu_us_per_request $((after - before)) "$requests")"
 }
 
 row() { printf '%-8s %-9s %10s %9s %11s\n' "$@"; }

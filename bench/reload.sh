@@ -28,23 +28,15 @@ RELOADS=${RELOADS:-5}
 WRK_MAX_S=300
 
 write_nodeedge_config() {
-    cat >"$WORK/ecosystem.toml" <<EOF
-[proxy]
-access_log = "off"
-
-[[apps]]
-name = "app"
-script = "$BENCH_DIR/apps/hello.js"
-instances = 2
-port = $1
-
-[[servers]]
-listen = ["127.0.0.1:$2"]
+    {
+        ecosystem_head hello.js "$1" "$2"
+        cat <<EOF
 
 [[servers.locations]]
 path = "/"
 app = "app"
 EOF
+    } >"$WORK/ecosystem.toml"
 }
 
 # write_pm2_config NAME MODE PORT [PROPERTIES]: 2 instances of hello.js in $WORK/pm2-NAME.config.js;
@@ -68,16 +60,8 @@ EOF
 # write_nginx_conf LISTEN_PORT APP_PORT SERVER_PARAMS
 write_nginx_conf() {
     {
-        nginx_main_conf
-        echo "http {"
-        nginx_http_temp_paths
+        nginx_conf_head "$3" "$2" $(($2 + 1))
         cat <<EOF
-    upstream app {
-        server 127.0.0.1:$2 $3;
-        server 127.0.0.1:$(($2 + 1)) $3;
-        keepalive 64;
-    }
-    access_log off;
     server {
         listen 127.0.0.1:$1;
         location / {

@@ -28,18 +28,9 @@ make_cert() {
 }
 
 write_ecosystem() {
-    cat >"$WORK/ecosystem.toml" <<EOF
-[proxy]
-access_log = "off"
-
-[[apps]]
-name = "app"
-script = "$BENCH_DIR/apps/hello.js"
-instances = 2
-port = $1
-
-[[servers]]
-listen = ["127.0.0.1:$2"]
+    {
+        ecosystem_head hello.js "$1" "$2"
+        cat <<EOF
 tls = { cert = "$WORK/cert.pem", key = "$WORK/key.pem" }
 http2 = true
 
@@ -48,21 +39,15 @@ path = "/"
 app = "app"
 keepalive = 64
 EOF
+    } >"$WORK/ecosystem.toml"
 }
 
 write_nginx_conf() {
-    local listen=$1 port
+    local listen=$1
     shift
     {
-        nginx_main_conf
-        echo "http {"
-        nginx_http_temp_paths
-        echo "    upstream app {"
-        for port in "$@"; do echo "        server 127.0.0.1:$port;"; done
+        nginx_conf_head "" "$@"
         cat <<EOF
-        keepalive 64;
-    }
-    access_log off;
     ssl_protocols TLSv1.2 TLSv1.3;
     ssl_session_cache shared:SSL:10m;
     ssl_session_tickets off;
@@ -71,27 +56,12 @@ write_nginx_conf() {
         ssl_certificate $WORK/cert.pem;
         ssl_certificate_key $WORK/key.pem;
         location / {
-            proxy_pass http://app;
-            proxy_http_version 1.1;
-            proxy_set_header Connection "";
-            proxy_set_header Host \$host;
-            proxy_set_header X-Real-IP \$remote_addr;
-            proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;
-            proxy_set_header X-Forwarded-Proto \$scheme;
-            proxy_set_header X-Request-ID \$request_id;
-            add_header X-Request-ID \$request_id;
-        }
-    }
-}
 EOF
+        nginx_proxy_to_app
+        echo "        }"
+        echo "    }"
+        echo "}"
     } >"$NGINX_PREFIX/nginx.conf"
-}
-
-proxy_pids() {
-    case $1 in
-        nginx) nginx_worker_pids ;;
-        nodeedge) nodeedge_proxy_pids ;;
-    esac
 }
 
 # measure SIDE KIND: prints "rps cpu_us_per_request" for one round.
@@ -112,13 +82,11 @@ measure() {
         n=$(awk '/^requests:/ {print $8}' "$out")
         rps=$(awk '/^finished in/ {printf "%.0f\n", $4}' "$out")
     else
-        if grep -qE 'Non-2xx|Socket errors' "$out"; then
-            log "$side $kind: $(grep -E 'Non-2xx|Socket errors' "$out" | tr -s ' ' | paste -sd ';')"
-        fi
+        wrk_log_errors "$side $kind" "$out"
         n=$(wrk_requests "$out")
         rps=$(wrk_rps "$out")
     fi
-    echo "$rps $(awk -v t=$((after - before)) -v hz="$CLK_TCK" -v n="$n" 'BEGIN { printf "%.1f\n", n ? t / hz * 1e6 / n : 0 }')"
+    echo "$rps $(cpu_us_per_request $((after - before)) "$n")"
 }
 
 row() { printf '%-12s %-9s %10s %11s\n' "$@"; }

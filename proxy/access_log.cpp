@@ -77,6 +77,14 @@ void add_protocol(std::string& out, const RequestRecord& r) {
     out.append(r.http_minor == 0 ? "HTTP/1.0" : "HTTP/1.1");
 }
 
+// $upstream_response_time, or `none` when no upstream answered.
+void add_upstream_seconds(std::string& out, const RequestRecord& r, const char* none) {
+    if (r.upstream_seconds < 0)
+        out.append(none);
+    else
+        add_seconds(out, r.upstream_seconds);
+}
+
 }  // namespace
 
 void format_combined(const RequestRecord& r, std::time_t now, std::string& out) {
@@ -106,10 +114,7 @@ void format_combined(const RequestRecord& r, std::time_t now, std::string& out) 
     out.append(" uaddr=\"");
     add_escaped(out, r.upstream_addr);
     out.append("\" urt=");
-    if (r.upstream_seconds < 0)
-        out.push_back('-');
-    else
-        add_seconds(out, r.upstream_seconds);
+    add_upstream_seconds(out, r, "-");
     out.append(" rid=\"");
     add_escaped(out, r.request_id);
     out.append("\"\n");
@@ -137,10 +142,7 @@ void format_json(const RequestRecord& r, std::time_t now, std::string& out) {
     out.append(",\"upstream_addr\":");
     add_json_string(out, r.upstream_addr);
     out.append(",\"upstream_response_time\":");
-    if (r.upstream_seconds < 0)
-        out.append("null");
-    else
-        add_seconds(out, r.upstream_seconds);
+    add_upstream_seconds(out, r, "null");
     out.append(",\"request_id\":");
     add_json_string(out, r.request_id);
     out.append(",\"host\":");

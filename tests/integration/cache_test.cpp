@@ -8,7 +8,7 @@
 #include <atomic>
 #include <thread>
 
-#include "integration/harness.h"
+#include "integration/proxied_app_test.h"
 
 namespace ne::itest {
 namespace {
@@ -36,16 +36,11 @@ app = "edge"
 cache = { valid = { "200" = "1m" }, max_size = "64K" }
 )";
 
-class CacheTest : public IntegrationTest {
+class CacheTest : public ProxiedAppTest {
 protected:
     void SetUp() override {
-        IntegrationTest::SetUp();
-        app_port_ = free_port();
-        listen_ = free_port();
-        const std::string file = write_file("ecosystem.toml", kConfig,
-                                            {{"PORT", std::to_string(app_port_)}, {"LISTEN", std::to_string(listen_)}});
-        RunResult r = run("start", file);
-        ASSERT_EQ(r.code, 0) << r.out << r.err;
+        ProxiedAppTest::SetUp();
+        start(kConfig);
     }
 
     // A GET on a fresh connection.
@@ -68,9 +63,6 @@ protected:
         }
         return n;
     }
-
-    int app_port_ = 0;
-    int listen_ = 0;
 };
 
 TEST_F(CacheTest, StoredAnswerIsAHitOnEveryWorkerAndCredentialsBypassIt) {

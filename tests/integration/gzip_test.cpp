@@ -10,7 +10,8 @@
 #include <fstream>
 #include <thread>
 
-#include "integration/harness.h"
+#include "integration/backend_stall.h"
+#include "integration/proxied_app_test.h"
 
 namespace ne::itest {
 namespace {
@@ -36,24 +37,17 @@ path = "/static/"
 root = "${ROOT}"
 )";
 
-class GzipTest : public IntegrationTest {
+class GzipTest : public ProxiedAppTest {
 protected:
     void SetUp() override {
-        IntegrationTest::SetUp();
+        ProxiedAppTest::SetUp();
         const std::string root = dir() + "/site";
         ASSERT_EQ(::mkdir(root.c_str(), 0755), 0);
         ASSERT_EQ(::mkdir((root + "/static").c_str(), 0755), 0);
         for (int i = 0; i < 4000; ++i) css_ += ".rule-" + std::to_string(i) + " { color: #" + std::to_string(i % 1000) + "; }\n";
         std::ofstream(root + "/static/site.css") << css_;
         std::ofstream(root + "/static/logo.png") << std::string(5000, 'p');
-        app_port_ = free_port();
-        listen_ = free_port();
-        const std::string file = write_file("ecosystem.toml", kConfig,
-                                            {{"PORT", std::to_string(app_port_)},
-                                             {"LISTEN", std::to_string(listen_)},
-                                             {"ROOT", root}});
-        RunResult r = run("start", file);
-        ASSERT_EQ(r.code, 0) << r.out << r.err;
+        start(kConfig, {{"ROOT", root}});
     }
 
     std::string url(const std::string& target) const {
@@ -73,8 +67,6 @@ protected:
         return conn.get(target, headers);
     }
 
-    int app_port_ = 0;
-    int listen_ = 0;
     std::string css_;
     std::string head_;
 };
@@ -211,23 +203,11 @@ TEST_F(GzipTest, AReaderThatStopsHoldsBackTheBackendThroughTheEncoder) {
                             " HTTP/1.1\r\nHost: t\r\nAccept-Encoding: gzip\r\n\r\n";
     ASSERT_EQ(::send(fd.get(), req.data(), req.size(), MSG_NOSIGNAL), static_cast<ssize_t>(req.size()));
 
-    size_t written = 0;
-    bool done = false;
-    const bool settled = wait_until(
-        [&] {
-            json p = get_json(app_port_, "/progress");
-            const size_t now = p.value("stream_written", size_t{0});
-            done = p.value("stream_done", false);
-            const bool same = now == written && now > 0;
-            written = now;
-            std::this_thread::sleep_for(450ms);  // with wait_until's 50 ms: a sample every 0.5 s
-            return same || done;
-        },
-        60s);
-    ASSERT_TRUE(settled) << "the backend kept writing: " << written << " bytes";
-    std::cout << "backend writes stalled at " << written / kMiB << " MiB of " << kBodyMiB << " MiB\n";
-    EXPECT_FALSE(done) << "the proxy took the whole stream while the client read nothing";
-    EXPECT_LT(written, kBodyMiB * kMiB / 4);
+    const BackendStall stall = wait_for_backend_stall(app_port_, "stream_written", "stream_done", 60s);
+    ASSERT_TRUE(stall.settled) << "the backend kept writing: " << stall.written << " bytes";
+    std::cout << "backend writes stalled at " << stall.written / kMiB << " MiB of " << kBodyMiB << " MiB\n";
+    EXPECT_FALSE(stall.done) << "the proxy took the whole stream while the client read nothing";
+    EXPECT_LT(stall.written, kBodyMiB * kMiB / 4);
 }
 
 }  // namespace

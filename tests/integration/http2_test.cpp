@@ -64,8 +64,7 @@ protected:
     }
 
     std::string base(const std::string& host = "h2.test") const {
-        return " --resolve " + host + ":" + std::to_string(port) + ":127.0.0.1 https://" + host + ":" +
-               std::to_string(port);
+        return curl_resolve(host, port) + "https://" + host + ":" + std::to_string(port);
     }
 
     int port = 0;

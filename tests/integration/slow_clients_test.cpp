@@ -18,6 +18,7 @@
 #include <span>
 #include <sstream>
 
+#include "integration/backend_stall.h"
 #include "integration/harness.h"
 
 namespace ne::itest {
@@ -316,24 +317,12 @@ TEST_F(SlowClientsTest, ReaderThatStopsReadingHoldsBackTheBackendNotTheProxyMemo
     // at a few socket buffers, without it the whole body ends up in the proxy's memory.
     // (The proxy also cuts such a reader off after its send timeout, a fixed 60 s: too long
     // for this suite, so only the limit is checked here.)
-    size_t written = 0;
-    bool done = false;
-    bool settled = wait_until(
-        [&] {
-            json p = get_json(app_port, "/progress");
-            const size_t now = p.value("bulk_written", size_t{0});
-            done = p.value("bulk_done", false);
-            const bool same = now == written && now > 0;
-            written = now;
-            std::this_thread::sleep_for(450ms);  // with wait_until's 50 ms: a sample every 0.5 s
-            return same || done;
-        },
-        30s);
-    ASSERT_TRUE(settled) << "the backend kept writing: " << written << " bytes";
-    std::cout << "backend writes stalled at " << written / kMiB << " MiB of " << kBodyMiB << " MiB\n";
-    RecordProperty("stalled_at_bytes", std::to_string(written));
-    EXPECT_FALSE(done) << "the proxy took the whole body from the backend while the client read nothing";
-    EXPECT_LT(written, kBodyMiB * kMiB / 4);
+    const BackendStall stall = wait_for_backend_stall(app_port, "bulk_written", "bulk_done", 30s);
+    ASSERT_TRUE(stall.settled) << "the backend kept writing: " << stall.written << " bytes";
+    std::cout << "backend writes stalled at " << stall.written / kMiB << " MiB of " << kBodyMiB << " MiB\n";
+    RecordProperty("stalled_at_bytes", std::to_string(stall.written));
+    EXPECT_FALSE(stall.done) << "the proxy took the whole body from the backend while the client read nothing";
+    EXPECT_LT(stall.written, kBodyMiB * kMiB / 4);
     expect_served_throughout(*load, ok_before);
 
     // Once the reader reads, it gets every byte.

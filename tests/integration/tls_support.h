@@ -20,6 +20,11 @@ inline void make_cert(const std::string& dir, const std::string& file, const std
     ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
 }
 
+// curl arguments that send requests for `host` to 127.0.0.1:`port` (SNI and Host stay `host`).
+inline std::string curl_resolve(const std::string& host, int port) {
+    return " --resolve " + host + ":" + std::to_string(port) + ":127.0.0.1 ";
+}
+
 // Stdout of `cmd` (run by /bin/sh); add 2>&1 to get stderr too.
 inline std::string shell_output(const std::string& cmd) {
     std::string out;

@@ -72,7 +72,7 @@ protected:
     }
 
     std::string resolve(const std::string& host) const {
-        return " --resolve " + host + ":" + std::to_string(tls_port) + ":127.0.0.1 ";
+        return curl_resolve(host, tls_port);
     }
     std::string url(const std::string& host, const std::string& path = "/") const {
         return "https://" + host + ":" + std::to_string(tls_port) + path;

@@ -4,17 +4,10 @@
 
 #include "ipc/event_ptr.h"
 #include "proxy/relay.h"
+#include "unit/evbuffer_text.h"
 
 namespace ne::proxy {
 namespace {
-
-std::string drain(evbuffer* b) {
-    std::string s(evbuffer_get_length(b), '\0');
-    evbuffer_remove(b, s.data(), s.size());
-    return s;
-}
-
-void put(evbuffer* b, const std::string& s) { evbuffer_add(b, s.data(), s.size()); }
 
 class BodyPumpTest : public ::testing::Test {
 protected:

@@ -13,18 +13,11 @@
 #include "proxy/forward_headers.h"
 #include "proxy/gzip.h"
 #include "proxy/relay.h"
+#include "unit/evbuffer_text.h"
 #include "unit/proxy_gunzip.h"
 
 namespace ne::proxy {
 namespace {
-
-std::string drain(evbuffer* b) {
-    std::string s(evbuffer_get_length(b), '\0');
-    evbuffer_remove(b, s.data(), s.size());
-    return s;
-}
-
-void put(evbuffer* b, const std::string& s) { evbuffer_add(b, s.data(), s.size()); }
 
 // The data of a chunked body; fails the test on bad framing. `ended`: the last chunk was seen.
 std::string dechunk(const std::string& in, bool* ended = nullptr) {
