@@ -115,8 +115,9 @@ public:
         proxy->group("");  // internal: the master execs it, users never type it
         proxy->add_option("--channel", proxy_.channel_fd, "Channel to the master")->required();
         proxy->add_option("--listen", listen_specs_, "Inherited listening socket ADDR=FD");
-        proxy->add_option("--zone", proxy_.zone_fd, "Inherited rate-limit zone (memfd)");
-        proxy->add_option("--cache-zone", proxy_.cache_fd, "Inherited response cache index (memfd)");
+        proxy->add_option("--zone", proxy_.zones.rate_limit, "Inherited rate-limit zone (memfd)");
+        proxy->add_option("--cache-zone", proxy_.zones.cache, "Inherited response cache index (memfd)");
+        proxy->add_option("--tls-sessions", proxy_.zones.tls_sessions, "Inherited TLS session cache (memfd)");
     }
 
     std::variant<Command, ParseExit> parse(std::vector<std::string> args) {

@@ -74,8 +74,7 @@ struct DaemonCmd {
 struct ProxyWorkerCmd {
     int channel_fd = -1;
     std::vector<proxy::InheritedListener> listeners;
-    int zone_fd = -1;   // the rate-limit zone (a memfd shared by every proxy worker)
-    int cache_fd = -1;  // the response cache's index (a memfd shared by every proxy worker)
+    proxy::InheritedZones zones;   // memfds shared by every proxy worker
 };
 
 using Command = std::variant<StartCmd, ActionCmd, ScaleCmd, StatusCmd, LogsCmd, FlushCmd,

@@ -13,9 +13,14 @@ struct InheritedListener {
     int fd = -1;           // already bound and listening (opened by the master)
 };
 
+// The memfds the master shares with every proxy worker; -1: not there.
+struct InheritedZones {
+    int rate_limit = -1;     // proxy/shared_zone.h
+    int cache = -1;          // the response cache's index, proxy/cache_index.h
+    int tls_sessions = -1;   // proxy/tls_session_cache.h
+};
+
 // Runs until Quit or until the master's channel closes; returns the process exit code.
-// `zone_fd`: the rate-limit zone the master created (proxy/shared_zone.h), or -1.
-// `cache_fd`: the response cache's index (proxy/cache_index.h), or -1.
-int run_proxy_worker(int channel_fd, const std::vector<InheritedListener>& listeners, int zone_fd, int cache_fd);
+int run_proxy_worker(int channel_fd, const std::vector<InheritedListener>& listeners, const InheritedZones& zones);
 
 }  // namespace ne::proxy

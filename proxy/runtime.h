@@ -24,6 +24,7 @@
 #include "proxy/shared_zone.h"
 #include "proxy/snapshot.h"
 #include "proxy/stats_table.h"
+#include "proxy/tls_session_cache.h"
 #include "proxy/upstream_resolver.h"
 #include "proxy/upstream_conn.h"
 
@@ -48,6 +49,7 @@ public:
     std::unique_ptr<CacheStore> cache;          // null: no cache zone, nothing is cached
     AccessLog access_log;
     std::optional<SharedZone> zone;             // rate-limit buckets shared by every proxy worker
+    std::optional<TlsSessionCache> tls_sessions;  // shared by every proxy worker; outlives the snapshots
     std::shared_ptr<const Snapshot> snapshot;   // null until the first valid ProxyConfig
     uint64_t requests = 0;                      // answered since start
     StatsTable stats;                           // per location / upstream, for metrics

@@ -1,11 +1,7 @@
 #include "proxy/shared_zone.h"
 
-#include <fcntl.h>
 #include <pthread.h>
-#include <sys/mman.h>
 #include <sys/random.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -17,9 +13,10 @@ namespace ne::proxy {
 
 namespace {
 
-constexpr uint64_t kMagic = 0x656e6f7a2d656e;   // "ne-zone"
-constexpr uint32_t kVersion = 1;
+constexpr uint64_t kZoneMagic = 0x656e6f7a2d656e;   // "ne-zone"
+constexpr uint32_t kZoneVersion = 1;
 constexpr uint64_t kIdle = ~uint64_t{0};
+constexpr const char* kWhat = "rate limit zone";
 
 uint64_t rotl(uint64_t x, int b) { return (x << b) | (x >> (64 - b)); }
 
@@ -87,71 +84,43 @@ Result<UniqueFd> SharedZone::create(size_t bytes) {
     const size_t offset = slots_offset(sizeof(Header));
     const size_t minimum = bytes_for(kProbeWindow);
     if (bytes < minimum)
-        return Error{"rate limit zone: " + std::to_string(bytes) + " bytes is too small (at least " +
+        return Error{std::string(kWhat) + ": " + std::to_string(bytes) + " bytes is too small (at least " +
                      std::to_string(minimum) + ")"};
+    auto fd = create_shared_memory(kWhat, bytes);
+    if (!fd) return fd.error();
+    auto m = SharedMapping::map(fd->get(), kWhat);   // unmapped when done; the slots are already zero (free)
+    if (!m) return m.error();
 
-    UniqueFd fd(::memfd_create("nodeedge-rate-limit", MFD_CLOEXEC | MFD_ALLOW_SEALING));
-    if (!fd) return Error::from_errno("rate limit zone: memfd_create");
-    if (::ftruncate(fd.get(), static_cast<off_t>(bytes)) != 0)
-        return Error::from_errno("rate limit zone: ftruncate to " + std::to_string(bytes) + " bytes");
-    if (::fcntl(fd.get(), F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) != 0)
-        return Error::from_errno("rate limit zone: seal");
-    void* base = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd.get(), 0);
-    if (base == MAP_FAILED) return Error::from_errno("rate limit zone: mmap " + std::to_string(bytes) + " bytes");
-    const SharedZone zone(base, bytes);   // unmaps when done; the slots are already zero (free)
-
-    Header& h = *new (base) Header{};
-    h.magic = kMagic;
-    h.version = kVersion;
+    Header& h = *new (m->base()) Header{};
+    h.magic = kZoneMagic;
+    h.version = kZoneVersion;
     h.slot_count = (bytes - offset) / sizeof(Slot);
     h.writing.store(kIdle);
     if (::getrandom(h.seed, sizeof h.seed, 0) != static_cast<ssize_t>(sizeof h.seed))
-        return Error::from_errno("rate limit zone: getrandom");
-
-    pthread_mutexattr_t attr;
-    pthread_mutexattr_init(&attr);
-    pthread_mutexattr_setpshared(&attr, PTHREAD_PROCESS_SHARED);
-    pthread_mutexattr_setrobust(&attr, PTHREAD_MUTEX_ROBUST);
-    const int rc = pthread_mutex_init(&h.mutex, &attr);
-    pthread_mutexattr_destroy(&attr);
-    if (rc != 0) return Error::from_errno("rate limit zone: pthread_mutex_init", rc);
-    return fd;
+        return Error::from_errno(std::string(kWhat) + ": getrandom");
+    if (Status s = init_robust_mutex(&h.mutex, kWhat); !s) return s.error();
+    return std::move(*fd);
 }
 
 Result<SharedZone> SharedZone::attach(int fd) {
-    const std::string what = "rate limit zone (fd " + std::to_string(fd) + ")";
-    struct stat st;
-    if (::fstat(fd, &st) != 0) return Error::from_errno(what + ": fstat");
-    const auto size = static_cast<size_t>(st.st_size);
+    auto m = SharedMapping::map(fd, kWhat);
+    if (!m) return m.error();
+    const std::string what = std::string(kWhat) + " (fd " + std::to_string(fd) + ")";
+    const size_t size = m->size();
     if (size < slots_offset(sizeof(Header))) return Error{what + ": too small to be a zone"};
-    void* base = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-    if (base == MAP_FAILED) return Error::from_errno(what + ": mmap");
-    SharedZone zone(base, size);
+    SharedZone zone(std::move(*m));
     const Header& h = zone.header();
     const bool fits = h.slot_count >= kProbeWindow &&
                       h.slot_count <= (size - slots_offset(sizeof(Header))) / sizeof(Slot);
-    if (h.magic != kMagic || h.version != kVersion || !fits)
-        return Error{what + ": not a nodeedge zone of version " + std::to_string(kVersion)};
+    if (h.magic != kZoneMagic || h.version != kZoneVersion || !fits)
+        return Error{what + ": not a nodeedge zone of version " + std::to_string(kZoneVersion)};
     return zone;
 }
 
-SharedZone& SharedZone::operator=(SharedZone&& o) noexcept {
-    if (this != &o) {
-        if (base_) ::munmap(base_, size_);
-        base_ = std::exchange(o.base_, nullptr);
-        size_ = std::exchange(o.size_, 0);
-    }
-    return *this;
-}
-
-SharedZone::~SharedZone() {
-    if (base_) ::munmap(base_, size_);
-}
-
-SharedZone::Header& SharedZone::header() const { return *static_cast<Header*>(base_); }
+SharedZone::Header& SharedZone::header() const { return *static_cast<Header*>(map_.base()); }
 
 SharedZone::Slot* SharedZone::slots() const {
-    return reinterpret_cast<Slot*>(static_cast<char*>(base_) + slots_offset(sizeof(Header)));
+    return reinterpret_cast<Slot*>(static_cast<char*>(map_.base()) + slots_offset(sizeof(Header)));
 }
 
 size_t SharedZone::capacity() const { return header().slot_count; }
@@ -166,28 +135,20 @@ Result<Decision> SharedZone::limit(uint64_t key_hash, uint64_t now_ms, const Lim
     return with_bucket(key_hash, now_ms, [&](Bucket& b) { return decide(b, now_ms, lim); });
 }
 
-SharedZone::Locked::Locked(SharedZone& zone) : zone_(zone) {
-    Header& h = zone.header();
-    int rc = pthread_mutex_lock(&h.mutex);
-    if (rc == EOWNERDEAD) {
-        // We hold the lock; its previous holder died, possibly halfway through one slot.
-        const uint64_t dirty = h.writing.load(std::memory_order_acquire);
-        if (dirty < h.slot_count) zone.slots()[dirty] = Slot{};
-        h.writing.store(kIdle, std::memory_order_release);
-        rc = pthread_mutex_consistent(&h.mutex);
-        if (rc != 0) pthread_mutex_unlock(&h.mutex);
-    }
-    err_ = rc;
+void SharedZone::repair() {
+    Header& h = header();
+    const uint64_t dirty = h.writing.load(std::memory_order_acquire);
+    if (dirty < h.slot_count) slots()[dirty] = Slot{};
+    h.writing.store(kIdle, std::memory_order_release);
 }
+
+SharedZone::Locked::Locked(SharedZone& zone) : zone_(zone), lock_(&zone.header().mutex, [&zone] { zone.repair(); }) {}
 
 SharedZone::Locked::~Locked() {
-    if (!ok()) return;
-    Header& h = zone_.header();
-    h.writing.store(kIdle, std::memory_order_release);
-    pthread_mutex_unlock(&h.mutex);
+    if (ok()) zone_.header().writing.store(kIdle, std::memory_order_release);
 }
 
-Error SharedZone::Locked::error() const { return Error::from_errno("rate limit zone: lock", err_); }
+Error SharedZone::Locked::error() const { return lock_.error(kWhat); }
 
 Bucket& SharedZone::Locked::bucket(uint64_t key_hash, uint64_t now_ms) {
     Header& h = zone_.header();

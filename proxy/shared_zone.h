@@ -20,6 +20,7 @@
 #include "ipc/result.h"
 #include "ipc/unique_fd.h"
 #include "proxy/rate_limit.h"
+#include "proxy/shared_memory.h"
 
 namespace ne::proxy {
 
@@ -35,13 +36,6 @@ public:
 
     // Maps a zone made by create(). `fd` may be closed afterwards.
     static Result<SharedZone> attach(int fd);
-
-    SharedZone(SharedZone&& o) noexcept
-        : base_(std::exchange(o.base_, nullptr)), size_(std::exchange(o.size_, 0)) {}
-    SharedZone& operator=(SharedZone&& o) noexcept;
-    SharedZone(const SharedZone&) = delete;
-    SharedZone& operator=(const SharedZone&) = delete;
-    ~SharedZone();
 
     // Number of buckets.
     size_t capacity() const;
@@ -82,21 +76,22 @@ private:
         Locked(const Locked&) = delete;
         Locked& operator=(const Locked&) = delete;
 
-        bool ok() const { return err_ == 0; }
+        bool ok() const { return lock_.ok(); }
         Error error() const;
         Bucket& bucket(uint64_t key_hash, uint64_t now_ms);
 
     private:
         SharedZone& zone_;
-        int err_ = 0;
+        RobustLock lock_;
     };
 
-    SharedZone(void* base, size_t size) : base_(base), size_(size) {}
+    explicit SharedZone(SharedMapping m) : map_(std::move(m)) {}
     Header& header() const;
     Slot* slots() const;
+    // Forgets the slot a dead holder of the lock may have left half written.
+    void repair();
 
-    void* base_ = nullptr;
-    size_t size_ = 0;
+    SharedMapping map_;
 };
 
 }  // namespace ne::proxy

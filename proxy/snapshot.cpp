@@ -54,13 +54,14 @@ std::unique_ptr<const LocationPlan> plan_for(const config::Location& loc, size_t
 
 }  // namespace
 
-Result<std::shared_ptr<const Snapshot>> build_snapshot(const nlohmann::json& payload, PoolSet& pools) {
+Result<std::shared_ptr<const Snapshot>> build_snapshot(const nlohmann::json& payload, PoolSet& pools,
+                                                       TlsSessionCache* tls_sessions) {
     auto cfg = config::from_json(payload);
     if (!cfg) return cfg.error().wrap("proxy config");
     auto snap = std::make_shared<Snapshot>();
     snap->config = std::move(*cfg);
     snap->routes = RouteTable(snap->config);
-    auto tls = TlsContexts::build(snap->config);
+    auto tls = TlsContexts::build(snap->config, tls_sessions);
     if (!tls) return tls.error().wrap("proxy config");
     snap->tls = std::move(*tls);
     for (const auto& e : pools.sync_upstreams(snap->config.upstreams)) spdlog::warn("{}", e.message);

@@ -70,6 +70,8 @@ struct Snapshot {
 // Decodes a ProxyConfig payload. Pools are found (or created) in `pools`, and the
 // [[upstreams]] pools are synced with the new config. Errors say what was wrong; warnings
 // (an unreadable error page, an unresolvable upstream server) are logged and skipped.
-Result<std::shared_ptr<const Snapshot>> build_snapshot(const nlohmann::json& payload, PoolSet& pools);
+// TLS sessions go to `tls_sessions` (null: each context's own cache).
+Result<std::shared_ptr<const Snapshot>> build_snapshot(const nlohmann::json& payload, PoolSet& pools,
+                                                       TlsSessionCache* tls_sessions);
 
 }  // namespace ne::proxy

@@ -1,8 +1,11 @@
 #include "proxy/tls_context.h"
 
 #include <openssl/err.h>
+#include <openssl/evp.h>
 #include <openssl/tls1.h>
+#include <openssl/x509.h>
 
+#include <algorithm>
 #include <fstream>
 #include <iterator>
 
@@ -20,9 +23,6 @@ struct TlsContexts::Server {
 
 namespace {
 
-// Every context resumes the others' sessions: one id context for all.
-constexpr unsigned char kSessionIdContext[] = "nodeedge";
-
 std::string ssl_reason() {
     unsigned long e = ERR_peek_last_error();
     const char* why = e ? ERR_reason_error_string(e) : nullptr;
@@ -38,23 +38,47 @@ int selector_index() {
 
 TlsContexts::Server* server_of(SSL_CTX* ctx) { return static_cast<TlsContexts::Server*>(SSL_CTX_get_app_data(ctx)); }
 
-int on_servername(SSL* ssl, int*, void*) {
-    const char* name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+// SNI, on the ClientHello: before OpenSSL picks the version and cipher and looks the offered
+// session up, so all of them are the named server's.
+int on_client_hello(SSL* ssl, int* alert, void*) {
+    const unsigned char* ext = nullptr;
+    size_t len = 0;
     const auto* sel = static_cast<const TlsSelector*>(SSL_get_ex_data(ssl, selector_index()));
-    if (!name || !sel) return SSL_TLSEXT_ERR_OK;
+    if (!sel || SSL_client_hello_get0_ext(ssl, TLSEXT_TYPE_server_name, &ext, &len) != 1)
+        return SSL_CLIENT_HELLO_SUCCESS;
+    const std::string_view name = sni_host_name({reinterpret_cast<const char*>(ext), len});
+    if (name.empty()) return SSL_CLIENT_HELLO_SUCCESS;
     SSL_CTX* ctx = sel->contexts->context(sel->routes->server_for(sel->listen, name));
-    if (!ctx || ctx == SSL_get_SSL_CTX(ssl)) return SSL_TLSEXT_ERR_OK;
-    // SSL_set_SSL_CTX swaps the certificate, ALPN and OCSP callbacks; the protocol range
-    // and ciphers stay the first context's unless set again here.
+    if (!ctx || ctx == SSL_get_SSL_CTX(ssl)) return SSL_CLIENT_HELLO_SUCCESS;
+    // SSL_set_SSL_CTX swaps the certificate, session id context, ALPN and OCSP callbacks; the
+    // protocol range and ciphers stay the first context's unless set again here.
     SSL_set_SSL_CTX(ssl, ctx);
     const auto* s = server_of(ctx);
     SSL_set_min_proto_version(ssl, s->protocols.min);
     SSL_set_max_proto_version(ssl, s->protocols.max);
     if (SSL_set_cipher_list(ssl, s->ciphers.c_str()) != 1) {
         ERR_clear_error();
-        return SSL_TLSEXT_ERR_ALERT_FATAL;
+        *alert = SSL_AD_INTERNAL_ERROR;
+        return SSL_CLIENT_HELLO_ERROR;
     }
-    return SSL_TLSEXT_ERR_OK;
+    return SSL_CLIENT_HELLO_SUCCESS;
+}
+
+// The server was chosen on the ClientHello; this acknowledges the name, which a TLS 1.2
+// session then records.
+int on_servername(SSL*, int*, void*) { return SSL_TLSEXT_ERR_OK; }
+
+// The sessions a server may resume: its own, told apart by its names and certificate.
+bool set_session_id_context(SSL_CTX* ctx, const config::Server& cfg) {
+    unsigned char fingerprint[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    X509* cert = SSL_CTX_get0_certificate(ctx);
+    if (!cert || X509_digest(cert, EVP_sha256(), fingerprint, &len) != 1) return false;
+    std::string input(reinterpret_cast<const char*>(fingerprint), len);
+    for (const auto& n : cfg.server_name) input += "\n" + n;
+    unsigned char id[EVP_MAX_MD_SIZE];
+    if (EVP_Digest(input.data(), input.size(), id, &len, EVP_sha256(), nullptr) != 1) return false;
+    return SSL_CTX_set_session_id_context(ctx, id, std::min(len, unsigned{SSL_MAX_SID_CTX_LENGTH})) == 1;
 }
 
 int on_alpn(SSL* ssl, const unsigned char** out, unsigned char* outlen, const unsigned char* in,
@@ -78,7 +102,7 @@ int on_status_request(SSL* ssl, void*) {
     return SSL_TLSEXT_ERR_OK;
 }
 
-Result<std::unique_ptr<TlsContexts::Server>> make_server(const config::Server& cfg) {
+Result<std::unique_ptr<TlsContexts::Server>> make_server(const config::Server& cfg, TlsSessionCache* sessions) {
     const config::Tls& tls = cfg.tls;
     const std::string where = tls.where.str().empty() ? "tls" : tls.where.str();
     auto fail = [&](const std::string& what) { return Error{where + ": " + what + ": " + ssl_reason()}; };
@@ -104,7 +128,12 @@ Result<std::unique_ptr<TlsContexts::Server>> make_server(const config::Server& c
     if (SSL_CTX_use_certificate_chain_file(ctx, tls.cert.c_str()) != 1) return fail("cert " + tls.cert);
     if (SSL_CTX_use_PrivateKey_file(ctx, tls.key.c_str(), SSL_FILETYPE_PEM) != 1) return fail("key " + tls.key);
     if (SSL_CTX_check_private_key(ctx) != 1) return fail("key " + tls.key + " and cert " + tls.cert);
-    SSL_CTX_set_session_id_context(ctx, kSessionIdContext, sizeof kSessionIdContext - 1);
+    if (!set_session_id_context(ctx, cfg)) return fail("session id context");
+    SSL_CTX_set_timeout(ctx, TlsSessionCache::kTimeout);
+    // A TLS 1.3 stateful ticket is a cache entry that resumes more than once: one is enough.
+    SSL_CTX_set_num_tickets(ctx, 1);
+    if (sessions) sessions->serve(ctx);
+    SSL_CTX_set_client_hello_cb(ctx, on_client_hello, nullptr);
     SSL_CTX_set_tlsext_servername_callback(ctx, on_servername);
     SSL_CTX_set_alpn_select_cb(ctx, on_alpn, nullptr);
     if (!tls.ocsp.empty()) {
@@ -132,14 +161,14 @@ TlsContexts::~TlsContexts() = default;
 TlsContexts::TlsContexts(TlsContexts&&) noexcept = default;
 TlsContexts& TlsContexts::operator=(TlsContexts&&) noexcept = default;
 
-Result<TlsContexts> TlsContexts::build(const config::Config& cfg) {
+Result<TlsContexts> TlsContexts::build(const config::Config& cfg, TlsSessionCache* sessions) {
     TlsContexts out;
     for (const auto& srv : cfg.servers) {
         if (!srv.tls.enabled) {
             out.servers_.emplace_back();
             continue;
         }
-        auto s = make_server(srv);
+        auto s = make_server(srv, sessions);
         if (!s) return s.error();
         out.servers_.push_back(std::move(*s));
     }
@@ -168,6 +197,15 @@ int TlsContexts::https_port(int server) const {
 
 void set_tls_selector(SSL* ssl, const TlsSelector* selector) {
     SSL_set_ex_data(ssl, selector_index(), const_cast<TlsSelector*>(selector));
+}
+
+std::string_view sni_host_name(std::string_view ext) {
+    // ServerNameList: u16 length, then entries of u8 type, u16 length, name (RFC 6066 3).
+    auto u16 = [&](size_t at) { return size_t{static_cast<unsigned char>(ext[at])} << 8 | static_cast<unsigned char>(ext[at + 1]); };
+    if (ext.size() < 5 || u16(0) != ext.size() - 2 || ext[2] != TLSEXT_NAMETYPE_host_name) return {};
+    const size_t len = u16(3);
+    if (len == 0 || 5 + len > ext.size()) return {};
+    return ext.substr(5, len);
 }
 
 std::string_view choose_alpn(std::string_view client_list, bool http2) {

@@ -5,8 +5,16 @@
 // Each context: the server's protocol range and cipher list (Mozilla intermediate by
 // default), session tickets off, renegotiation off, its certificate chain and key, ALPN (h2
 // when the server has http2, else http/1.1), the OCSP response file stapled when asked for,
-// and SNI: the handshake switches to the context of the server its name selects on that
-// listen address (RouteTable's rules; no name or an unknown one keeps the default server).
+// sessions kept 5 minutes in the cache shared by every proxy worker (or, without one, in
+// OpenSSL's per-process cache), and SNI: the handshake switches to the context of the
+// server its name selects on that listen address (RouteTable's rules; no name or an unknown
+// one keeps the default server).
+//
+// The switch happens on the ClientHello, before OpenSSL looks the offered session up, and
+// each server has its own session id context (its names and certificate): a session made
+// with one server's certificate is never resumed on another server, as nginx keys its cache
+// per server block (else a TLS 1.2 client could resume a.test's session while asking for
+// b.test and skip b.test's certificate).
 #pragma once
 
 #include <openssl/ssl.h>
@@ -19,6 +27,7 @@
 #include "config/config.h"
 #include "ipc/result.h"
 #include "proxy/router.h"
+#include "proxy/tls_session_cache.h"
 
 namespace ne::proxy {
 
@@ -32,9 +41,10 @@ public:
     TlsContexts(TlsContexts&&) noexcept;
     TlsContexts& operator=(TlsContexts&&) noexcept;
 
-    // Contexts for every server with tls in `cfg`. Errors name the server's tls table
+    // Contexts for every server with tls in `cfg`, keeping sessions in `sessions` (which must
+    // outlive them; null: OpenSSL's per-process cache). Errors name the server's tls table
     // ("file:line:col") and the file OpenSSL refused.
-    static Result<TlsContexts> build(const config::Config& cfg);
+    static Result<TlsContexts> build(const config::Config& cfg, TlsSessionCache* sessions = nullptr);
 
     // Server `server`'s context; null for a plain server (or -1).
     SSL_CTX* context(int server) const;
@@ -57,6 +67,10 @@ struct TlsSelector {
     std::string_view listen;
 };
 void set_tls_selector(SSL* ssl, const TlsSelector* selector);
+
+// SNI (pure): the host name in a ClientHello's server_name extension body, "" when there is
+// none or the extension is malformed.
+std::string_view sni_host_name(std::string_view extension);
 
 // ALPN (pure): the protocol to pick from a client's wire-format list ("\x02h2\x08http/1.1"):
 // "h2" when `http2` and offered, else "http/1.1" when offered, else "" (no ALPN answer).

@@ -13,6 +13,7 @@
 #include "ipc/control.h"
 #include "proxy/cache_index.h"
 #include "proxy/shared_zone.h"
+#include "proxy/tls_session_cache.h"
 
 namespace ne::supervisor {
 
@@ -34,6 +35,10 @@ ProxyWorkers::ProxyWorkers(event_base* base, std::string self_exe, OnDrainDone o
     else
         spdlog::error("{}; rate_limit is not enforced", zone.error().message);
     if (auto st = start_cache(); !st) spdlog::error("{}; responses are not cached", st.error().message);
+    if (auto sessions = proxy::TlsSessionCache::create())
+        tls_sessions_ = std::move(*sessions);
+    else
+        spdlog::error("{}; each proxy worker resumes only the TLS sessions it made", sessions.error().message);
 }
 
 Status ProxyWorkers::start_cache() {
@@ -170,6 +175,11 @@ Result<pid_t> ProxyWorkers::fork_one() {
     if (cache_zone_) {
         sources.push_back(cache_zone_.get());
         args.push_back("--cache-zone");
+        args.push_back(std::to_string(target++));
+    }
+    if (tls_sessions_) {
+        sources.push_back(tls_sessions_.get());
+        args.push_back("--tls-sessions");
         args.push_back(std::to_string(target++));
     }
     std::vector<char*> argv;

@@ -93,6 +93,7 @@ private:
     // re-forked ones too, so limits hold across workers and survive a proxy crash.
     UniqueFd zone_;
     UniqueFd cache_zone_;                           // the response cache's index (proxy/cache_index.h)
+    UniqueFd tls_sessions_;                         // TLS sessions (proxy/tls_session_cache.h)
     std::vector<std::string> order_;               // listen addresses, in fd order
     nlohmann::json config_ = nlohmann::json::object();
     std::string user_;                              // as written

@@ -1,9 +1,11 @@
 // TLS termination through the real daemon, with curl and openssl s_client as clients and
 // certificates the test makes with `openssl req`: two servers on one TLS address chosen by
 // SNI, X-Forwarded-Proto, TLS 1.1 refused and 1.2/1.3 served, no session tickets but session
-// resumption, OCSP stapling from a file, redirect_https from a plain server, a reload that
+// resumption through the cache every proxy worker shares, OCSP stapling from a file, redirect_https from a plain server, a reload that
 // swaps the certificate, a mismatched key refused at `check`, and testssl.sh finding nothing
 // HIGH or CRITICAL.
+#include <signal.h>
+
 #include <cstdlib>
 #include <fstream>
 
@@ -15,7 +17,7 @@ namespace ne::itest {
 namespace {
 
 constexpr const char* kConfig = R"([proxy]
-workers = 1
+workers = 2
 
 [[apps]]
 name = "echo"
@@ -84,10 +86,25 @@ protected:
                   std::to_string(tls_port) + " " + args + " 2>&1");
     }
 
+    // One handshake for `name` offering the session saved in `in` ("": none) and saving the
+    // new one in `out` (s_client writes nothing when a TLS 1.2 session is reused); a request
+    // keeps s_client until the answer, so TLS 1.3's ticket arrives.
+    std::string session(const std::string& version, const std::string& name, const std::string& in,
+                        const std::string& out) {
+        return s_client(version + " -ign_eof -servername " + name + (in.empty() ? "" : " -sess_in " + in) +
+                            " -sess_out " + out,
+                        "GET / HTTP/1.1\\r\\nHost: " + name + "\\r\\nConnection: close\\r\\n\\r\\n");
+    }
+
     int tls_port = 0;
     int plain_port = 0;
     std::string config;
 };
+
+// "-tls1_2" -> "TLSv1.2", as s_client reports the protocol.
+std::string protocol_of(const std::string& version) {
+    return "TLSv1." + version.substr(version.size() - 1);
+}
 
 TEST_F(TlsTest, ProxiesHttpsAndTellsTheAppTheScheme) {
     const std::string body = curl("-k" + resolve("a.test") + url("a.test", "/x?y=1"));
@@ -126,6 +143,45 @@ TEST_F(TlsTest, SessionsResumeWithoutTickets) {
     const std::string out = s_client("-tls1_2 -reconnect -servername a.test");
     EXPECT_EQ(out.find("TLS session ticket:"), std::string::npos) << out;
     EXPECT_NE(out.find("Reused, TLSv1.2"), std::string::npos) << out;
+}
+
+TEST_F(TlsTest, SessionsAreSharedByEveryProxyWorkerAndOutliveThem) {
+    for (const std::string version : {"-tls1_2", "-tls1_3"}) {
+        SCOPED_TRACE(version);
+        const std::string saved = dir() + "/session" + version;
+        std::string out = session(version, "a.test", "", saved);
+        ASSERT_NE(out.find("New, " + protocol_of(version)), std::string::npos) << out;
+        // The kernel hands connections to either proxy worker: every one resumes.
+        for (int i = 0; i < 4; ++i) {
+            out = session(version, "a.test", saved, saved);
+            EXPECT_NE(out.find("Reused, " + protocol_of(version)), std::string::npos) << out;
+        }
+        // Proxy workers re-forked after a crash never saw the session: only the shared cache has it.
+        const auto before = proxy_worker_processes();
+        ASSERT_EQ(before.size(), 2u);
+        for (const auto& p : before) ::kill(p.pid, SIGKILL);
+        ASSERT_TRUE(wait_until([&] {
+            auto now = proxy_worker_processes();
+            return now.size() == 2 && !alive(before[0]) && !alive(before[1]);
+        }, 10s));
+        out = session(version, "a.test", saved, saved);
+        EXPECT_NE(out.find("Reused, " + protocol_of(version)), std::string::npos) << out;
+    }
+}
+
+TEST_F(TlsTest, ASessionResumesOnlyOnTheServerThatMadeIt) {
+    for (const std::string version : {"-tls1_2", "-tls1_3"}) {
+        SCOPED_TRACE(version);
+        const std::string a_session = dir() + "/a" + version;
+        std::string out = session(version, "a.test", "", a_session);
+        ASSERT_NE(out.find("New, " + protocol_of(version)), std::string::npos) << out;
+        // Offered to b.test, a.test's session would skip b.test's certificate: a full handshake.
+        out = session(version, "b.test", a_session, dir() + "/b" + version);
+        EXPECT_NE(out.find("New, " + protocol_of(version)), std::string::npos) << out;
+        EXPECT_NE(out.find("CN = b.test"), std::string::npos) << out;
+        out = session(version, "a.test", a_session, dir() + "/a-again" + version);
+        EXPECT_NE(out.find("Reused, " + protocol_of(version)), std::string::npos) << out;
+    }
 }
 
 TEST_F(TlsTest, StaplesTheConfiguredOcspResponse) {

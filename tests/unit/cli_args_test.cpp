@@ -160,6 +160,12 @@ TEST(CliArgs, ProxyWorkerEntryPoint) {
     EXPECT_EQ(c.listeners[0].fd, 5);
     EXPECT_EQ(c.listeners[1].address, "[::1]:8443");
     EXPECT_EQ(c.listeners[1].fd, 6);
+    EXPECT_EQ(c.zones.rate_limit, -1);   // not passed: the worker runs without it
+    auto z = parse_as<ProxyWorkerCmd>({"__proxy-worker", "--channel", "3", "--zone", "7", "--cache-zone", "8",
+                                       "--tls-sessions", "9"});
+    EXPECT_EQ(z.zones.rate_limit, 7);
+    EXPECT_EQ(z.zones.cache, 8);
+    EXPECT_EQ(z.zones.tls_sessions, 9);
     EXPECT_EQ(parse_exit({"__proxy-worker"}).code, 2);
     for (const char* bad : {"127.0.0.1:8080", "127.0.0.1:8080=", "=5", "a=5x", "a=-1"})
         EXPECT_EQ(parse_exit({"__proxy-worker", "--channel", "3", "--listen", bad}).code, 2) << bad;

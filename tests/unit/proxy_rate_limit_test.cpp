@@ -1,15 +1,14 @@
 #include <gtest/gtest.h>
 #include <sys/mman.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdlib>
-#include <functional>
 #include <string>
 #include <vector>
 
 #include "proxy/rate_limit.h"
 #include "proxy/shared_zone.h"
+#include "unit/child_process.h"
 
 namespace ne::proxy {
 namespace {
@@ -155,40 +154,9 @@ SharedZone attach_new(size_t buckets) {
     return std::move(zone).value();
 }
 
-// Runs `body` in a child process and returns its pid; the child's exit status is body's result.
-pid_t in_child(const std::function<int()>& body) {
-    const pid_t pid = ::fork();
-    if (pid == 0) ::_exit(body());
-    return pid;
-}
-
-// Holds children back until both exist, so that they really run at the same time.
-class StartGate {
-public:
-    StartGate() {
-        int p[2];
-        EXPECT_EQ(::pipe(p), 0);
-        rd_.reset(p[0]);
-        wr_.reset(p[1]);
-    }
-    bool wait() const {
-        char c;
-        return ::read(rd_.get(), &c, 1) == 1;
-    }
-    void open(int waiters) const {
-        const std::string go(static_cast<size_t>(waiters), 'g');
-        EXPECT_EQ(::write(wr_.get(), go.data(), go.size()), static_cast<ssize_t>(go.size()));
-    }
-
-private:
-    UniqueFd rd_, wr_;
-};
-
-int wait_exit(pid_t pid) {
-    int status = 0;
-    if (::waitpid(pid, &status, 0) != pid) return -1;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
+using ne::testing::in_child;
+using ne::testing::StartGate;
+using ne::testing::wait_exit;
 
 TEST(SharedZone, CreateRefusesTooSmallAndAttachRefusesStrangers) {
     auto small = SharedZone::create(64);

@@ -25,6 +25,15 @@ TEST(ChooseAlpn, MalformedListsStopWhereTheyBreak) {
     EXPECT_EQ(choose_alpn(""sv, true), "");
 }
 
+TEST(SniHostName, TheHostNameOfAServerNameExtension) {
+    EXPECT_EQ(sni_host_name("\x00\x09\x00\x00\x06" "a.test"sv), "a.test");
+    EXPECT_EQ(sni_host_name(""sv), "");
+    EXPECT_EQ(sni_host_name("\x00\x09\x01\x00\x06" "a.test"sv), "");   // not a host_name
+    EXPECT_EQ(sni_host_name("\x00\x09\x00\x00\x07" "a.test"sv), "");   // name overruns
+    EXPECT_EQ(sni_host_name("\x00\x08\x00\x00\x06" "a.test"sv), "");   // list length lies
+    EXPECT_EQ(sni_host_name("\x00\x03\x00\x00\x00"sv), "");            // empty name
+}
+
 class TlsContextsTest : public ::testing::Test {
 protected:
     void SetUp() override {
