@@ -19,6 +19,12 @@ namespace {
 
 constexpr uint32_t kMaxConcurrentStreams = 128;
 constexpr size_t kMaxRequestHeaderBlock = 64 * 1024;
+// A stream's response waits for DATA frames in at most about this much (twice, with what its
+// pair end holds) before its ClientConn is paused, a quarter of the relay watermark: a client
+// that keeps 128 windows shut ties up that many streams' buffers (measured, 64 such streams:
+// 67 MiB with the relay watermark, 43 MiB with this; the rest is the ClientConns' output).
+constexpr size_t kStreamHigh = 64 * 1024;
+constexpr size_t kStreamLow = kStreamHigh / 2;
 // The TLS output is filled up to this much from nghttp2, then again below a quarter of it.
 constexpr size_t kOutputHigh = 64 * 1024;
 // The response head a ClientConn writes; its own header limits are far below this.
@@ -108,6 +114,10 @@ void H2Session::start() {
     nghttp2_submit_settings(session_.get(), NGHTTP2_FLAG_NONE, settings, std::size(settings));
     bufferevent_setcb(bev_.get(), read_cb, write_cb, event_cb, this);
     bufferevent_setwatermark(bev_.get(), EV_WRITE, kOutputHigh / 4, 0);
+    // A client that stops reading is cut off: with its output full, nothing queued for it (a
+    // RST_STREAM, the idle GOAWAY) would ever go out, and the connection would stay forever.
+    const timeval send_timeout = to_timeval(kClientSendTimeout);
+    bufferevent_set_timeouts(bev_.get(), nullptr, &send_timeout);
     bufferevent_enable(bev_.get(), EV_READ | EV_WRITE);
     arm_idle_timer();
     on_read();  // bytes that came with the end of the handshake
@@ -146,7 +156,8 @@ void H2Session::event_cb(bufferevent*, short, void* self) { static_cast<H2Sessio
 
 void H2Session::idle_cb(evutil_socket_t, short, void* self) {
     auto* h = static_cast<H2Session*>(self);
-    if (h->streams_.empty()) h->quit();
+    if (h->ending_) h->close();
+    else if (h->streams_.empty()) h->quit();
 }
 
 void H2Session::arm_idle_timer() {
@@ -161,14 +172,26 @@ void H2Session::arm_idle_timer() {
 void H2Session::on_read() {
     if (closed_) return;
     evbuffer* in = bufferevent_get_input(bev_.get());
+    if (lingering_) {
+        evbuffer_drain(in, evbuffer_get_length(in));
+        return;
+    }
     while (size_t n = evbuffer_get_contiguous_space(in)) {
         const auto* p = evbuffer_pullup(in, static_cast<ev_ssize_t>(n));
         const ssize_t used = nghttp2_session_mem_recv(session_.get(), p, n);
         if (used < 0) {
-            spdlog::debug("HTTP/2 client on {}: {}", facts_.listen, nghttp2_strerror(static_cast<int>(used)));
-            // A flood or protocol error has a GOAWAY queued: send it before closing.
+            const int err = static_cast<int>(used);
+            spdlog::debug("HTTP/2 client on {}: {}", facts_.listen, nghttp2_strerror(err));
+            // nghttp2 queues a GOAWAY for the protocol errors it answers itself but not for the
+            // floods it gives up on (unanswered ACKs, endless CONTINUATIONs): the client is
+            // told why either way (a no-op when a GOAWAY is already queued), then closed.
+            uint32_t code = NGHTTP2_PROTOCOL_ERROR;
+            if (err == NGHTTP2_ERR_FLOODED || err == NGHTTP2_ERR_TOO_MANY_CONTINUATIONS) code = NGHTTP2_ENHANCE_YOUR_CALM;
+            else if (err == NGHTTP2_ERR_CALLBACK_FAILURE) code = NGHTTP2_INTERNAL_ERROR;
+            nghttp2_session_terminate_session(session_.get(), code);
             flush();
-            close();
+            // The GOAWAY did not even fit: the client is not reading, nothing is waited for.
+            if (!ending_) close();
             return;
         }
         evbuffer_drain(in, static_cast<size_t>(used));
@@ -178,7 +201,7 @@ void H2Session::on_read() {
 }
 
 void H2Session::flush() {
-    if (closed_) return;
+    if (closed_ || lingering_) return;
     evbuffer* out = bufferevent_get_output(bev_.get());
     while (evbuffer_get_length(out) < kOutputHigh) {
         const uint8_t* data = nullptr;
@@ -192,14 +215,29 @@ void H2Session::flush() {
         evbuffer_add(out, data, static_cast<size_t>(n));
     }
     if (!nghttp2_session_want_read(session_.get()) && !nghttp2_session_want_write(session_.get())) {
-        // Done both ways (after a GOAWAY): let the last frames out, then close.
+        // Done both ways (after a GOAWAY): let the last frames out, then linger. A client
+        // that does not take them within kLingerTimeout is not waited for.
         if (evbuffer_get_length(out) == 0) {
-            close();
+            linger();
             return;
         }
+        if (ending_) return;
+        ending_ = true;
         bufferevent_disable(bev_.get(), EV_READ);
         bufferevent_setwatermark(bev_.get(), EV_WRITE, 0, 0);
+        const timeval tv = to_timeval(kLingerTimeout);
+        evtimer_add(idle_timer_.get(), &tv);
     }
+}
+
+void H2Session::linger() {
+    ending_ = lingering_ = true;
+    shut_write(bev_.get());
+    evbuffer* in = bufferevent_get_input(bev_.get());
+    evbuffer_drain(in, evbuffer_get_length(in));
+    bufferevent_enable(bev_.get(), EV_READ);
+    const timeval tv = to_timeval(kLingerTimeout);
+    evtimer_add(idle_timer_.get(), &tv);
 }
 
 void H2Session::close() {
@@ -252,8 +290,6 @@ int H2Session::on_header(nghttp2_session*, const nghttp2_frame* f, const uint8_t
         // HTTP/2 splits cookies into fields; HTTP/1.1 wants one line (RFC 9113 8.2.3).
         if (!s->cookies.empty()) s->cookies += "; ";
         s->cookies += value;
-    } else if (name == "expect") {
-        return 0;  // the ClientConn would answer 100-continue in HTTP/1.1 into the stream
     } else {
         s->has_length = s->has_length || name == "content-length";
         s->headers.append(name).append(": ").append(value).append("\r\n");
@@ -297,7 +333,7 @@ void H2Session::start_request(Stream& s, bool end_stream) {
     bufferevent_setcb(end, stream_read_cb, stream_write_cb, stream_event_cb, &s);
     // Called back once the ClientConn has taken everything: the window is credited then.
     bufferevent_setwatermark(end, EV_WRITE, 0, 0);
-    bufferevent_setwatermark(end, EV_READ, 0, kHighWatermark);
+    bufferevent_setwatermark(end, EV_READ, 0, kStreamHigh);
     bufferevent_enable(end, EV_READ | EV_WRITE);
     evbuffer_add(bufferevent_get_output(end), head.data(), head.size());
     if (end_stream) s.request_done = true;
@@ -372,7 +408,14 @@ void H2Session::read_response(Stream& s) {
             reset(s, NGHTTP2_INTERNAL_ERROR);  // malformed, or larger than any head we write
             return;
         }
-        if (s.response.status() < 200) {  // 1xx: nothing HTTP/2 needs from it
+        if (s.response.status() < 200) {
+            // The ClientConn's answer to `expect: 100-continue` (it sends it once the backend
+            // is reached): the client waits for it before sending the body. Other 1xx carry
+            // nothing HTTP/2 needs.
+            if (s.response.status() == 100) {
+                const nghttp2_nv status = nv(":status", "100");
+                nghttp2_submit_headers(session_.get(), NGHTTP2_FLAG_NONE, s.id, nullptr, &status, 1, nullptr);
+            }
             evbuffer_drain(in, s.response.head_size());
             s.response.begin(s.method == "HEAD");
             continue;
@@ -387,7 +430,7 @@ void H2Session::read_response(Stream& s) {
         }
         s.body_done = step == BodyPump::Step::done;
     }
-    if (!s.paused && evbuffer_get_length(s.body.get()) >= kHighWatermark) {
+    if (!s.paused && evbuffer_get_length(s.body.get()) >= kStreamHigh) {
         s.paused = true;  // read_body() resumes below the low watermark
         bufferevent_disable(s.end.get(), EV_READ);
     }
@@ -438,7 +481,7 @@ ssize_t H2Session::read_body(nghttp2_session*, int32_t id, uint8_t* buf, size_t 
     const int n = evbuffer_remove(s->body.get(), buf, len);
     if (n < 0) return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
     const size_t left = evbuffer_get_length(s->body.get());
-    if (s->paused && left < kLowWatermark && s->end) {
+    if (s->paused && left < kStreamLow && s->end) {
         s->paused = false;
         bufferevent_enable(s->end.get(), EV_READ);
     }
@@ -497,7 +540,7 @@ int H2Session::on_stream_close(nghttp2_session*, int32_t id, uint32_t, void* sel
         bufferevent_disable(s->end.get(), EV_READ | EV_WRITE);
     }
     h->rt_.reaper.dispose(std::move(s));
-    if (h->streams_.empty() && !h->closed_) h->arm_idle_timer();
+    if (h->streams_.empty() && !h->closed_ && !h->ending_) h->arm_idle_timer();
     return 0;
 }
 

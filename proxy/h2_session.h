@@ -8,11 +8,11 @@
 //
 // Limits, so that one client cannot exhaust the proxy: SETTINGS_MAX_CONCURRENT_STREAMS 128;
 // flow control by hand (a request body is credited back to the client's window only once
-// the ClientConn has taken it); a response stops being read from its ClientConn while more
-// than kHighWatermark of it waits for DATA frames; a header block over 64 KiB resets its
-// stream; nghttp2's own floods checks (SETTINGS, PING and other ACKs, CONTINUATION, rapid
-// RST_STREAM) end the connection with GOAWAY. An idle connection (no stream) is closed
-// after the default server's keepalive_timeout.
+// the ClientConn has taken it); a response stops being read from its ClientConn while 64 KiB
+// of it wait for DATA frames; a header block over 64 KiB resets its stream; nghttp2's own
+// flood checks (SETTINGS, PING and other ACKs, CONTINUATION, rapid RST_STREAM) end the
+// connection with GOAWAY. An idle connection (no stream) is closed after the default
+// server's keepalive_timeout, one whose client stops reading after kClientSendTimeout.
 #pragma once
 
 #include <nghttp2/nghttp2.h>
@@ -52,9 +52,14 @@ private:
     static void event_cb(bufferevent*, short what, void* self);
     static void idle_cb(evutil_socket_t, short, void* self);
     void on_read();
-    // Sends what nghttp2 has queued while the TLS output has room; closes when both sides
+    // Sends what nghttp2 has queued while the TLS output has room; lingers when both sides
     // are done.
     void flush();
+    // After the last frame (a GOAWAY) is out: our side of the connection is ended and what the
+    // client still sends is read and dropped for kLingerTimeout, so that closing with its
+    // bytes unread does not reset the connection before it has read the GOAWAY (nginx's
+    // lingering close).
+    void linger();
     void close();
     void arm_idle_timer();
 
@@ -86,8 +91,10 @@ private:
     ConnFacts facts_;
     std::unique_ptr<nghttp2_session, SessionFree> session_;
     std::unordered_map<int32_t, std::unique_ptr<Stream>> streams_;
-    EventPtr idle_timer_;
+    EventPtr idle_timer_;    // keepalive_timeout while no stream is open; then the end
     std::string scratch_;    // lower-cased response header names, for one submit
+    bool ending_ = false;     // the last frames are queued: closing within kLingerTimeout
+    bool lingering_ = false;  // they are out, our side is shut: dropping what the client sends
     bool closed_ = false;
 };
 
