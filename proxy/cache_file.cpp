@@ -5,9 +5,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <charconv>
 #include <chrono>
 #include <cstring>
+#include <memory>
 
 #include "proxy/cache_policy.h"
 
@@ -76,20 +78,32 @@ Result<CachedResponse> open_cached(const CacheStore& store, uint64_t id, std::st
     if (!r.fd) return Error::from_errno("cache: open " + path);
     struct stat st;
     if (::fstat(r.fd.get(), &st) != 0) return Error::from_errno("cache: fstat " + path);
-    char fixed[kFixed];
+    const auto size = static_cast<uint64_t>(st.st_size);
+    const auto not_ours = [&] { return Error{"cache: " + path + " is not a cache file"}; };
+    if (size < kFixed) return not_ours();
+    // One read for a small file; a larger one gets its head now and its body when sent.
+    size_t have = static_cast<size_t>(std::min(size, kCacheReadWhole));
+    r.bytes = std::make_unique_for_overwrite<char[]>(have);
+    if (!read_exact(r.fd.get(), r.bytes.get(), have, 0)) return Error::from_errno("cache: read " + path);
+    const std::string_view fixed(r.bytes.get(), kFixed);
     uint32_t key_len = 0, head_len = 0, status = 0;
-    if (!read_exact(r.fd.get(), fixed, kFixed, 0) || std::string_view(fixed, kMagic.size()) != kMagic ||
-        !get_hex8({fixed + kMagic.size(), 8}, key_len) || !get_hex8({fixed + kMagic.size() + 8, 8}, head_len) ||
-        !get_hex8({fixed + kMagic.size() + 16, 8}, status) ||
-        kFixed + uint64_t{key_len} + head_len > static_cast<uint64_t>(st.st_size))
-        return Error{"cache: " + path + " is not a cache file"};
-    std::string stored(key_len + head_len, '\0');
-    if (!read_exact(r.fd.get(), stored.data(), stored.size(), static_cast<off_t>(kFixed)))
-        return Error::from_errno("cache: read " + path);
-    if (std::string_view(stored).substr(0, key_len) != key) return Error{"cache: " + path + " holds another key"};
+    if (!fixed.starts_with(kMagic) || !get_hex8(fixed.substr(kMagic.size(), 8), key_len) ||
+        !get_hex8(fixed.substr(kMagic.size() + 8, 8), head_len) ||
+        !get_hex8(fixed.substr(kMagic.size() + 16, 8), status) || kFixed + uint64_t{key_len} + head_len > size)
+        return not_ours();
+    r.body_offset = kFixed + key_len + head_len;
+    r.body_length = size - r.body_offset;
+    if (r.body_offset > have) {
+        auto longer = std::make_unique_for_overwrite<char[]>(r.body_offset);
+        std::memcpy(longer.get(), r.bytes.get(), have);
+        if (!read_exact(r.fd.get(), longer.get() + have, r.body_offset - have, static_cast<off_t>(have)))
+            return Error::from_errno("cache: read " + path);
+        r.bytes = std::move(longer);
+        have = r.body_offset;
+    }
+    if (std::string_view(r.bytes.get() + kFixed, key_len) != key) return Error{"cache: " + path + " holds another key"};
     r.status = static_cast<int>(status);
-    r.head = stored.substr(key_len);
-    for (std::string_view rest = r.head; !rest.empty();) {
+    for (std::string_view rest(r.bytes.get() + kFixed + key_len, head_len); !rest.empty();) {
         const size_t eol = rest.find("\r\n");
         if (eol == std::string_view::npos) break;
         const std::string_view line = rest.substr(0, eol);
@@ -97,8 +111,7 @@ Result<CachedResponse> open_cached(const CacheStore& store, uint64_t id, std::st
         if (colon != std::string_view::npos) r.headers.push_back({line.substr(0, colon), trim_ows(line.substr(colon + 1))});
         rest.remove_prefix(eol + 2);
     }
-    r.body_offset = kFixed + stored.size();
-    r.body_length = static_cast<uint64_t>(st.st_size) - r.body_offset;
+    if (have == size) r.body = {r.bytes.get() + r.body_offset, r.body_length};
     return r;
 }
 

@@ -1,7 +1,8 @@
 // Cached responses on disk, one file each, as nginx keeps them: $NODEEDGE_HOME/cache/<id>,
 // the id a number from the shared index. A file holds a magic line, the key (checked on
 // every hit: two keys may share an index entry), the status and the stored headers, then the
-// body, so a hit is served with sendfile from an offset. A response is written to a temp
+// body. A hit on a small file is one pread of the whole file; a larger body is sent from its
+// offset (sendfile, or read through gzip). A response is written to a temp
 // file while it streams to the client and renamed when complete: a reader never sees half
 // a file, and a response over max_size is just not stored.
 #pragma once
@@ -35,11 +36,15 @@ struct CacheStore {
 struct CachedResponse {
     UniqueFd fd;
     int status = 200;
-    std::string head;                 // the stored header lines
-    std::vector<Header> headers;      // views into head
+    std::unique_ptr<char[]> bytes;    // the start of the file as read (key, header lines, maybe the body)
+    std::vector<Header> headers;      // views into bytes
     uint64_t body_offset = 0;
     uint64_t body_length = 0;
+    std::string_view body;            // the whole body when the file was read whole, else empty
 };
+
+// Files up to this size are read whole by open_cached, in one pread.
+constexpr uint64_t kCacheReadWhole = 20 * 1024;
 
 // Cache file `id` if it holds `key`; an error when it is gone, unreadable, damaged or holds
 // another key.

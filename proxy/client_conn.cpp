@@ -32,11 +32,6 @@ using std::chrono::milliseconds;
 constexpr MessageParser::Limits kRequestLimits{8192, 16384, 100};
 // The largest head the parser may see before it has decided (see MessageParser's slack).
 constexpr size_t kMaxRequestHead = kRequestLimits.max_target + kRequestLimits.max_header_bytes + 4096;
-// A client that stops reading its response for this long is cut off (nginx's send_timeout).
-constexpr milliseconds kClientSendTimeout{60000};
-// After the last response, how long to read and discard what the client still sends, so that
-// closing does not reset the connection under the response (nginx's lingering close).
-constexpr milliseconds kLingerTimeout{2000};
 // Reading from the client stays enabled; libevent suspends it by itself while this much input
 // waits (a pipelined request, body bytes the upstream cannot take yet) and resumes once it is
 // consumed. Toggling EV_READ around every request would cost two epoll_ctl calls each.
@@ -788,7 +783,8 @@ void ClientConn::serve_static(StaticPlan& plan) {
 }
 
 void ClientConn::send_file_answer(int status, std::span<const Header> headers, UniqueFd fd, std::string_view path,
-                                  uint64_t offset, uint64_t length, bool body, bool has_length) {
+                                  uint64_t offset, uint64_t length, bool body, bool has_length,
+                                  std::string_view preread) {
     const GzipDecision gz = gzip_.response(response_query(status, headers, length), server()->gzip, rt_.gzip);
     const bool compress = gz.compress && body;
     ClientResponse r;
@@ -818,7 +814,15 @@ void ClientConn::send_file_answer(int status, std::span<const Header> headers, U
         pump_file();
         return;
     }
-    if (body) {
+    if (body && preread.size() == length) {
+        evbuffer_add(output(), preread.data(), preread.size());
+    } else if (body && length <= kCopiedFileBytes) {
+        if (Status s = append_file_range(output(), fd.get(), path, offset, length); !s) {
+            spdlog::error("{} for {}", s.error().message, request_id());
+            close_now();  // the head is queued already; only a close can tell the client
+            return;
+        }
+    } else if (body) {
         // sendfile(2) from the page cache; the evbuffer closes the fd once it is sent.
         if (evbuffer_add_file(output(), fd.get(), static_cast<ev_off_t>(offset), static_cast<ev_off_t>(length)) != 0) {
             spdlog::error("file {} for {}: cannot queue it for sending", path, request_id());
@@ -838,7 +842,7 @@ void ClientConn::serve_cached() {
         return;
     }
     send_file_answer(cached->status, cached->headers, std::move(cached->fd), "cache file", cached->body_offset,
-                     cached->body_length, !head_request_, true);
+                     cached->body_length, !head_request_, true, cached->body);
 }
 
 void ClientConn::start_proxying() {

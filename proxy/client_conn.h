@@ -87,10 +87,13 @@ private:
     void start_tunnel();
     void serve_static(StaticPlan& plan);
     void pump_file();
-    // Answers with a file's range (a static file, a cache file): sendfile, or read through
-    // gzip when the response is compressed. `has_length`: the head states `length`.
+    // Answers with a file's range (a static file, a cache file): copied behind the head when
+    // small (kCopiedFileBytes), else sendfile, or read through gzip when the response is
+    // compressed. `has_length`: the head states `length`. `preread`: the range's bytes when
+    // the caller read them already (a small cache file is read whole), else empty.
     void send_file_answer(int status, std::span<const Header> headers, UniqueFd fd, std::string_view path,
-                          uint64_t offset, uint64_t length, bool body, bool has_length);
+                          uint64_t offset, uint64_t length, bool body, bool has_length,
+                          std::string_view preread = {});
     void serve_cached();
     void start_proxying();
 

@@ -5,8 +5,26 @@
 #include <algorithm>
 #include <array>
 #include <cerrno>
+#include <string>
 
 namespace ne::proxy {
+
+Status append_file_range(evbuffer* out, int fd, std::string_view path, uint64_t offset, uint64_t length) {
+    evbuffer_iovec space;
+    if (evbuffer_reserve_space(out, static_cast<ev_ssize_t>(length), &space, 1) != 1)
+        return Error{"read " + std::string(path) + ": no memory for " + std::to_string(length) + " bytes"};
+    auto* at = static_cast<char*>(space.iov_base);
+    for (uint64_t done = 0; done < length;) {
+        const ssize_t n = ::pread(fd, at + done, static_cast<size_t>(length - done), static_cast<off_t>(offset + done));
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) return Error::from_errno("read " + std::string(path));
+        if (n == 0) return Error{"read " + std::string(path) + ": file shrank"};
+        done += static_cast<uint64_t>(n);
+    }
+    space.iov_len = static_cast<size_t>(length);
+    evbuffer_commit_space(out, &space, 1);
+    return {};
+}
 
 void FileBody::start(UniqueFd fd, std::string_view path, uint64_t offset, uint64_t length, BodyFilter& filter,
                      Framing out) {

@@ -37,13 +37,25 @@ std::pair<uint64_t, uint64_t> random_seed() {
     return {s[0], s[1]};
 }
 
+// The loop applies the changes a turn made to one fd as one epoll_ctl, at dispatch. An
+// openssl bufferevent deletes and re-adds its events when the handshake ends and toggles
+// EV_WRITE as OpenSSL wants to write: 12 epoll_ctl calls per TLS connection otherwise,
+// against nginx's 2. libevent's caveat for the changelist (fds in one loop that are dup()s
+// of each other) does not arise: a proxy worker dups no fd.
+EventBasePtr new_loop() {
+    std::unique_ptr<event_config, decltype(&event_config_free)> cfg(event_config_new(), event_config_free);
+    if (!cfg) return nullptr;
+    event_config_set_flag(cfg.get(), EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
+    return EventBasePtr(event_base_new_with_config(cfg.get()));
+}
+
 class ProxyWorker {
 public:
     ProxyWorker() = default;
     ProxyWorker(const ProxyWorker&) = delete;
     ProxyWorker& operator=(const ProxyWorker&) = delete;
 
-    Status init(int channel_fd, const std::vector<InheritedListener>& listeners, int zone_fd, int cache_fd);
+    Status init(int channel_fd, const std::vector<InheritedListener>& listeners, const InheritedZones& zones);
     int run();
 
 private:
@@ -71,26 +83,33 @@ private:
     bool finishing_ = false;
 };
 
-Status ProxyWorker::init(int channel_fd, const std::vector<InheritedListener>& listeners, int zone_fd, int cache_fd) {
-    base_.reset(event_base_new());
+Status ProxyWorker::init(int channel_fd, const std::vector<InheritedListener>& listeners, const InheritedZones& zones) {
+    base_ = new_loop();
     if (!base_) return Error{"proxy worker: cannot create an event loop"};
     auto [hi, lo] = random_seed();
     rt_ = std::make_unique<Runtime>(base_.get(), hi, lo);
-    if (zone_fd >= 0) {
-        auto zone = SharedZone::attach(zone_fd);
-        ::close(zone_fd);  // the mapping stays; re-forked workers get the master's copy
+    if (zones.rate_limit >= 0) {
+        auto zone = SharedZone::attach(zones.rate_limit);
+        ::close(zones.rate_limit);  // the mapping stays; re-forked workers get the master's copy
         if (!zone) return zone.error().wrap("proxy worker");
         rt_->zone.emplace(std::move(*zone));
     } else {
         spdlog::warn("proxy worker {}: started without a rate-limit zone; rate_limit is not enforced", getpid());
     }
-    if (cache_fd >= 0) {
-        auto index = CacheIndex::attach(cache_fd);
-        ::close(cache_fd);
+    if (zones.cache >= 0) {
+        auto index = CacheIndex::attach(zones.cache);
+        ::close(zones.cache);
         if (!index) return index.error().wrap("proxy worker");
         rt_->cache = std::make_unique<CacheStore>(CacheStore{std::move(*index), ipc::control::home_dir() + "/cache"});
     } else {
         spdlog::warn("proxy worker {}: started without a cache zone; responses are not cached", getpid());
+    }
+    // Without it (the master said why), each context keeps OpenSSL's per-process cache.
+    if (zones.tls_sessions >= 0) {
+        auto sessions = TlsSessionCache::attach(zones.tls_sessions);
+        ::close(zones.tls_sessions);
+        if (!sessions) return sessions.error().wrap("proxy worker");
+        rt_->tls_sessions.emplace(std::move(*sessions));
     }
     rt_->on_drained = [this](uint64_t id) { channel_->send(ipc::encode(ipc::DrainDone{id})); };
     rt_->on_all_closed = [this] { finish(); };
@@ -135,7 +154,7 @@ void ProxyWorker::on_frame(const std::string& payload) {
 }
 
 void ProxyWorker::apply_config(const ipc::ProxyConfig& m) {
-    auto snap = build_snapshot(m.config, rt_->pools);
+    auto snap = build_snapshot(m.config, rt_->pools, rt_->tls_sessions ? &*rt_->tls_sessions : nullptr);
     if (!snap) {
         // The master validated it; keep serving with what we have rather than nothing.
         spdlog::error("proxy worker {}: {}; keeping the previous config", getpid(), snap.error().message);
@@ -213,14 +232,14 @@ void ProxyWorker::quit_timer_cb(evutil_socket_t, short, void* self) {
 
 }  // namespace
 
-int run_proxy_worker(int channel_fd, const std::vector<InheritedListener>& listeners, int zone_fd, int cache_fd) {
+int run_proxy_worker(int channel_fd, const std::vector<InheritedListener>& listeners, const InheritedZones& zones) {
     // Writes to a client that went away must fail with EPIPE, not kill the process. SIGINT
     // from a terminal reaches the whole process group: the master decides when we stop.
     signal(SIGPIPE, SIG_IGN);
     signal(SIGINT, SIG_IGN);
     set_log_format("", "%+");  // the master's choice, through NODEEDGE_LOG_FORMAT
     ProxyWorker w;
-    if (auto st = w.init(channel_fd, listeners, zone_fd, cache_fd); !st) {
+    if (auto st = w.init(channel_fd, listeners, zones); !st) {
         spdlog::error("proxy worker {}: {}", getpid(), st.error().message);
         return 1;
     }

@@ -40,8 +40,12 @@ void send_now(bufferevent* bev) {
     // A socket bufferevent keeps its output's start frozen except while it writes itself;
     // we write the same way. A failure (EPIPE, ECONNRESET) leaves the bytes in place, and
     // libevent's own attempt then reports it through the event callback, from the loop.
+    // One evbuffer_write stops where memory chains meet a file chain (writev, then sendfile):
+    // a response head and its file body need two, and a second here costs less than a trip
+    // through epoll for the body.
     evbuffer_unfreeze(out, 1);
-    evbuffer_write(out, bufferevent_getfd(bev));
+    while (evbuffer_get_length(out) > 0 && evbuffer_write(out, bufferevent_getfd(bev)) > 0) {
+    }
     evbuffer_freeze(out, 1);
     if (evbuffer_get_length(out) > 0) bufferevent_enable(bev, EV_WRITE);
 }
