@@ -11,7 +11,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <fstream>
 #include <sstream>
 
 #include "integration/harness.h"
@@ -40,35 +39,17 @@ path = "/"
 app = "echo"
 )";
 
-// The real uid of a live process, from /proc/<pid>/status; -1 when it is gone.
-long uid_of(pid_t pid) {
-    std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-    for (std::string line; std::getline(in, line);)
-        if (line.rfind("Uid:", 0) == 0) return std::stol(line.substr(4));
-    return -1;
-}
-
-long gid_of(pid_t pid) {
-    std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-    for (std::string line; std::getline(in, line);)
-        if (line.rfind("Gid:", 0) == 0) return std::stol(line.substr(4));
-    return -1;
-}
-
-bool is_proxy_worker(pid_t pid) {
-    std::string cmdline = read_file("/proc/" + std::to_string(pid) + "/cmdline");
-    return cmdline.find("__proxy-worker") != std::string::npos;
+// The real uid ("Uid") or gid ("Gid") of a live process; -1 when it is gone.
+long long real_id_of(pid_t pid, const char* field) {
+    const auto ids = proc_status_numbers(pid, field);
+    return ids.empty() ? -1 : ids[0];
 }
 
 // A free privileged port (< 1024): only root can bind one, which is the point.
 int free_low_port() {
     for (int port = 1023; port > 600; --port) {
         UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-        sockaddr_in a{};
-        a.sin_family = AF_INET;
-        a.sin_port = htons(static_cast<uint16_t>(port));
-        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) == 0) return port;
+        if (bind_loopback(fd.get(), port)) return port;
     }
     return 0;
 }
@@ -180,30 +161,25 @@ TEST_F(AccessControlTest, ProxyAndWorkersRunUnprivilegedWhileTheMasterKeepsRoot)
     ASSERT_TRUE(resp.ok()) << resp.error().message;
     EXPECT_EQ(resp->status, 200);
     const pid_t worker = workers_of("echo")[0].value("pid", 0);
-    EXPECT_EQ(uid_of(worker), static_cast<long>(nobody));
-    EXPECT_EQ(gid_of(worker), static_cast<long>(nogroup));
+    EXPECT_EQ(real_id_of(worker, "Uid"), static_cast<long long>(nobody));
+    EXPECT_EQ(real_id_of(worker, "Gid"), static_cast<long long>(nogroup));
     EXPECT_NE(run_command({"cat", "/proc/" + std::to_string(worker) + "/environ"}).out.find("HOME=/nonexistent"),
               std::string::npos)
         << "HOME should be nobody's";
-    int proxies = 0;
-    for (const auto& p : track_processes()) {
-        if (!is_proxy_worker(p.pid)) continue;
-        ++proxies;
-        EXPECT_EQ(uid_of(p.pid), static_cast<long>(nobody)) << "proxy worker " << p.pid;
-    }
-    EXPECT_EQ(proxies, 1);
-    EXPECT_EQ(uid_of(daemon_pid()), 0);
+    const auto proxies = proxy_worker_processes();
+    for (const auto& p : proxies)
+        EXPECT_EQ(real_id_of(p.pid, "Uid"), static_cast<long long>(nobody)) << "proxy worker " << p.pid;
+    EXPECT_EQ(proxies.size(), 1u);
+    EXPECT_EQ(real_id_of(daemon_pid(), "Uid"), 0);
 
     // A proxy worker killed is re-forked as nobody too, on the same privileged port.
-    for (const auto& p : track_processes())
-        if (is_proxy_worker(p.pid)) ::kill(p.pid, SIGKILL);
+    for (const auto& p : proxies) ::kill(p.pid, SIGKILL);
     ASSERT_TRUE(wait_until([&] {
         auto r = http_get(low, "/again");
         return r.ok() && r->status == 200;
     }, 10s));
-    for (const auto& p : track_processes()) {
-        if (is_proxy_worker(p.pid)) EXPECT_EQ(uid_of(p.pid), static_cast<long>(nobody));
-    }
+    for (const auto& p : proxy_worker_processes())
+        EXPECT_EQ(real_id_of(p.pid, "Uid"), static_cast<long long>(nobody));
 }
 
 }  // namespace

@@ -12,7 +12,7 @@
 #include <regex>
 #include <sstream>
 
-#include "integration/harness.h"
+#include "integration/proxied_app_test.h"
 
 namespace ne::itest {
 namespace {
@@ -66,11 +66,7 @@ std::vector<std::string> lines_of(const std::string& path) {
 // Sends raw bytes on a connection of its own and reads until the server closes.
 std::string raw_exchange(int port, const std::string& bytes) {
     UniqueFd fd(::socket(AF_INET, SOCK_STREAM, 0));
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(static_cast<uint16_t>(port));
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) return "";
+    if (!connect_loopback(fd.get(), port)) return "";
     timeval tv{10, 0};
     ::setsockopt(fd.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     if (::write(fd.get(), bytes.data(), bytes.size()) != static_cast<ssize_t>(bytes.size())) return "";
@@ -84,39 +80,31 @@ std::string raw_exchange(int port, const std::string& bytes) {
     return got;
 }
 
-class AccessLogTest : public IntegrationTest {
+class AccessLogTest : public ProxiedAppTest {
 protected:
     void start(const std::string& format, int workers) {
         ASSERT_EQ(::mkdir((dir() + "/site").c_str(), 0755), 0);
         ASSERT_EQ(::mkdir((dir() + "/site/static").c_str(), 0755), 0);
         std::ofstream(dir() + "/site/static/f.txt") << "file\n";
         write_file("app.js", kApp);
-        listen = free_port();
-        RunResult r = run("start", write_file("ecosystem.toml", kConfig,
-                                              {{"WORKERS", std::to_string(workers)},
-                                               {"FORMAT", format},
-                                               {"PORT", std::to_string(free_port())},
-                                               {"LISTEN", std::to_string(listen)},
-                                               {"DIR", dir()}}));
-        ASSERT_EQ(r.code, 0) << r.out << r.err;
+        ProxiedAppTest::start(kConfig, {{"WORKERS", std::to_string(workers)}, {"FORMAT", format}, {"DIR", dir()}});
         log = home() + "/logs/access.log";
     }
 
-    int listen = 0;
     std::string log;
 };
 
 TEST_F(AccessLogTest, JsonLinesForEveryKindOfAnswer) {
     start("json", 1);
-    auto proxied = http_get(listen, "/a?x=1", {{"User-Agent", "itest/1"}, {"Referer", "http://ref/"},
+    auto proxied = http_get(listen_, "/a?x=1", {{"User-Agent", "itest/1"}, {"Referer", "http://ref/"},
                                                {"X-Request-ID", "req-proxied"}});
     ASSERT_TRUE(proxied && proxied->status == 200);
-    ASSERT_EQ(http_get(listen, "/static/f.txt", {{"X-Request-ID", "req-static"}})->status, 200);
-    ASSERT_EQ(http_get(listen, "/r", {{"X-Request-ID", "req-return"}})->status, 204);
-    ASSERT_EQ(http_get(listen, "/quiet/x", {{"X-Request-ID", "req-quiet"}})->status, 200);
-    const std::string bad = raw_exchange(listen, "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n");
+    ASSERT_EQ(http_get(listen_, "/static/f.txt", {{"X-Request-ID", "req-static"}})->status, 200);
+    ASSERT_EQ(http_get(listen_, "/r", {{"X-Request-ID", "req-return"}})->status, 204);
+    ASSERT_EQ(http_get(listen_, "/quiet/x", {{"X-Request-ID", "req-quiet"}})->status, 200);
+    const std::string bad = raw_exchange(listen_, "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n");
     ASSERT_EQ(bad.rfind("HTTP/1.1 400", 0), 0u) << bad;
-    const std::string tunnel = raw_exchange(listen, "GET /ws HTTP/1.1\r\nHost: a\r\nUpgrade: echo\r\n"
+    const std::string tunnel = raw_exchange(listen_, "GET /ws HTTP/1.1\r\nHost: a\r\nUpgrade: echo\r\n"
                                                     "Connection: upgrade\r\nX-Request-ID: req-ws\r\n\r\nping");
     ASSERT_EQ(tunnel.rfind("HTTP/1.1 101", 0), 0u) << tunnel;
 
@@ -168,7 +156,7 @@ TEST_F(AccessLogTest, JsonLinesForEveryKindOfAnswer) {
 
 TEST_F(AccessLogTest, CombinedLinesAndReopenOnSigusr1) {
     start("combined", 2);
-    auto r = http_get(listen, "/c?q=\"x\"", {{"User-Agent", "itest/2"}, {"X-Request-ID", "req-c1"}});
+    auto r = http_get(listen_, "/c?q=\"x\"", {{"User-Agent", "itest/2"}, {"X-Request-ID", "req-c1"}});
     ASSERT_TRUE(r && r->status == 200);
     ASSERT_TRUE(wait_until([&] { return !lines_of(log).empty(); }, 10s));
     const std::string line = lines_of(log).at(0);
@@ -183,11 +171,11 @@ TEST_F(AccessLogTest, CombinedLinesAndReopenOnSigusr1) {
     int sent = 0;
     ASSERT_TRUE(wait_until([&] {
         ++sent;
-        (void)http_get(listen, "/after");
+        (void)http_get(listen_, "/after");
         return !lines_of(log).empty();
     }, 10s)) << "no new access.log after SIGUSR1";
     // Both proxy workers write to the new file: fresh connections reach each of them.
-    for (int i = 0; i < 20; ++i) (void)http_get(listen, "/more");
+    for (int i = 0; i < 20; ++i) (void)http_get(listen_, "/more");
     ASSERT_TRUE(wait_until([&] { return lines_of(log).size() + lines_of(log + ".1").size() >= 1u + sent + 20u; }, 10s));
     EXPECT_EQ(lines_of(log + ".1").at(0), line);
     EXPECT_GE(lines_of(log).size(), 20u);

@@ -250,15 +250,8 @@ TEST_F(ExamplesTest, SocketIoOverWebSocketAndLongPollingStaysOnOneInstanceEachAc
 
 // "NSpid:\t4242\t1" -> the pid in the innermost namespace (1 for a namespace's init).
 int innermost_pid(pid_t pid) {
-    std::istringstream status(read_file("/proc/" + std::to_string(pid) + "/status"));
-    for (std::string line; std::getline(status, line);) {
-        if (line.rfind("NSpid:", 0) != 0) continue;
-        std::istringstream ids(line.substr(6));
-        int id = 0, last = 0;
-        while (ids >> id) last = id;
-        return last;
-    }
-    return 0;
+    const auto ids = proc_status_numbers(pid, "NSpid");
+    return ids.empty() ? 0 : static_cast<int>(ids.back());
 }
 
 // "comm state" of each child of `parent`, zombies included ("sh Z").

@@ -14,7 +14,7 @@
 #include <sstream>
 #include <thread>
 
-#include "integration/harness.h"
+#include "integration/proxied_app_test.h"
 
 namespace ne::itest {
 namespace {
@@ -92,28 +92,10 @@ path = "/mixed/"
 upstream = "mixed"
 )";
 
-bool is_proxy_worker(pid_t pid) {
-    return read_file("/proc/" + std::to_string(pid) + "/cmdline").find("__proxy-worker") != std::string::npos;
-}
-
-std::vector<ProcessRef> proxy_workers(const std::vector<ProcessRef>& procs) {
-    std::vector<ProcessRef> out;
-    for (const auto& p : procs)
-        if (is_proxy_worker(p.pid)) out.push_back(p);
-    return out;
-}
-
 // A TCP listener of the test's own on 127.0.0.1 (port 0: the kernel picks).
 UniqueFd listen_socket(int& port) {
     UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof a;
-    if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || ::listen(fd.get(), 64) != 0 ||
-        ::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&a), &len) != 0)
-        return {};
-    port = ntohs(a.sin_port);
+    if (!bind_loopback(fd.get(), 0) || ::listen(fd.get(), 64) != 0 || (port = local_port(fd.get())) == 0) return {};
     return fd;
 }
 
@@ -152,38 +134,28 @@ private:
     std::thread thread_;
 };
 
-class FaultsTest : public IntegrationTest {
+class FaultsTest : public ProxiedAppTest {
 protected:
     void start_web(int proxy_workers = 1) {
-        app_port = free_port_range(2);
-        listen_port = free_port();
-        const std::string file = write_file("ecosystem.toml", kAppConfig,
-                                            {{"SCRIPT", write_file("web.js", kFaultApp)},
-                                             {"PORT", std::to_string(app_port)},
-                                             {"LISTEN", std::to_string(listen_port)},
-                                             {"PROXY_WORKERS", std::to_string(proxy_workers)}});
-        RunResult r = run("start", file);
-        ASSERT_EQ(r.code, 0) << r.out << r.err;
+        start(kAppConfig,
+              {{"SCRIPT", write_file("web.js", kFaultApp)}, {"PROXY_WORKERS", std::to_string(proxy_workers)}}, 2);
         ASSERT_EQ(workers_of("web").size(), 2u) << status_json().dump(2);
     }
 
     // curl's exit code for one GET with a 10 s cap (28 = timed out, 18 = body cut short).
     int curl_exit(const std::string& path) {
         return run_command({"curl", "-s", "-o", "/dev/null", "--max-time", "10",
-                            "http://127.0.0.1:" + std::to_string(listen_port) + path})
+                            "http://127.0.0.1:" + std::to_string(listen_) + path})
             .code;
     }
 
     bool serves_ok(int n) {
         for (int i = 0; i < n; ++i) {
-            auto r = http_get(listen_port, "/ok-" + std::to_string(i));
+            auto r = http_get(listen_, "/ok-" + std::to_string(i));
             if (!r || r->status != 200) return false;
         }
         return true;
     }
-
-    int app_port = 0;
-    int listen_port = 0;
 };
 
 TEST_F(FaultsTest, WorkerKilledMidResponseClosesTheClientAndTheNextRequestsSucceed) {
@@ -208,21 +180,14 @@ TEST_F(FaultsTest, BackendThatNeverAnswersGets504AndOneThatResetsGets502OrARetry
     UniqueFd never = listen_socket(never_port);  // accepts (the kernel's backlog), never reads
     ASSERT_TRUE(never);
     ResettingBackend reset;
-    listen_port = free_port();
-    const std::string file = write_file("ecosystem.toml", kUpstreamConfig,
-                                        {{"PORT", std::to_string(free_port())},
-                                         {"LISTEN", std::to_string(listen_port)},
-                                         {"NEVER", std::to_string(never_port)},
-                                         {"RESET", std::to_string(reset.port())}});
-    RunResult r = run("start", file);
-    ASSERT_EQ(r.code, 0) << r.out << r.err;
+    start(kUpstreamConfig, {{"NEVER", std::to_string(never_port)}, {"RESET", std::to_string(reset.port())}});
 
-    auto timed_out = http_get(listen_port, "/never/x");
+    auto timed_out = http_get(listen_, "/never/x");
     ASSERT_TRUE(timed_out) << timed_out.error().message;
     EXPECT_EQ(timed_out->status, 504);
 
     // Only a resetting backend: GET and POST both get 502, and the connection is usable.
-    HttpConnection conn(listen_port);
+    HttpConnection conn(listen_);
     auto g = conn.get("/reset/g");
     ASSERT_TRUE(g) << g.error().message;
     EXPECT_EQ(g->status, 502);
@@ -244,19 +209,14 @@ TEST_F(FaultsTest, BackendThatNeverAnswersGets504AndOneThatResetsGets502OrARetry
 
 TEST_F(FaultsTest, ProxyWorkerKilledUnderLoadIsReforkedAndTheListenerNeverCloses) {
     start_web(2);
-    auto before = proxy_workers(track_processes());
+    auto before = proxy_worker_processes();
     ASSERT_EQ(before.size(), 2u);
-    LoadLoop load(listen_port, "/load");
+    LoadLoop load(listen_, "/load");
     load.start();
     ASSERT_TRUE(wait_until([&] { return load.snapshot().ok >= 50; }, 20s)) << load.snapshot().describe();
 
     ASSERT_EQ(::kill(before[0].pid, SIGKILL), 0);
-    ASSERT_TRUE(wait_until([&] {
-        auto now = proxy_workers(track_processes());
-        return now.size() == 2 && std::none_of(now.begin(), now.end(), [&](const ProcessRef& p) {
-                   return p.pid == before[0].pid;
-               });
-    }, 10s));
+    ASSERT_TRUE(wait_until([&] { return proxy_worker_processes().size() == 2 && !alive(before[0]); }, 10s));
     const int ok_at_refork = load.snapshot().ok;
     ASSERT_TRUE(wait_until([&] { return load.snapshot().ok >= ok_at_refork + 200; }, 30s))
         << load.snapshot().describe();
@@ -279,9 +239,7 @@ TEST_F(FaultsTest, DiskFullForLogsKeepsServingReportsAndRecovers) {
         ~Unmount() { ::umount2(path.c_str(), MNT_DETACH); }
     } unmount{logs};
 
-    app_port = free_port();
-    listen_port = free_port();
-    const std::string file = write_file("ecosystem.toml", R"([proxy]
+    start(R"([proxy]
 access_log = "off"
 workers = 1
 
@@ -296,17 +254,15 @@ listen = ["127.0.0.1:${LISTEN}"]
 [[servers.locations]]
 path = "/"
 app = "chatty"
-)", {{"PORT", std::to_string(app_port)}, {"LISTEN", std::to_string(listen_port)}});
-    RunResult r = run("start", file);
-    ASSERT_EQ(r.code, 0) << r.out << r.err;
+)");
     const std::string out_log = logs + "/chatty-out.log";
 
     // Lines before the disk fills are all there.
-    ASSERT_EQ(http_get(listen_port, "/print?tag=before&n=10&size=100")->status, 200);
+    ASSERT_EQ(http_get(listen_, "/print?tag=before&n=10&size=100")->status, 200);
     ASSERT_TRUE(wait_until([&] { return read_file(out_log).find("before 9 ") != std::string::npos; }, 10s));
     // 600 KB of lines into 256 KB: the app is answered all the same, the daemon says why.
     for (int i = 0; i < 6; ++i) {
-        auto p = http_get(listen_port, "/print?tag=fill&n=100&size=1000");
+        auto p = http_get(listen_, "/print?tag=fill&n=100&size=1000");
         ASSERT_TRUE(p) << p.error().message;
         EXPECT_EQ(p->status, 200);
     }
@@ -321,7 +277,7 @@ app = "chatty"
 
     // Space again (flush empties the files): new lines are logged again.
     ASSERT_EQ(run("flush", "chatty").code, 0);
-    ASSERT_EQ(http_get(listen_port, "/print?tag=after&n=3&size=10")->status, 200);
+    ASSERT_EQ(http_get(listen_, "/print?tag=after&n=3&size=10")->status, 200);
     EXPECT_TRUE(wait_until([&] { return read_file(out_log).find("after 2 ") != std::string::npos; }, 10s))
         << read_file(out_log).substr(0, 500);
     run("kill");
@@ -333,7 +289,8 @@ TEST_F(FaultsTest, StateDbLockedByAnotherProcessFailsSaveWithTheReasonWhileServi
     // Another process (the sqlite3 shell) holds the write lock until its stdin closes.
     FILE* holder = ::popen(("sqlite3 " + db + " > /dev/null 2>&1").c_str(), "w");
     ASSERT_NE(holder, nullptr);
-    std::fputs("BEGIN EXCLUSIVE;\n", holder);
+    // With a busy timeout: the daemon may be writing worker states at that moment.
+    std::fputs(".timeout 5000\nBEGIN EXCLUSIVE;\n", holder);
     std::fflush(holder);
     ASSERT_TRUE(wait_until([&] {
         return run_command({"sqlite3", "-cmd", ".timeout 0", db, "BEGIN IMMEDIATE; ROLLBACK;"}).code != 0;
@@ -375,9 +332,9 @@ TEST_F(FaultsTest, DaemonKilledUnderLoadLosesNoLogLinesNorSavedState) {
     // What must survive: the saved app list and every log line written before the fault.
     ASSERT_EQ(run("save").code, 0);
     const std::string out_log = home() + "/logs/web-out.log";
-    for (int i = 0; i < 20; ++i) ASSERT_EQ(http_get(listen_port, "/mark?n=" + std::to_string(i))->status, 200);
+    for (int i = 0; i < 20; ++i) ASSERT_EQ(http_get(listen_, "/mark?n=" + std::to_string(i))->status, 200);
     ASSERT_TRUE(wait_until([&] { return read_file(out_log).find("mark 19") != std::string::npos; }, 10s));
-    LoadLoop load(listen_port, "/load");
+    LoadLoop load(listen_, "/load");
     load.start();
     ASSERT_TRUE(wait_until([&] { return load.snapshot().ok >= 50; }, 20s)) << load.snapshot().describe();
     const pid_t daemon = daemon_pid();
@@ -403,7 +360,7 @@ TEST_F(FaultsTest, DaemonKilledUnderLoadLosesNoLogLinesNorSavedState) {
     EXPECT_EQ(read_file(out_log).substr(0, log_before.size()), log_before);
     for (int i = 0; i < 20; ++i)
         EXPECT_NE(log_before.find("mark " + std::to_string(i) + "\n"), std::string::npos) << "line " << i << " lost";
-    ASSERT_EQ(http_get(listen_port, "/mark?n=after")->status, 200);
+    ASSERT_EQ(http_get(listen_, "/mark?n=after")->status, 200);
     EXPECT_TRUE(wait_until([&] { return read_file(out_log).find("mark after") != std::string::npos; }, 10s));
     // The saved list survived: resurrect after a clean kill brings the app back.
     ASSERT_EQ(run("kill").code, 0);

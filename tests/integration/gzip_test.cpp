@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 
+#include <cstring>
 #include <fstream>
 #include <thread>
 
@@ -194,11 +195,7 @@ TEST_F(GzipTest, AReaderThatStopsHoldsBackTheBackendThroughTheEncoder) {
     // A raw client that asks for a gzip'd stream and then reads nothing.
     UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
     ASSERT_TRUE(fd.valid());
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(static_cast<uint16_t>(listen_));
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ASSERT_EQ(::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+    ASSERT_TRUE(connect_loopback(fd.get(), listen_)) << std::strerror(errno);
     const std::string req = "GET /stream?mb=" + std::to_string(kBodyMiB) +
                             " HTTP/1.1\r\nHost: t\r\nAccept-Encoding: gzip\r\n\r\n";
     ASSERT_EQ(::send(fd.get(), req.data(), req.size(), MSG_NOSIGNAL), static_cast<ssize_t>(req.size()));

@@ -124,6 +124,55 @@ std::vector<ProcessRef> descendants(pid_t root) {
     return out;
 }
 
+std::vector<long long> proc_status_numbers(pid_t pid, const std::string& field) {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+    const std::string key = field + ":";
+    std::vector<long long> out;
+    for (std::string line; std::getline(in, line);) {
+        if (line.rfind(key, 0) != 0) continue;
+        std::istringstream numbers(line.substr(key.size()));
+        for (long long n; numbers >> n;) out.push_back(n);
+        break;
+    }
+    return out;
+}
+
+uint64_t rss_bytes(pid_t pid) {
+    const auto kib = proc_status_numbers(pid, "VmRSS");
+    return kib.empty() ? 0 : static_cast<uint64_t>(kib[0]) * 1024;
+}
+
+// ---- loopback sockets --------------------------------------------------------------------
+
+namespace {
+
+sockaddr_in loopback(int port) {
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<uint16_t>(port));
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    return addr;
+}
+
+}  // namespace
+
+bool bind_loopback(int fd, int port) {
+    const sockaddr_in addr = loopback(port);
+    return ::bind(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0;
+}
+
+bool connect_loopback(int fd, int port) {
+    const sockaddr_in addr = loopback(port);
+    return ::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0;
+}
+
+int local_port(int fd) {
+    sockaddr_in addr{};
+    socklen_t len = sizeof addr;
+    if (::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) return 0;
+    return ntohs(addr.sin_port);
+}
+
 // ---- HTTP --------------------------------------------------------------------------------
 
 namespace {
@@ -167,12 +216,7 @@ Status HttpConnection::connect_if_needed() {
     set_timeouts(fd.get(), io_timeout_);
     int one = 1;
     setsockopt(fd.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(static_cast<uint16_t>(port_));
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0)
-        return Error::from_errno("connect " + where());
+    if (!connect_loopback(fd.get(), port_)) return Error::from_errno("connect " + where());
     fd_ = std::move(fd);
     return {};
 }
@@ -580,25 +624,15 @@ std::vector<json> IntegrationTest::workers_of(const std::string& name) {
 bool IntegrationTest::port_is_free(int port) const {
     if (port <= 0 || port > 65535 || handed_out_ports_.count(port)) return false;
     UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-    if (!fd) return false;
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(static_cast<uint16_t>(port));
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    return ::bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+    return fd && bind_loopback(fd.get(), port);
 }
 
 int IntegrationTest::free_port_range(int n) {
     for (int attempt = 0; attempt < 200; ++attempt) {
         UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-        sockaddr_in addr{};
-        addr.sin_family = AF_INET;
-        addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        socklen_t len = sizeof addr;
-        if (!fd || ::bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
-            ::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&addr), &len) != 0)
-            continue;
-        const int base = ntohs(addr.sin_port);
+        if (!fd || !bind_loopback(fd.get(), 0)) continue;
+        const int base = local_port(fd.get());
+        if (base == 0) continue;
         fd.reset();
         bool all_free = true;
         for (int p = base; p < base + n && all_free; ++p) all_free = port_is_free(p);
@@ -674,6 +708,14 @@ pid_t IntegrationTest::daemon_pid() const {
     pid_t pid = 0;
     in >> pid;
     return in ? pid : 0;
+}
+
+std::vector<ProcessRef> IntegrationTest::proxy_worker_processes() const {
+    std::vector<ProcessRef> out;
+    for (const auto& p : descendants(daemon_pid()))
+        if (read_file("/proc/" + std::to_string(p.pid) + "/cmdline").find("__proxy-worker") != std::string::npos)
+            out.push_back(p);
+    return out;
 }
 
 std::vector<ProcessRef> IntegrationTest::track_processes() {

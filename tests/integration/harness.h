@@ -9,6 +9,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <mutex>
@@ -48,12 +49,26 @@ std::optional<ProcessRef> process_ref(pid_t pid);
 bool alive(const ProcessRef& p);
 // Every live descendant of `root` (children, grandchildren, ...), found through /proc.
 std::vector<ProcessRef> descendants(pid_t root);
+// The numbers after "<field>:" in /proc/<pid>/status ("Uid": real, effective, saved, fs);
+// empty when the process or the field is gone.
+std::vector<long long> proc_status_numbers(pid_t pid, const std::string& field);
+// A process's VmRSS in bytes; 0 when it is gone.
+uint64_t rss_bytes(pid_t pid);
 
 struct RunResult {
     int code = -1;     // exit status; -1 if killed by a signal or timed out
     std::string out;
     std::string err;
 };
+
+// ---- loopback sockets --------------------------------------------------------------------
+
+// Binds `fd` to 127.0.0.1:port (0: the kernel picks); false, errno set, when it cannot.
+bool bind_loopback(int fd, int port);
+// Connects `fd` to 127.0.0.1:port; false, errno set, when it cannot.
+bool connect_loopback(int fd, int port);
+// The local port `fd` is bound to; 0 when it has none.
+int local_port(int fd);
 
 // ---- HTTP --------------------------------------------------------------------------------
 
@@ -192,6 +207,8 @@ protected:
     // Remembers the daemon, its descendants and every pid in `status --json` so TearDown can
     // kill them; returns what it saw now.
     std::vector<ProcessRef> track_processes();
+    // The daemon's live proxy worker processes (`nodeedge __proxy-worker`).
+    std::vector<ProcessRef> proxy_worker_processes() const;
 
     const std::string& home() const { return home_; }
     const std::string& dir() const { return dir_; }

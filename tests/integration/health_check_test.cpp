@@ -6,7 +6,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "integration/harness.h"
+#include "integration/proxied_app_test.h"
 
 namespace ne::itest {
 namespace {
@@ -41,20 +41,13 @@ path = "/"
 app = "web"
 )";
 
-class HealthCheckTest : public IntegrationTest {
+class HealthCheckTest : public ProxiedAppTest {
 protected:
     // Starts two workers checked every 100 ms; returns their pids by instance.
     std::vector<int> start(int fails) {
-        app_port = free_port_range(2);
-        listen_port = free_port();
-        const std::string file = write_file("ecosystem.toml", kConfig,
-                                            {{"SCRIPT", write_file("web.js", kApp)},
-                                             {"PORT", std::to_string(app_port)},
-                                             {"LISTEN", std::to_string(listen_port)},
-                                             {"DIR", dir()},
-                                             {"FAILS", std::to_string(fails)}});
-        RunResult r = run("start", file);
-        EXPECT_EQ(r.code, 0) << r.out << r.err;
+        ProxiedAppTest::start(
+            kConfig,
+            {{"SCRIPT", write_file("web.js", kApp)}, {"DIR", dir()}, {"FAILS", std::to_string(fails)}}, 2);
         std::vector<int> pids;
         for (auto& row : workers_of("web")) pids.push_back(row.value("pid", 0));
         EXPECT_EQ(pids.size(), 2u) << status_json().dump(2);
@@ -65,7 +58,7 @@ protected:
 
     // The pid that answered a GET through the proxy; 0 (and a failure) for anything but a 200.
     int answered_by() {
-        auto r = http_get(listen_port, "/work");
+        auto r = http_get(listen_, "/work");
         if (!r) {
             ADD_FAILURE() << r.error().message;
             return 0;
@@ -87,9 +80,6 @@ protected:
                 out.push_back(line);
         return out;
     }
-
-    int app_port = 0;
-    int listen_port = 0;
 };
 
 TEST_F(HealthCheckTest, UnhealthyWorkerGetsNoRequestsUntilItAnswersAgain) {
@@ -130,7 +120,7 @@ TEST_F(HealthCheckTest, WorkerThatStaysUnhealthyIsReplacedWithoutAFailedRequest)
     auto pids = start(2);
     ASSERT_EQ(pids.size(), 2u);
     const int sick = pids[1];
-    LoadLoop load(listen_port, "/under-load");
+    LoadLoop load(listen_, "/under-load");
     load.start();
     ASSERT_TRUE(wait_until([&] { return load.snapshot().ok >= 20; }, 20s)) << load.snapshot().describe();
 

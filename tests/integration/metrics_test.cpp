@@ -5,7 +5,7 @@
 
 #include <regex>
 
-#include "integration/harness.h"
+#include "integration/proxied_app_test.h"
 
 namespace ne::itest {
 namespace {
@@ -46,10 +46,10 @@ print(json.dumps(out))
 
 constexpr const char* kPython = "/usr/bin/python3";
 
-class MetricsTest : public IntegrationTest {
+class MetricsTest : public ProxiedAppTest {
 protected:
     void SetUp() override {
-        IntegrationTest::SetUp();
+        ProxiedAppTest::SetUp();
         struct stat st{};
         if (::stat(kPython, &st) != 0 ||
             run_command({kPython, "-c", "import prometheus_client"}).code != 0)
@@ -85,20 +85,12 @@ protected:
         return sum;
     }
 
-    std::string start_web() {
+    void start_web() {
         metrics_port = free_port();
-        listen_port = free_port();
-        std::string file = write_file("ecosystem.toml", kConfig,
-                                      {{"METRICS", std::to_string(metrics_port)},
-                                       {"PORT", std::to_string(free_port_range(2))},
-                                       {"LISTEN", std::to_string(listen_port)}});
-        RunResult r = run("start", file);
-        EXPECT_EQ(r.code, 0) << r.out << r.err;
-        return file;
+        start(kConfig, {{"METRICS", std::to_string(metrics_port)}}, 2);
     }
 
     int metrics_port = 0;
-    int listen_port = 0;
 };
 
 TEST_F(MetricsTest, ExpositionParsesAndCountersMoveWithTraffic) {
@@ -114,7 +106,7 @@ TEST_F(MetricsTest, ExpositionParsesAndCountersMoveWithTraffic) {
     EXPECT_GE(value(before, "nodeedge_proxy_workers"), 1);
 
     constexpr int kRequests = 30;
-    HttpConnection c(listen_port);
+    HttpConnection c(listen_);
     for (int i = 0; i < kRequests; ++i) {
         auto r = c.get("/x", {{"Host", "example.test"}});
         ASSERT_TRUE(r.ok()) << r.error().message;
@@ -148,7 +140,7 @@ TEST_F(MetricsTest, ExpositionParsesAndCountersMoveWithTraffic) {
 
     // `status` and `monit` (one frame: its stdin is /dev/null) show requests/s and p99 per app
     // over the last 10 s, from the same counters: keep traffic flowing while they look.
-    LoadLoop load(listen_port, "/", 20000, 10ms);
+    LoadLoop load(listen_, "/", 20000, 10ms);
     load.start();
     const std::regex traffic(R"(web\s+(\||│) [0-9]+\.[0-9]\s+(\||│) [0-9]+\.[0-9]ms)");
     std::string shown;

@@ -14,7 +14,7 @@
 #include <thread>
 
 #include "integration/foreground_daemon.h"
-#include "integration/harness.h"
+#include "integration/proxied_app_test.h"
 
 namespace ne::itest {
 namespace {
@@ -89,10 +89,10 @@ std::vector<pid_t> children_of(pid_t parent) {
     return out;
 }
 
-class Pid1Test : public IntegrationTest {
+class Pid1Test : public ProxiedAppTest {
 protected:
     void SetUp() override {
-        IntegrationTest::SetUp();
+        ProxiedAppTest::SetUp();
         if (run_command({"unshare", "--pid", "--fork", "--mount-proc", "true"}).code != 0)
             GTEST_SKIP() << "cannot create a PID namespace here (unshare needs CAP_SYS_ADMIN)";
     }
@@ -100,7 +100,7 @@ protected:
         daemon_.reset();
         // The pid file holds the namespace's pid (1): the harness must not act on it.
         ::unlink((home() + "/daemon.pid").c_str());
-        IntegrationTest::TearDown();
+        ProxiedAppTest::TearDown();
     }
 
     std::unique_ptr<ForegroundProcess> daemon_;
@@ -123,16 +123,10 @@ TEST_F(Pid1Test, ReapsOrphansAndDrainsOnSigterm) {
     auto ps = proc_status(pid1);
     ASSERT_TRUE(ps && ps->nspid.size() == 2 && ps->nspid[1] == 1) << "nodeedge is not PID 1 of a new namespace";
 
-    const int listen_port = free_port();
-    std::string file = write_file("ecosystem.toml", kConfig,
-                                  {{"SCRIPT", write_file("web.js", kApp, {{"DIR", dir()}})},
-                                   {"PORT", std::to_string(free_port())},
-                                   {"LISTEN", std::to_string(listen_port)}});
-    RunResult r = run("start", file);
-    ASSERT_EQ(r.code, 0) << r.out << r.err;
+    start(kConfig, {{"SCRIPT", write_file("web.js", kApp, {{"DIR", dir()}})}});
 
     // The orphan: reparented to nodeedge, then reaped by it when it exits.
-    auto o = get_json(listen_port, "/orphan");
+    auto o = get_json(listen_, "/orphan");
     const pid_t ns_orphan = o.value("orphan", 0);
     ASSERT_GT(ns_orphan, 1) << o.dump();
     pid_t orphan = 0;
@@ -147,7 +141,7 @@ TEST_F(Pid1Test, ReapsOrphansAndDrainsOnSigterm) {
 
     // SIGTERM with a request in flight: it completes, then everything stops and PID 1 exits 0.
     Result<HttpResponse> slow = Error{"not sent"};
-    std::thread client([&] { slow = http_get(listen_port, "/slow"); });
+    std::thread client([&] { slow = http_get(listen_, "/slow"); });
     ASSERT_TRUE(wait_until([&] { return ::access((dir() + "/slow-started").c_str(), F_OK) == 0; }, 10s));
     ASSERT_EQ(::kill(pid1, SIGTERM), 0);
     client.join();

@@ -12,9 +12,10 @@ namespace ne::itest {
 class ProxiedAppTest : public IntegrationTest {
 protected:
     // Writes ecosystem.toml from `tmpl` (${PORT}, ${LISTEN} and `vars`) and runs `nodeedge start`
-    // on it; a fatal test failure, with start's output, if it does not succeed.
-    void start(const char* tmpl, std::map<std::string, std::string> vars = {}) {
-        app_port_ = free_port();
+    // on it; a fatal test failure, with start's output, if it does not succeed. ${PORT} is the
+    // first of `app_ports` free ports in a row, one for each instance of the app.
+    void start(const std::string& tmpl, std::map<std::string, std::string> vars = {}, int app_ports = 1) {
+        app_port_ = free_port_range(app_ports);
         listen_ = free_port();
         vars["PORT"] = std::to_string(app_port_);
         vars["LISTEN"] = std::to_string(listen_);

@@ -8,9 +8,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cstring>
 #include <fstream>
 
-#include "integration/harness.h"
+#include "integration/proxied_app_test.h"
 
 namespace ne::itest {
 namespace {
@@ -67,31 +68,23 @@ path = "/down/"
 upstream = "nowhere"
 )";
 
-class ProxyFeaturesTest : public IntegrationTest {
+class ProxyFeaturesTest : public ProxiedAppTest {
 protected:
     void SetUp() override {
-        IntegrationTest::SetUp();
+        ProxiedAppTest::SetUp();
         ASSERT_EQ(::mkdir((dir() + "/site").c_str(), 0755), 0);
         ASSERT_EQ(::mkdir((dir() + "/site/docs").c_str(), 0755), 0);
         write_bytes(dir() + "/site/robots.txt", "User-agent: *\n");
         write_bytes(dir() + "/oops.html", "<h1>we are fixing it</h1>\n");
-        port = free_port();
-        RunResult r = run("start", write_file("ecosystem.toml", kRoutes,
-                                              {{"PORT", std::to_string(free_port())},
-                                               {"DEAD", std::to_string(free_port())},
-                                               {"LISTEN", std::to_string(port)},
-                                               {"DIR", dir()}}));
-        ASSERT_EQ(r.code, 0) << r.out << r.err;
+        start(kRoutes, {{"DEAD", std::to_string(free_port())}, {"DIR", dir()}});
     }
 
     HttpResponse send(const std::string& method, const std::string& target, const Headers& headers = {}) {
-        HttpConnection c(port);
+        HttpConnection c(listen_);
         auto r = c.request(method, target, headers);
         EXPECT_TRUE(r) << method << " " << target << ": " << r.error().message;
         return r ? *r : HttpResponse{};
     }
-
-    int port = 0;
 };
 
 TEST_F(ProxyFeaturesTest, ReturnRedirectsAndFixedAnswers) {
@@ -157,7 +150,7 @@ TEST_F(ProxyFeaturesTest, FilesThatExistAreServedAndTheRestGoToTheApp) {
         EXPECT_EQ(seen["url"], target);
         // proxy_headers: set from variables, and "" removes the one the proxy would add.
         EXPECT_EQ(seen["headers"]["x-original-uri"], target);
-        EXPECT_EQ(seen["headers"]["x-via-port"], std::to_string(port));
+        EXPECT_EQ(seen["headers"]["x-via-port"], std::to_string(listen_));
         EXPECT_FALSE(seen["headers"].contains("x-real-ip")) << seen.dump();
         EXPECT_EQ(seen["headers"]["x-forwarded-for"], "127.0.0.1");
     }
@@ -242,41 +235,19 @@ path = "/"
 app = "bulk"
 )";
 
-// VmRSS of a process, in bytes (0 when it is gone).
-uint64_t rss_bytes(pid_t pid) {
-    const std::string status = read_file("/proc/" + std::to_string(pid) + "/status");
-    const size_t at = status.find("VmRSS:");
-    if (at == std::string::npos) return 0;
-    return std::stoull(status.substr(at + 6)) * 1024;
-}
-
-std::string cmdline(pid_t pid) {
-    std::string c = read_file("/proc/" + std::to_string(pid) + "/cmdline");
-    for (char& ch : c) ch = ch == '\0' ? ' ' : ch;
-    return c;
-}
-
-TEST_F(IntegrationTest, A100MiBResponseToASlowReaderKeepsProxyMemoryBounded) {
-    const int listen = free_port();
-    RunResult r = run("start", write_file("bulk.toml", kBulk,
-                                          {{"PORT", std::to_string(free_port())}, {"LISTEN", std::to_string(listen)}}));
-    ASSERT_EQ(r.code, 0) << r.out << r.err;
-    pid_t proxy = 0;
-    for (const auto& p : descendants(daemon_pid()))
-        if (cmdline(p.pid).find("__proxy-worker") != std::string::npos) proxy = p.pid;
-    ASSERT_GT(proxy, 0);
-    ASSERT_EQ(http_get(listen, "/")->status, 200);  // warm: pools, buffers, first allocations
+TEST_F(ProxiedAppTest, A100MiBResponseToASlowReaderKeepsProxyMemoryBounded) {
+    start(kBulk);
+    const auto proxies = proxy_worker_processes();
+    ASSERT_EQ(proxies.size(), 1u);
+    const pid_t proxy = proxies[0].pid;
+    ASSERT_EQ(http_get(listen_, "/")->status, 200);  // warm: pools, buffers, first allocations
     const uint64_t before = rss_bytes(proxy);
 
     // A small receive buffer, so the kernel cannot absorb what the proxy should hold back.
     UniqueFd fd(::socket(AF_INET, SOCK_STREAM, 0));
     int small = 64 * 1024;
     ::setsockopt(fd.get(), SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(static_cast<uint16_t>(listen));
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ASSERT_EQ(::connect(fd.get(), reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+    ASSERT_TRUE(connect_loopback(fd.get(), listen_)) << std::strerror(errno);
     const std::string req = "GET /bulk?mb=100 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
     ASSERT_EQ(::write(fd.get(), req.data(), req.size()), static_cast<ssize_t>(req.size()));
 

@@ -7,10 +7,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <fstream>
 
-#include "integration/harness.h"
+#include "integration/proxied_app_test.h"
 
 namespace ne::itest {
 namespace {
@@ -42,16 +41,10 @@ app = "echo"
 rate_limit = { rate = "1r/m", burst = 0, nodelay = true, key = "http_x_api_key", status = 429 }
 )";
 
-class RateLimitTest : public IntegrationTest {
+class RateLimitTest : public ProxiedAppTest {
 protected:
     void start(int workers, int burst = kBurst) {
-        listen = free_port();
-        RunResult r = run("start", write_file("ecosystem.toml", kConfig,
-                                              {{"WORKERS", std::to_string(workers)},
-                                               {"PORT", std::to_string(free_port())},
-                                               {"LISTEN", std::to_string(listen)},
-                                               {"BURST", std::to_string(burst)}}));
-        ASSERT_EQ(r.code, 0) << r.out << r.err;
+        ProxiedAppTest::start(kConfig, {{"WORKERS", std::to_string(workers)}, {"BURST", std::to_string(burst)}});
     }
 
     // Statuses of `n` back-to-back GETs, each on a fresh connection (so several proxy
@@ -68,16 +61,6 @@ protected:
         return by_status;
     }
 
-    std::vector<pid_t> proxy_workers() {
-        std::vector<pid_t> out;
-        for (const auto& p : descendants(daemon_pid())) {
-            std::string c = read_file("/proc/" + std::to_string(p.pid) + "/cmdline");
-            if (c.find("__proxy-worker") != std::string::npos) out.push_back(p.pid);
-        }
-        return out;
-    }
-
-    int listen = 0;
     HttpResponse last_rejection;
 };
 
@@ -117,7 +100,7 @@ private:
 
 TEST_F(RateLimitTest, BurstAdmitsNPlusOneBackToBackLikeNginx) {
     start(1);
-    std::map<int, int> ours = burst_of(listen, kSent);
+    std::map<int, int> ours = burst_of(listen_, kSent);
     EXPECT_EQ(ours[200], kBurst + 1) << "nodeedge";
     EXPECT_EQ(ours[503], kSent - kBurst - 1);
     EXPECT_GE(std::stoi(last_rejection.header("retry-after").empty() ? "0" : last_rejection.header("retry-after")), 1);
@@ -139,29 +122,26 @@ TEST_F(RateLimitTest, BurstAdmitsNPlusOneBackToBackLikeNginx) {
 TEST_F(RateLimitTest, KeyedByAHeaderWithItsOwnStatus) {
     start(1);
     // burst = 0: one request per key; a request without the header is not limited (nginx).
-    EXPECT_EQ((burst_of(listen, 3, "/keyed/a", {{"X-Api-Key", "alice"}})), (std::map<int, int>{{200, 1}, {429, 2}}));
+    EXPECT_EQ((burst_of(listen_, 3, "/keyed/a", {{"X-Api-Key", "alice"}})), (std::map<int, int>{{200, 1}, {429, 2}}));
     EXPECT_EQ(last_rejection.status, 429);
     EXPECT_FALSE(last_rejection.header("retry-after").empty());
-    EXPECT_EQ((burst_of(listen, 1, "/keyed/a", {{"X-Api-Key", "bob"}})), (std::map<int, int>{{200, 1}}));
-    EXPECT_EQ((burst_of(listen, 3, "/keyed/a")), (std::map<int, int>{{200, 3}}));
+    EXPECT_EQ((burst_of(listen_, 1, "/keyed/a", {{"X-Api-Key", "bob"}})), (std::map<int, int>{{200, 1}}));
+    EXPECT_EQ((burst_of(listen_, 3, "/keyed/a")), (std::map<int, int>{{200, 3}}));
     // Each location keeps its own buckets: "/" has not been used by this client yet.
-    EXPECT_EQ(burst_of(listen, 1)[200], 1);
+    EXPECT_EQ(burst_of(listen_, 1)[200], 1);
 }
 
 TEST_F(RateLimitTest, OneBucketForEveryProxyWorkerAndAfterACrash) {
     start(2);
-    std::map<int, int> first = burst_of(listen, kSent);
+    std::map<int, int> first = burst_of(listen_, kSent);
     EXPECT_EQ(first[200], kBurst + 1);
 
     // A crashed proxy worker is re-forked with the same zone: the bucket is still full.
-    const std::vector<pid_t> before = proxy_workers();
+    const auto before = proxy_worker_processes();
     ASSERT_EQ(before.size(), 2u);
-    ASSERT_EQ(::kill(before[0], SIGKILL), 0);
-    ASSERT_TRUE(wait_until([&] {
-        std::vector<pid_t> now = proxy_workers();
-        return now.size() == 2 && std::find(now.begin(), now.end(), before[0]) == now.end();
-    }, 10s));
-    std::map<int, int> after = burst_of(listen, kSent);
+    ASSERT_EQ(::kill(before[0].pid, SIGKILL), 0);
+    ASSERT_TRUE(wait_until([&] { return proxy_worker_processes().size() == 2 && !alive(before[0]); }, 10s));
+    std::map<int, int> after = burst_of(listen_, kSent);
     EXPECT_EQ(after[200], 0);
     EXPECT_EQ(after[503], kSent);
 }

@@ -19,7 +19,7 @@
 #include <sstream>
 
 #include "integration/backend_stall.h"
-#include "integration/harness.h"
+#include "integration/proxied_app_test.h"
 
 namespace ne::itest {
 namespace {
@@ -63,11 +63,7 @@ UniqueFd connect_to(int port, bool wait = true) {
     timeval tv{10, 0};
     setsockopt(fd.get(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
     setsockopt(fd.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(static_cast<uint16_t>(port));
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 && !(!wait && errno == EINPROGRESS)) {
+    if (!connect_loopback(fd.get(), port) && !(!wait && errno == EINPROGRESS)) {
         ADD_FAILURE() << Error::from_errno("connect 127.0.0.1:" + std::to_string(port)).message;
         fd.reset();
     }
@@ -223,22 +219,13 @@ std::string comm(pid_t pid) {
     return name;
 }
 
-class SlowClientsTest : public IntegrationTest {
+class SlowClientsTest : public ProxiedAppTest {
 protected:
-    void start_bulk(int proxy_workers = 2) {
-        app_port = free_port();
-        listen_port = free_port();
-        const std::string file = write_file("ecosystem.toml", kConfig,
-                                            {{"WORKERS", std::to_string(proxy_workers)},
-                                             {"PORT", std::to_string(app_port)},
-                                             {"LISTEN", std::to_string(listen_port)}});
-        RunResult r = run("start", file);
-        ASSERT_EQ(r.code, 0) << r.out << r.err;
-    }
+    void start_bulk(int proxy_workers = 2) { start(kConfig, {{"WORKERS", std::to_string(proxy_workers)}}); }
 
     // Normal traffic on its own connections, running until the returned loop is stopped.
     std::unique_ptr<LoadLoop> normal_clients() {
-        auto load = std::make_unique<LoadLoop>(listen_port, "/normal", 100000, 20ms);
+        auto load = std::make_unique<LoadLoop>(listen_, "/normal", 100000, 20ms);
         load->start();
         EXPECT_TRUE(wait_until([&] { return load->snapshot().ok >= 5; }, 10s)) << load->snapshot().describe();
         return load;
@@ -252,9 +239,6 @@ protected:
         std::cout << "normal clients during the abuse: " << stats.ok - ok_before << " answered, " << stats.failed
                   << " failed\n";
     }
-
-    int app_port = 0;
-    int listen_port = 0;
 };
 
 TEST_F(SlowClientsTest, SlowlorisHeadsSentAByteAtATimeAreCutOffByTheHeaderTimeout) {
@@ -266,7 +250,7 @@ TEST_F(SlowClientsTest, SlowlorisHeadsSentAByteAtATimeAreCutOffByTheHeaderTimeou
     const std::string head = "GET /slow HTTP/1.1\r\nHost: h.test\r\nX-Slow: " + std::string(1000, 's');
     std::vector<Watched> slow(50);
     for (auto& c : slow) {
-        c.fd = connect_to(listen_port);
+        c.fd = connect_to(listen_);
         c.idle_since = Clock::now();
         ASSERT_TRUE(c.fd.valid());
     }
@@ -287,7 +271,7 @@ TEST_F(SlowClientsTest, StalledRequestBodyIsCutOffByTheBodyTimeoutWith408) {
     const int ok_before = load->snapshot().ok;
 
     std::vector<Watched> slow(1);
-    slow[0].fd = connect_to(listen_port);
+    slow[0].fd = connect_to(listen_);
     ASSERT_TRUE(slow[0].fd.valid());
     ASSERT_TRUE(send_all(slow[0].fd.get(), "POST /upload HTTP/1.1\r\nHost: h.test\r\nContent-Length: 100000\r\n\r\n" +
                                                std::string(1000, 'b')));
@@ -296,7 +280,7 @@ TEST_F(SlowClientsTest, StalledRequestBodyIsCutOffByTheBodyTimeoutWith408) {
 
     expect_all_cut_off(slow, "stalled uploads");
     EXPECT_EQ(slow[0].received.substr(0, 12), "HTTP/1.1 408") << slow[0].received;
-    json progress = get_json(app_port, "/progress");
+    json progress = get_json(app_port_, "/progress");
     EXPECT_EQ(progress.value("uploads_started", 0), 1) << progress.dump();
     EXPECT_EQ(progress.value("uploads_completed", -1), 0) << "the backend got a whole body " << progress.dump();
     expect_served_throughout(*load, ok_before);
@@ -309,7 +293,7 @@ TEST_F(SlowClientsTest, ReaderThatStopsReadingHoldsBackTheBackendNotTheProxyMemo
 
     constexpr size_t kMiB = 1 << 20;
     constexpr size_t kBodyMiB = 128;
-    UniqueFd reader = connect_to(listen_port);
+    UniqueFd reader = connect_to(listen_);
     ASSERT_TRUE(reader.valid());
     ASSERT_TRUE(send_all(reader.get(), "GET /bulk?mb=" + std::to_string(kBodyMiB) + " HTTP/1.1\r\nHost: h.test\r\n\r\n"));
 
@@ -317,7 +301,7 @@ TEST_F(SlowClientsTest, ReaderThatStopsReadingHoldsBackTheBackendNotTheProxyMemo
     // at a few socket buffers, without it the whole body ends up in the proxy's memory.
     // (The proxy also cuts such a reader off after its send timeout, a fixed 60 s: too long
     // for this suite, so only the limit is checked here.)
-    const BackendStall stall = wait_for_backend_stall(app_port, "bulk_written", "bulk_done", 30s);
+    const BackendStall stall = wait_for_backend_stall(app_port_, "bulk_written", "bulk_done", 30s);
     ASSERT_TRUE(stall.settled) << "the backend kept writing: " << stall.written << " bytes";
     std::cout << "backend writes stalled at " << stall.written / kMiB << " MiB of " << kBodyMiB << " MiB\n";
     RecordProperty("stalled_at_bytes", std::to_string(stall.written));
@@ -366,7 +350,7 @@ TEST_F(SlowClientsTest, TwoThousandIdleConnectionsAreClosedByTheirTimeoutsWhileO
     std::vector<Watched> idle(kKeptAlive);
     for (size_t i = 0; i < kKeptAlive; ++i) {
         Watched& c = idle[i];
-        c.fd = connect_to(listen_port);
+        c.fd = connect_to(listen_);
         ASSERT_TRUE(c.fd.valid()) << "connection " << i;
         ASSERT_TRUE(send_all(c.fd.get(), "GET /once HTTP/1.1\r\nHost: h.test\r\n\r\n"));
         auto r = read_response(c.fd.get());
@@ -377,7 +361,7 @@ TEST_F(SlowClientsTest, TwoThousandIdleConnectionsAreClosedByTheirTimeoutsWhileO
     }
     // Never send a byte.
     const long overflows_before = listen_overflows();
-    for (auto& c : open_without_waiting(listen_port, kSilent)) idle.push_back(std::move(c));
+    for (auto& c : open_without_waiting(listen_, kSilent)) idle.push_back(std::move(c));
 
     watch_until(idle, Clock::now() + 20s);
     const std::span<const Watched> all(idle);
@@ -415,15 +399,15 @@ TEST_F(SlowClientsTest, FloodBeyondTheProxyFdLimitIsCutOffAndServiceContinues) {
         if (comm(p.pid) == "nodeedge") proxy = p.pid;
     ASSERT_GT(proxy, 0) << "no proxy worker under the daemon " << daemon_pid();
     const auto proxy_ref = process_ref(proxy);
-    ASSERT_TRUE(http_get(listen_port, "/warm"));
+    ASSERT_TRUE(http_get(listen_, "/warm"));
 
     const double cpu_before = cpu_seconds(proxy);
     const auto flood_start = Clock::now();
-    std::vector<Watched> flood = open_without_waiting(listen_port, kFlood);
+    std::vector<Watched> flood = open_without_waiting(listen_, kFlood);
 
     // A normal client during the flood: its connection waits in the listen queue until
     // timeouts free fds, then it must be answered, not refused for lack of an upstream fd.
-    HttpConnection normal(listen_port, 4 * kCutOff);
+    HttpConnection normal(listen_, 4 * kCutOff);
     auto r = normal.get("/during-flood", {{"Connection", "close"}});
     ASSERT_TRUE(r) << r.error().message;
     EXPECT_EQ(r->status, 200) << r->body;
@@ -446,7 +430,7 @@ TEST_F(SlowClientsTest, FloodBeyondTheProxyFdLimitIsCutOffAndServiceContinues) {
     std::cout << "proxy worker used " << cpu << " s of CPU in " << wall << " s of flood\n";
     EXPECT_LT(cpu, wall / 2) << "the proxy worker spun while out of fds";
 
-    auto after = http_get(listen_port, "/after-flood");
+    auto after = http_get(listen_, "/after-flood");
     ASSERT_TRUE(after) << after.error().message;
     EXPECT_EQ(after->status, 200);
 }
@@ -458,7 +442,7 @@ TEST_F(SlowClientsTest, SlowHttpTestSlowlorisAndSlowBodyLeaveServiceUp) {
     ASSERT_NO_FATAL_FAILURE(start_bulk());
     auto load = normal_clients();
     const int ok_before = load->snapshot().ok;
-    const std::string url = "http://127.0.0.1:" + std::to_string(listen_port) + "/upload";
+    const std::string url = "http://127.0.0.1:" + std::to_string(listen_) + "/upload";
     // -H slowloris, -B slow body: 200 connections for 10 s, a follow-up every second.
     for (const std::string mode : {"-H", "-B"}) {
         const std::string cmd = "slowhttptest " + mode + " -c 200 -r 100 -i 1 -l 10 -t POST -u " + url + " 2>&1";

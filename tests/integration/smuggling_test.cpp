@@ -17,7 +17,7 @@
 #include <charconv>
 #include <iostream>
 
-#include "integration/harness.h"
+#include "integration/proxied_app_test.h"
 
 namespace ne::itest {
 namespace {
@@ -93,11 +93,7 @@ public:
         setsockopt(fd.get(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
         int one = 1;
         setsockopt(fd.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-        sockaddr_in addr{};
-        addr.sin_family = AF_INET;
-        addr.sin_port = htons(static_cast<uint16_t>(port));
-        addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+        if (!connect_loopback(fd.get(), port)) {
             error_ = Error::from_errno("connect 127.0.0.1:" + std::to_string(port)).message;
             return;
         }
@@ -659,23 +655,15 @@ std::string smuggled_bytes(const BackendLog& log) {
     return {};
 }
 
-class SmugglingTest : public IntegrationTest {
+class SmugglingTest : public ProxiedAppTest {
 protected:
     void start_backend() {
-        const int app_port = free_port();
         record_port = free_port();
-        listen_port = free_port();
-        const std::string file = write_file("ecosystem.toml", kConfig,
-                                            {{"PORT", std::to_string(app_port)},
-                                             {"RECORD", std::to_string(record_port)},
-                                             {"LISTEN", std::to_string(listen_port)}});
-        RunResult r = run("start", file);
-        ASSERT_EQ(r.code, 0) << r.out << r.err;
+        start(kConfig, {{"RECORD", std::to_string(record_port)}});
         ASSERT_TRUE(wait_until([&] { return fetch_log(record_port, 0).ok(); }, 10s)) << "record.js log port";
     }
 
     int record_port = 0;
-    int listen_port = 0;
 };
 
 TEST_F(SmugglingTest, EveryRowIsAnsweredAsSpecifiedAndNothingAmbiguousReachesTheBackend) {
@@ -691,7 +679,7 @@ TEST_F(SmugglingTest, EveryRowIsAnsweredAsSpecifiedAndNothingAmbiguousReachesThe
         const int parts_before = ::testing::UnitTest::GetInstance()->current_test_info()->result()->total_part_count();
         auto before = fetch_log(record_port, 0);
         ASSERT_TRUE(before) << before.error().message;
-        Outcome out = exchange(listen_port, row);
+        Outcome out = exchange(listen_, row);
         auto log = fetch_log(record_port, before->next);
         ASSERT_TRUE(log) << log.error().message;
         check_row(row, out, *log);

@@ -7,7 +7,7 @@
 #include <fstream>
 #include <random>
 
-#include "integration/harness.h"
+#include "integration/proxied_app_test.h"
 
 namespace ne::itest {
 namespace {
@@ -44,11 +44,11 @@ void write_bytes(const std::string& path, const std::string& bytes) {
     std::ofstream(path, std::ios::binary) << bytes;
 }
 
-class StaticFilesTest : public IntegrationTest {
+class StaticFilesTest : public ProxiedAppTest {
 protected:
     // <dir>/site/static/{index.html, app.css, big.bin, sub/, leak.txt -> <dir>/secret.txt}
     void SetUp() override {
-        IntegrationTest::SetUp();
+        ProxiedAppTest::SetUp();
         const std::string site = dir() + "/site";
         const std::string files = site + "/static";
         ASSERT_EQ(::mkdir(site.c_str(), 0755), 0);
@@ -64,23 +64,16 @@ protected:
         write_bytes(dir() + "/secret.txt", "secret\n");
         ASSERT_EQ(::symlink((dir() + "/secret.txt").c_str(), (files + "/leak.txt").c_str()), 0);
 
-        port = free_port();
-        RunResult r = run("start", write_file("ecosystem.toml", kConfig,
-                                              {{"PORT", std::to_string(free_port())},
-                                               {"LISTEN", std::to_string(port)},
-                                               {"ROOT", site},
-                                               {"ALIAS", files}}));
-        ASSERT_EQ(r.code, 0) << r.out << r.err;
+        start(kConfig, {{"ROOT", site}, {"ALIAS", files}});
         ASSERT_EQ(workers_of("echo").size(), 1u) << status_json().dump(2);
     }
 
     HttpResponse get(const std::string& target, const Headers& headers = {}) {
-        auto r = http_get(port, target, headers);
+        auto r = http_get(listen_, target, headers);
         EXPECT_TRUE(r) << target << ": " << r.error().message;
         return r ? *r : HttpResponse{};
     }
 
-    int port = 0;
     std::string big;
 };
 
@@ -111,7 +104,7 @@ TEST_F(StaticFilesTest, ServesFilesWithValidatorsAndAnswersConditionalGetAndHead
     EXPECT_EQ(stale.status, 200);
     EXPECT_EQ(stale.body, kCss);
 
-    HttpConnection conn(port);
+    HttpConnection conn(listen_);
     auto head = conn.request("HEAD", "/static/app.css");
     ASSERT_TRUE(head) << head.error().message;
     EXPECT_EQ(head->status, 200);
@@ -131,7 +124,7 @@ TEST_F(StaticFilesTest, ServesFilesWithValidatorsAndAnswersConditionalGetAndHead
     EXPECT_EQ(get("/static/sub/").body, "sub\n");
 
     HttpResponse post = [&] {
-        HttpConnection c(port);
+        HttpConnection c(listen_);
         auto r = c.request("POST", "/static/app.css", {}, "x");
         EXPECT_TRUE(r) << r.error().message;
         return r ? *r : HttpResponse{};
@@ -157,7 +150,7 @@ TEST_F(StaticFilesTest, RangesAnswer206AndUnsatisfiableOnes416) {
 }
 
 TEST_F(StaticFilesTest, LargeFileArrivesByteExactOnAKeptAliveConnection) {
-    HttpConnection conn(port);
+    HttpConnection conn(listen_);
     for (int i = 0; i < 2; ++i) {
         auto r = conn.get("/static/big.bin");
         ASSERT_TRUE(r) << r.error().message;

@@ -64,11 +64,7 @@ long long wall_ms() {
 // so an app that counts requests does not see it.
 bool accepts(int port) {
     UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(static_cast<uint16_t>(port));
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    return fd && ::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+    return fd && connect_loopback(fd.get(), port);
 }
 
 std::set<int> pids_of(const std::vector<json>& rows) {

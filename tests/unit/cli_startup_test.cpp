@@ -1,18 +1,12 @@
 #include <gtest/gtest.h>
 
-#include <sstream>
-
 #include "cli/startup.h"
+#include "unit/cli_test_support.h"
 
 namespace ne::cli {
 namespace {
 
-std::vector<std::string> lines_of(const std::string& text) {
-    std::vector<std::string> lines;
-    std::istringstream in(text);
-    for (std::string line; std::getline(in, line);) lines.push_back(line);
-    return lines;
-}
+using testing::lines_of;
 
 bool has_line(const std::string& unit, const std::string& line) {
     auto lines = lines_of(unit);

@@ -1,19 +1,14 @@
 #include <gtest/gtest.h>
 
 #include <regex>
-#include <sstream>
 
 #include "cli/table.h"
+#include "unit/cli_test_support.h"
 
 namespace ne::cli {
 namespace {
 
-std::vector<std::string> lines_of(const std::string& text) {
-    std::vector<std::string> lines;
-    std::istringstream in(text);
-    for (std::string line; std::getline(in, line);) lines.push_back(line);
-    return lines;
-}
+using testing::lines_of;
 
 std::string strip_ansi(const std::string& s) { return std::regex_replace(s, std::regex("\x1b\\[[0-9;]*m"), ""); }
 

@@ -1,12 +1,15 @@
-// Shared by the cli unit tests: a private temporary folder, removed with everything in it.
+// Shared by the cli unit tests: a private temporary folder, removed with everything in it, and
+// the lines of a rendered text.
 #pragma once
 
 #include <stdlib.h>
 
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 namespace ne::cli::testing {
 
@@ -37,5 +40,12 @@ public:
 private:
     std::filesystem::path path_;
 };
+
+inline std::vector<std::string> lines_of(const std::string& text) {
+    std::vector<std::string> lines;
+    std::istringstream in(text);
+    for (std::string line; std::getline(in, line);) lines.push_back(line);
+    return lines;
+}
 
 }  // namespace ne::cli::testing
