@@ -25,8 +25,6 @@ fs::path absolute_from(const fs::path& cwd, const std::string& typed) {
     return (p.is_absolute() ? p : cwd / p).lexically_normal();
 }
 
-void print(const std::string& text) { std::fputs(text.c_str(), stdout); }
-
 // A reply that carries workers is shown as the status table; otherwise the action is confirmed.
 Status print_outcome(const json& reply, const std::string& done) {
     if (!reply.contains("workers")) {

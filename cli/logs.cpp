@@ -25,8 +25,6 @@ constexpr auto kFollowEvery = std::chrono::milliseconds(200);
 constexpr std::string_view kOutSuffix = "-out.log";
 constexpr std::string_view kErrSuffix = "-error.log";
 
-void print(const std::string& text) { std::fputs(text.c_str(), stdout); }
-
 bool ends_with(std::string_view s, std::string_view suffix) {
     return s.size() > suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
 }

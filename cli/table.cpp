@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 
@@ -62,6 +63,8 @@ bool locale_is_utf8() {
 }
 
 }  // namespace
+
+void print(const std::string& text) { std::fputs(text.c_str(), stdout); }
 
 Style terminal_style() {
     const char* no_color = std::getenv("NO_COLOR");

@@ -15,6 +15,9 @@ struct Style {
 
 Style terminal_style();
 
+// Writes text to stdout as it is (the commands' output, tables included).
+void print(const std::string& text);
+
 enum class Color { None, Green, Yellow, Red, Grey, Cyan };
 
 // Wraps text in the ANSI sequence for `c` when style.color is set.

@@ -66,7 +66,7 @@ std::string join(const std::vector<std::string_view>& words) {
     return out;
 }
 
-std::string quoted(std::string_view s) { return "'" + std::string(s) + "'"; }
+std::string single_quoted(std::string_view s) { return "'" + std::string(s) + "'"; }
 
 }  // namespace
 
@@ -97,9 +97,9 @@ void TableReader::check_keys(const std::vector<std::string_view>& allowed) {
     for (auto&& [key, value] : table_) {
         if (std::find(allowed.begin(), allowed.end(), key.str()) != allowed.end()) continue;
         unknown_keys_.push_back(key.str());
-        std::string message = "unknown key " + quoted(key.str()) + " " + in;
+        std::string message = "unknown key " + single_quoted(key.str()) + " " + in;
         if (auto guess = closest(key.str(), allowed))
-            message += "; did you mean " + quoted(*guess) + "?";
+            message += "; did you mean " + single_quoted(*guess) + "?";
         else
             message += " (allowed: " + join(allowed) + ")";
         fail(key.source(), std::move(message));
@@ -131,7 +131,7 @@ void TableReader::require(std::string_view key) {
     for (auto unknown : unknown_keys_) {
         if (closest(unknown, {key})) return;
     }
-    fail(table_.source(), "missing required key " + quoted(key) + " in " +
+    fail(table_.source(), "missing required key " + single_quoted(key) + " in " +
                               (name_.empty() ? std::string("the file") : name_));
 }
 
@@ -283,7 +283,7 @@ bool TableReader::is_choice(std::string_view label, const toml::value<std::strin
                             const std::vector<std::string_view>& choices) {
     if (std::find(choices.begin(), choices.end(), v.get()) != choices.end()) return true;
     fail(v.source(),
-         std::string(label) + ": " + quoted(v.get()) + " is not one of " + join(choices));
+         std::string(label) + ": " + single_quoted(v.get()) + " is not one of " + join(choices));
     return false;
 }
 

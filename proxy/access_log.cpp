@@ -8,6 +8,7 @@
 #include <charconv>
 #include <cstring>
 
+#include "proxy/append_number.h"
 #include "proxy/to_timeval.h"
 
 namespace ne::proxy {
@@ -16,12 +17,6 @@ namespace {
 
 constexpr char kHex[] = "0123456789ABCDEF";
 constexpr std::time_t kErrorReportEvery = 60;
-
-void add_number(std::string& out, uint64_t v) {
-    char buf[24];
-    auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
-    out.append(buf, end);
-}
 
 // Seconds with millisecond resolution, as nginx writes $request_time.
 void add_seconds(std::string& out, double s) {
@@ -102,9 +97,9 @@ void format_combined(const RequestRecord& r, std::time_t now, std::string& out) 
         add_protocol(out, r);
     }
     out.append("\" ");
-    add_number(out, static_cast<uint64_t>(r.status));
+    append_number(out, static_cast<uint64_t>(r.status));
     out.push_back(' ');
-    add_number(out, r.body_bytes_sent);
+    append_number(out, r.body_bytes_sent);
     out.append(" \"");
     add_escaped(out, r.referer);
     out.append("\" \"");
@@ -132,11 +127,11 @@ void format_json(const RequestRecord& r, std::time_t now, std::string& out) {
     out.append(",\"protocol\":\"");
     add_protocol(out, r);
     out.append("\",\"status\":");
-    add_number(out, static_cast<uint64_t>(r.status));
+    append_number(out, static_cast<uint64_t>(r.status));
     out.append(",\"bytes_sent\":");
-    add_number(out, r.bytes_sent);
+    append_number(out, r.bytes_sent);
     out.append(",\"body_bytes_sent\":");
-    add_number(out, r.body_bytes_sent);
+    append_number(out, r.body_bytes_sent);
     out.append(",\"request_time\":");
     add_seconds(out, r.request_seconds);
     out.append(",\"upstream_addr\":");

@@ -9,8 +9,8 @@ namespace ne::proxy {
 
 namespace {
 
-constexpr uint64_t kMagic = 0x78646e692d656e;   // "ne-indx"
-constexpr uint32_t kVersion = 1;
+constexpr uint64_t kIndexMagic = 0x78646e692d656e;   // "ne-indx"
+constexpr uint32_t kIndexVersion = 1;
 constexpr uint32_t kNil = ~uint32_t{0};
 constexpr const char* kWhat = "cache index";
 
@@ -149,8 +149,8 @@ Result<UniqueFd> CacheIndex::create() {
     auto m = SharedMapping::map(fd->get(), kWhat);
     if (!m) return m.error();
     auto& h = *new (m->base()) Header{};
-    h.magic = kMagic;
-    h.version = kVersion;
+    h.magic = kIndexMagic;
+    h.version = kIndexVersion;
     h.next_file_id = 1;
     if (::getrandom(&h.seed, sizeof h.seed, 0) != static_cast<ssize_t>(sizeof h.seed))
         return Error::from_errno(std::string(kWhat) + ": getrandom");
@@ -164,9 +164,9 @@ Result<CacheIndex> CacheIndex::attach(int fd) {
     auto m = SharedMapping::map(fd, kWhat);
     if (!m) return m.error();
     const auto* h = static_cast<const Header*>(m->base());
-    if (m->size() != zone_bytes<Header, Entry>() || h->magic != kMagic || h->version != kVersion)
+    if (m->size() != zone_bytes<Header, Entry>() || h->magic != kIndexMagic || h->version != kIndexVersion)
         return Error{std::string(kWhat) + " (fd " + std::to_string(fd) + "): not a nodeedge cache index of version " +
-                     std::to_string(kVersion)};
+                     std::to_string(kIndexVersion)};
     return CacheIndex(std::move(*m));
 }
 

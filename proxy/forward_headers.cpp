@@ -1,7 +1,8 @@
 #include "proxy/forward_headers.h"
 
 #include <array>
-#include <charconv>
+
+#include "proxy/append_number.h"
 
 namespace ne::proxy {
 
@@ -46,12 +47,6 @@ void add_header(std::string& out, std::string_view name, std::string_view value)
     out.append(name).append(": ").append(value).append("\r\n");
 }
 
-void add_number(std::string& out, uint64_t v) {
-    char buf[24];
-    auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
-    out.append(buf, end);
-}
-
 // Whether a Vary value already covers Accept-Encoding.
 bool varies_on_encoding(std::string_view vary) {
     while (!vary.empty()) {
@@ -69,7 +64,7 @@ void add_framing(std::string& out, Framing f, bool has_length, uint64_t length) 
         out.append("Transfer-Encoding: chunked\r\n");
     } else if (f == Framing::length || (f == Framing::none && has_length)) {
         out.append("Content-Length: ");
-        add_number(out, length);
+        append_number(out, length);
         out.append("\r\n");
     }
 }
@@ -135,7 +130,7 @@ void write_upstream_request(const UpstreamRequest& r, std::string& out) {
 void write_client_response(const ClientResponse& r, std::string& out) {
     ConnectionTokens tokens(r.headers);
     out.append("HTTP/1.1 ");
-    add_number(out, static_cast<uint64_t>(r.status));
+    append_number(out, static_cast<uint64_t>(r.status));
     out.append(" ").append(r.reason.empty() ? status_text(r.status) : r.reason).append("\r\n");
     bool vary_named = false;
     for (const auto& h : r.headers) {

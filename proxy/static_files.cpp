@@ -16,6 +16,7 @@
 #include "ipc/result.h"
 #include "proxy/forward_headers.h"
 #include "proxy/mime.h"
+#include "proxy/router.h"
 
 namespace ne::proxy {
 
@@ -32,13 +33,9 @@ struct Target {
     std::string_view query;   // after '?', may be empty
 };
 
-// Origin-form "/a?q" as is; absolute-form "http://host/a?q" loses its scheme and authority.
-Target split_target(std::string_view target) {
-    if (!target.starts_with('/')) {
-        const size_t scheme = target.find("://");
-        const size_t slash = scheme == std::string_view::npos ? scheme : target.find('/', scheme + 3);
-        target = slash == std::string_view::npos ? std::string_view("/") : target.substr(slash);
-    }
+// The path and query of a request target; an absolute-form one loses its scheme and authority.
+Target path_and_query(std::string_view target) {
+    target = split_target(target).origin;
     const size_t q = target.find('?');
     if (q == std::string_view::npos) return {target, {}};
     return {target.substr(0, q), target.substr(q + 1)};
@@ -269,7 +266,7 @@ StaticPlan StaticFiles::plan(const StaticRequest& req, std::time_t now) const {
         return plan;
     }
 
-    const Target target = split_target(req.target);
+    const Target target = path_and_query(req.target);
     std::string decoded;
     if (const int status = decode_path(target.path, decoded); status != 0) {
         plan.status = status;

@@ -27,17 +27,15 @@ struct UpstreamResolver::Name {
 };
 
 struct UpstreamResolver::Ticket {
+    UpstreamResolver* owner;
     Name* name;   // null once the Name is gone
 };
 
 UpstreamResolver::UpstreamResolver(event_base* base, PoolSet& pools) : base_(base), pools_(pools) {}
 
 UpstreamResolver::~UpstreamResolver() {
-    // Orphan the tickets first: freeing the evdns bases fails their lookups through on_answer.
-    for (auto& [k, n] : names_)
-        if (n->pending) n->pending->name = nullptr;
-    names_.clear();
-    dns_.clear();
+    dns_.clear();   // drops the lookups in flight without calling on_answer
+    for (Ticket* t : tickets_) delete t;
 }
 
 milliseconds UpstreamResolver::next_delay(milliseconds configured, int ttl_seconds, bool failed) {
@@ -99,9 +97,11 @@ void UpstreamResolver::sync(const std::vector<config::Upstream>& ups) {
 void UpstreamResolver::resolve(Name& n) {
     evdns_base* dns = dns_for(n.resolver);
     if (!dns) return;
-    auto* t = new Ticket{&n};
+    auto* t = new Ticket{this, &n};
+    tickets_.insert(t);
     // Only IPv4 (A records): evdns asks for one record type per request.
     if (!evdns_base_resolve_ipv4(dns, n.host.c_str(), DNS_QUERY_NO_SEARCH, on_answer, t)) {
+        tickets_.erase(t);
         delete t;
         spdlog::error("upstream {}: cannot start a DNS lookup of {}", n.upstream, n.host);
         timeval tv = to_timeval(next_delay(n.interval, 0, true));
@@ -114,8 +114,9 @@ void UpstreamResolver::resolve(Name& n) {
 void UpstreamResolver::on_answer(int result, char type, int count, int ttl, void* addresses, void* arg) {
     auto* t = static_cast<Ticket*>(arg);
     Name* n = t->name;
+    t->owner->tickets_.erase(t);
     delete t;
-    if (!n) return;  // its Name (or the whole resolver) is gone
+    if (!n) return;  // its Name is gone (config change)
     n->pending = nullptr;
     try {
         n->owner->answered(*n, result, type == DNS_IPv4_A ? count : 0, ttl, addresses);

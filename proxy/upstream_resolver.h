@@ -13,6 +13,7 @@
 #include <chrono>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -40,7 +41,10 @@ public:
 private:
     struct Name;
     struct Ticket;
-    struct DnsFree { void operator()(evdns_base* b) const { evdns_base_free(b, 1); } };
+    // Without failing its lookups: libevent 2.1 would free a failed lookup only in a deferred
+    // callback, which the stopped loop of an exiting worker never runs (a leak at every exit).
+    // Their tickets are freed with the resolver instead (tickets_).
+    struct DnsFree { void operator()(evdns_base* b) const { evdns_base_free(b, 0); } };
     evdns_base* dns_for(const std::string& resolver);
     void resolve(Name& n);
     void answered(Name& n, int result, int count, int ttl, const void* addresses);
@@ -51,6 +55,7 @@ private:
     PoolSet& pools_;
     std::map<std::string, std::unique_ptr<evdns_base, DnsFree>> dns_;   // by resolver ("" = system)
     std::map<std::pair<std::string, std::string>, std::unique_ptr<Name>> names_;  // (upstream, name:port)
+    std::set<Ticket*> tickets_;   // lookups in flight, owned here
 };
 
 }  // namespace ne::proxy

@@ -116,8 +116,9 @@ void Master::pool_remove(Worker& w) {
     proxy_->backend_remove(w.id());
 }
 
-void Master::replace(Worker& w, const std::string& why) {
-    if (App* a = find_app(w.app().name); a && a->current(w.instance()) == &w) a->replace(w.instance(), why);
+bool Master::replace(Worker& w, const std::string& why) {
+    App* a = find_app(w.app().name);
+    return a && a->current(w.instance()) == &w && a->replace(w.instance(), why) != nullptr;
 }
 
 App* Master::find_app(const std::string& name) const {

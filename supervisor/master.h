@@ -47,7 +47,7 @@ public:
     void pool_add(Worker& w) override;
     void pool_drain(Worker& w) override;
     void pool_remove(Worker& w) override;
-    void replace(Worker& w, const std::string& why) override;
+    bool replace(Worker& w, const std::string& why) override;
     void pid_started(Worker& w) override;
     void state_changed(Worker& w, State from, const std::string& why) override;
     void event(Worker& w, const std::string& kind, const std::string& detail) override;

@@ -169,9 +169,11 @@ void Worker::on_health(bool ok, const std::string& detail) {
             host_.event(*this, "health", path + " " + detail + "; back in the pool");
             break;
         case HealthState::Action::Replace:
-            host_.event(*this, "health", "unhealthy for " + std::to_string(health_state_.failures()) +
-                                             " checks in a row (last: " + detail + "); replacing it");
-            host_.replace(*this, "health check");
+            // Checks go on while a slow replacement starts; only the request that starts one
+            // is an event.
+            if (host_.replace(*this, "health check"))
+                host_.event(*this, "health", "unhealthy for " + std::to_string(health_state_.failures()) +
+                                                 " checks in a row (last: " + detail + "); replacing it");
             break;
     }
 }

@@ -30,8 +30,9 @@ public:
     virtual void pool_add(Worker& w) = 0;
     virtual void pool_drain(Worker& w) = 0;     // answers later with w.on(Event::DrainDone)
     virtual void pool_remove(Worker& w) = 0;
-    // Starts a graceful replacement of w (the new worker first), unless one is under way.
-    virtual void replace(Worker& w, const std::string& why) = 0;
+    // Starts a graceful replacement of w (the new worker first); false when one is already
+    // under way (or w is no longer its instance's current worker).
+    virtual bool replace(Worker& w, const std::string& why) = 0;
     virtual void pid_started(Worker& w) = 0;    // so SIGCHLD can find the worker
     virtual void state_changed(Worker& w, State from, const std::string& why) = 0;
     virtual void event(Worker& w, const std::string& kind, const std::string& detail) = 0;
