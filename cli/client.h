@@ -28,8 +28,9 @@ public:
     // folder (0700), execs this binary's `daemon`, and waits up to 10 s for its socket.
     Result<nlohmann::json> call_starting_daemon(const nlohmann::json& request) const;
 
-    // After `kill`: waits until the socket stops accepting, so a following `start` cannot
-    // reach the daemon that is exiting. Error when it still accepts after `timeout`.
+    // After `kill`: waits until the daemon process is gone (its lock on daemon.pid released),
+    // so a following `start` or a look at state.db cannot meet the daemon that is exiting.
+    // Error when it is still there after `timeout`.
     Status wait_until_gone(std::chrono::milliseconds timeout) const;
 
     const std::string& home() const { return home_; }
