@@ -1,7 +1,5 @@
 #include "proxy/cache_index.h"
 
-#include <sys/random.h>
-
 #include <algorithm>
 #include <new>
 
@@ -10,15 +8,9 @@ namespace ne::proxy {
 namespace {
 
 constexpr uint64_t kIndexMagic = 0x78646e692d656e;   // "ne-indx"
-constexpr uint32_t kIndexVersion = 1;
+constexpr uint32_t kIndexVersion = 2;
 constexpr uint32_t kNil = ~uint32_t{0};
-constexpr const char* kWhat = "cache index";
-
-// Entries start on a cache line of their own, after the header.
-template <typename H>
-constexpr size_t entries_at() { return (sizeof(H) + 63) / 64 * 64; }
-template <typename H, typename E>
-constexpr size_t zone_bytes() { return entries_at<H>() + sizeof(E) * CacheIndex::kEntries; }
+constexpr const char* kIndexName = "cache index";
 
 }  // namespace
 
@@ -41,13 +33,10 @@ struct CacheIndex::Entry {
     uint32_t scope = kNil;        // while it has a file
 };
 
-struct CacheIndex::Header {
-    uint64_t magic;
-    uint32_t version;
-    uint64_t seed;
+// The zone's body: this, then the entries.
+struct alignas(kCacheLine) CacheIndex::Header {
     uint64_t next_file_id;
     uint32_t free_head;
-    pthread_mutex_t mutex;
     Scope scopes[kScopes];
     uint32_t buckets[kEntries];
 };
@@ -57,9 +46,9 @@ class CacheIndex::Locked {
 public:
     explicit Locked(CacheIndex& index)
         : h_(index.header()), e_(index.entries()),
-          lock_(&h_.mutex, [this] { CacheIndex::reset(h_, e_); }) {}
+          lock_(index.mem_.mutex(), [this] { CacheIndex::reset(h_, e_); }) {}
     bool ok() const { return lock_.ok(); }
-    Error error() const { return lock_.error(kWhat); }
+    Error error() const { return lock_.error(kIndexName); }
 
     uint32_t find(uint64_t key) const {
         for (uint32_t i = h_.buckets[key % kEntries]; i != kNil; i = e_[i].chain)
@@ -127,11 +116,9 @@ private:
     RobustLock lock_;
 };
 
-CacheIndex::Header& CacheIndex::header() const { return *static_cast<Header*>(map_.base()); }
+CacheIndex::Header& CacheIndex::header() const { return *reinterpret_cast<Header*>(mem_.body()); }
 
-CacheIndex::Entry* CacheIndex::entries() const {
-    return reinterpret_cast<Entry*>(static_cast<char*>(map_.base()) + entries_at<Header>());
-}
+CacheIndex::Entry* CacheIndex::entries() const { return reinterpret_cast<Entry*>(&header() + 1); }
 
 void CacheIndex::reset(Header& h, Entry* e) {
     for (auto& s : h.scopes) s = Scope{};
@@ -144,36 +131,25 @@ void CacheIndex::reset(Header& h, Entry* e) {
 }
 
 Result<UniqueFd> CacheIndex::create() {
-    auto fd = create_shared_memory(kWhat, zone_bytes<Header, Entry>());
-    if (!fd) return fd.error();
-    auto m = SharedMapping::map(fd->get(), kWhat);
-    if (!m) return m.error();
-    auto& h = *new (m->base()) Header{};
-    h.magic = kIndexMagic;
-    h.version = kIndexVersion;
+    auto made = Zone::create(kIndexName, kIndexMagic, kIndexVersion, sizeof(Header) + sizeof(Entry) * kEntries);
+    if (!made) return made.error();
+    CacheIndex index(std::move(made->zone));
+    auto& h = *new (index.mem_.body()) Header{};
     h.next_file_id = 1;
-    if (::getrandom(&h.seed, sizeof h.seed, 0) != static_cast<ssize_t>(sizeof h.seed))
-        return Error::from_errno(std::string(kWhat) + ": getrandom");
-    CacheIndex index(std::move(*m));
     reset(h, index.entries());
-    if (Status s = init_robust_mutex(&h.mutex, kWhat); !s) return s.error();
-    return std::move(*fd);
+    return std::move(made->fd);
 }
 
 Result<CacheIndex> CacheIndex::attach(int fd) {
-    auto m = SharedMapping::map(fd, kWhat);
-    if (!m) return m.error();
-    const auto* h = static_cast<const Header*>(m->base());
-    if (m->size() != zone_bytes<Header, Entry>() || h->magic != kIndexMagic || h->version != kIndexVersion)
-        return Error{std::string(kWhat) + " (fd " + std::to_string(fd) + "): not a nodeedge cache index of version " +
-                     std::to_string(kIndexVersion)};
-    return CacheIndex(std::move(*m));
+    auto z = Zone::attach(fd, kIndexName, kIndexMagic, kIndexVersion, sizeof(Header) + sizeof(Entry) * kEntries);
+    if (!z) return z.error();
+    return CacheIndex(std::move(*z));
 }
 
 uint64_t CacheIndex::key_hash(std::string_view key) const {
     // FNV-1a from the zone's random seed, so keys that collide differ from run to run; a
     // collision costs a miss, never a wrong answer (the file holds the whole key).
-    uint64_t h = header().seed ^ 0xcbf29ce484222325ULL;
+    uint64_t h = mem_.seed()[0] ^ 0xcbf29ce484222325ULL;
     for (unsigned char c : key) {
         h ^= c;
         h *= 0x100000001b3ULL;

@@ -3,10 +3,9 @@
 // location ("scope") so each location's max_size holds. The bodies live in files
 // (cache_file.h); the index only names them by a number.
 //
-// It lives in a memfd the master creates and every proxy worker maps, guarded by a robust
-// mutex. A worker that dies holding the lock may have left lists half linked: the next
-// locker empties the index (the cache starts cold; orphaned files go when the daemon
-// restarts) rather than trust it.
+// A shared memory zone (see shared_memory.h). A worker that dies holding its lock may have
+// left lists half linked: the next locker empties the index (the cache starts cold; orphaned
+// files go when the daemon restarts) rather than trust it.
 #pragma once
 
 #include <cstdint>
@@ -75,12 +74,12 @@ private:
     struct Scope;
     class Locked;
 
-    explicit CacheIndex(SharedMapping m) : map_(std::move(m)) {}
+    explicit CacheIndex(Zone z) : mem_(std::move(z)) {}
     Header& header() const;
     Entry* entries() const;
     static void reset(Header& h, Entry* e);
 
-    SharedMapping map_;
+    Zone mem_;
 };
 
 }  // namespace ne::proxy

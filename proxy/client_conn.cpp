@@ -69,7 +69,7 @@ std::vector<Header> header_views(const StaticPlan& plan) {
 }  // namespace
 
 ClientConn::ClientConn(Runtime& rt, BuffereventPtr bev, const ConnFacts& facts)
-    : rt_(rt), bev_(std::move(bev)), listen_(facts.listen), scheme_(facts.scheme),
+    : rt_(rt), bev_(std::move(bev)), listen_(facts.listen), scheme_(facts.scheme), output_high_(facts.output_high),
       parser_(MessageParser::Type::request, kRequestLimits) {
     const sockaddr* peer = facts.peer;
     const void* v4 = nullptr;
@@ -94,7 +94,7 @@ ClientConn::ClientConn(Runtime& rt, BuffereventPtr bev, const ConnFacts& facts)
 
     bufferevent_setcb(bev_.get(), read_cb, write_cb, event_cb, this);
     start_writes(bev_.get());
-    bufferevent_setwatermark(bev_.get(), EV_WRITE, kLowWatermark, 0);
+    bufferevent_setwatermark(bev_.get(), EV_WRITE, output_high_ / 2, 0);
     bufferevent_setwatermark(bev_.get(), EV_READ, 0, kMaxClientInput);
     timer_.reset(evtimer_new(rt_.base, timer_cb, this));
     upstream_head_.reserve(2048);
@@ -306,7 +306,7 @@ void ClientConn::read_heads() {
             head_bytes_ = 0;
             rec_active_ = true;
         }
-        if (evbuffer_get_length(output()) >= kHighWatermark) break;  // on_write() resumes
+        if (evbuffer_get_length(output()) >= output_high_) break;  // on_write() resumes
         size_t n = std::min(len, kMaxRequestHead + 1);
         const char* base = reinterpret_cast<const char*>(evbuffer_pullup(input(), static_cast<ev_ssize_t>(n)));
         auto progress = parser_.parse_head({base, n});
@@ -702,7 +702,7 @@ void ClientConn::upstream_head(const MessageParser& resp) {
 
 void ClientConn::upstream_body_moved() {
     send_now(bev_.get());
-    if (!response_paused_ && evbuffer_get_length(output()) >= kHighWatermark) {
+    if (!response_paused_ && evbuffer_get_length(output()) >= output_high_) {
         response_paused_ = true;  // on_write() resumes below the low watermark
         up_->pause_reading();
     }
@@ -851,7 +851,7 @@ void ClientConn::start_proxying() {
 }
 
 void ClientConn::pump_file() {
-    switch (file_body_.pump(output())) {
+    switch (file_body_.pump(output(), output_high_)) {
         case FileBody::Step::more:
             send_now(bev_.get());  // on_write() comes back once the client took most of it
             return;

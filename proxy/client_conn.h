@@ -144,6 +144,7 @@ private:
     Timer timer_kind_ = Timer::none;
     std::string_view listen_;
     std::string_view scheme_;                   // X-Forwarded-Proto; "http" may redirect_https
+    size_t output_high_;                        // ConnFacts::output_high
     std::array<char, 46> ip_{};                 // INET6_ADDRSTRLEN
     std::string_view ip_view_;
     std::array<uint8_t, 16> hash_key_{};        // ip_hash: IPv4 /24 or IPv6 address

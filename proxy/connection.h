@@ -5,7 +5,10 @@
 
 #include <sys/socket.h>
 
+#include <cstddef>
 #include <string_view>
+
+#include "proxy/relay.h"
 
 namespace ne::proxy {
 
@@ -20,11 +23,14 @@ public:
 
 // Where a client connection came from. `listen` is the address string of the listener it
 // came in on, which outlives every connection; `scheme` is "https" behind TLS (also for
-// HTTP/2 streams), "http" otherwise.
+// HTTP/2 streams), "http" otherwise. `output_high`: how much response the connection's output
+// may hold before its source (backend, file) stops being read, resumed below half of it; an
+// HTTP/2 stream's ClientConn holds less, its stream buffers more behind it.
 struct ConnFacts {
     const sockaddr* peer = nullptr;
     std::string_view listen;
     std::string_view scheme = "http";
+    size_t output_high = kHighWatermark;
 };
 
 }  // namespace ne::proxy

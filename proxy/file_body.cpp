@@ -37,10 +37,10 @@ void FileBody::start(UniqueFd fd, std::string_view path, uint64_t offset, uint64
     error_.clear();
 }
 
-FileBody::Step FileBody::pump(evbuffer* out) {
+FileBody::Step FileBody::pump(evbuffer* out, size_t high) {
     framed_.aim(out, out_);
     std::array<char, 32 * 1024> buf;
-    while (remaining_ > 0 && evbuffer_get_length(out) < kHighWatermark) {
+    while (remaining_ > 0 && evbuffer_get_length(out) < high) {
         const size_t want = static_cast<size_t>(std::min<uint64_t>(remaining_, buf.size()));
         const ssize_t n = ::pread(fd_.get(), buf.data(), want, static_cast<off_t>(offset_));
         if (n < 0 && errno == EINTR) continue;

@@ -33,8 +33,8 @@ public:
     // until_close.
     void start(UniqueFd fd, std::string_view path, uint64_t offset, uint64_t length, BodyFilter& filter,
                Framing out);
-    // Reads and filters into `out` until it holds kHighWatermark bytes or the range ends.
-    Step pump(evbuffer* out);
+    // Reads and filters into `out` until it holds `high` bytes or the range ends.
+    Step pump(evbuffer* out, size_t high);
     // Why pump() failed: the file and the errno text (or the filter's error).
     const std::string& error() const { return error_; }
     // Closes the file (the response ended or was abandoned).

@@ -20,9 +20,11 @@ namespace {
 constexpr uint32_t kMaxConcurrentStreams = 128;
 constexpr size_t kMaxRequestHeaderBlock = 64 * 1024;
 // A stream's response waits for DATA frames in at most about this much (twice, with what its
-// pair end holds) before its ClientConn is paused, a quarter of the relay watermark: a client
-// that keeps 128 windows shut ties up that many streams' buffers (measured, 64 such streams:
-// 67 MiB with the relay watermark, 43 MiB with this; the rest is the ClientConns' output).
+// pair end holds) before its ClientConn is paused, a quarter of the relay watermark; the
+// ClientConn's output holds as much again (ConnFacts::output_high). A client that keeps 128
+// windows shut ties up that many streams' buffers (measured, 64 such streams: proxy growth
+// 67 MiB with the relay watermark everywhere, 43 MiB with this for the stream, 18 MiB with
+// this for the ClientConn too).
 constexpr size_t kStreamHigh = 64 * 1024;
 constexpr size_t kStreamLow = kStreamHigh / 2;
 // The TLS output is filled up to this much from nghttp2, then again below a quarter of it.
@@ -77,6 +79,7 @@ H2Session::H2Session(Runtime& rt, BuffereventPtr bev, const ConnFacts& facts)
     : rt_(rt), bev_(std::move(bev)), facts_(facts) {
     std::memcpy(&peer_, facts.peer, facts.peer->sa_family == AF_INET6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in));
     facts_.peer = reinterpret_cast<const sockaddr*>(&peer_);
+    facts_.output_high = kStreamHigh;
 
     nghttp2_session_callbacks* cbs = nullptr;
     nghttp2_option* opt = nullptr;

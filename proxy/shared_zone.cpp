@@ -1,11 +1,7 @@
 #include "proxy/shared_zone.h"
 
-#include <pthread.h>
-#include <sys/random.h>
-
 #include <algorithm>
 #include <atomic>
-#include <cstring>
 #include <new>
 #include <string>
 
@@ -14,9 +10,8 @@ namespace ne::proxy {
 namespace {
 
 constexpr uint64_t kZoneMagic = 0x656e6f7a2d656e;   // "ne-zone"
-constexpr uint32_t kZoneVersion = 1;
-constexpr uint64_t kIdle = ~uint64_t{0};
-constexpr const char* kWhat = "rate limit zone";
+constexpr uint32_t kZoneVersion = 2;
+constexpr const char* kZoneName = "rate limit zone";
 
 uint64_t rotl(uint64_t x, int b) { return (x << b) | (x >> (64 - b)); }
 
@@ -54,13 +49,10 @@ uint64_t siphash24(uint64_t k0, uint64_t k1, std::string_view in) {
 
 }  // namespace
 
-struct SharedZone::Header {
-    uint64_t magic;
-    uint32_t version;
+// The zone's body: this, then the slots.
+struct alignas(kCacheLine) SharedZone::Header {
     uint64_t slot_count;
-    uint64_t seed[2];
-    std::atomic<uint64_t> writing;   // the slot a holder of the lock may be changing, or kIdle
-    pthread_mutex_t mutex;
+    std::atomic<uint64_t> writing;   // the slot a holder of the lock may be changing, or kNoSlot
 };
 
 struct SharedZone::Slot {
@@ -69,66 +61,44 @@ struct SharedZone::Slot {
     Bucket bucket;
 };
 
-namespace {
-
-// Slots start on a cache line of their own.
-constexpr size_t slots_offset(size_t header_size) { return (header_size + 63) / 64 * 64; }
-
-}  // namespace
-
 size_t SharedZone::bytes_for(size_t buckets) {
-    return slots_offset(sizeof(Header)) + std::max(buckets, kProbeWindow) * sizeof(Slot);
+    return sizeof(ZoneHeader) + sizeof(Header) + std::max(buckets, kProbeWindow) * sizeof(Slot);
 }
 
 Result<UniqueFd> SharedZone::create(size_t bytes) {
-    const size_t offset = slots_offset(sizeof(Header));
     const size_t minimum = bytes_for(kProbeWindow);
     if (bytes < minimum)
-        return Error{std::string(kWhat) + ": " + std::to_string(bytes) + " bytes is too small (at least " +
+        return Error{std::string(kZoneName) + ": " + std::to_string(bytes) + " bytes is too small (at least " +
                      std::to_string(minimum) + ")"};
-    auto fd = create_shared_memory(kWhat, bytes);
-    if (!fd) return fd.error();
-    auto m = SharedMapping::map(fd->get(), kWhat);   // unmapped when done; the slots are already zero (free)
-    if (!m) return m.error();
-
-    Header& h = *new (m->base()) Header{};
-    h.magic = kZoneMagic;
-    h.version = kZoneVersion;
-    h.slot_count = (bytes - offset) / sizeof(Slot);
-    h.writing.store(kIdle);
-    if (::getrandom(h.seed, sizeof h.seed, 0) != static_cast<ssize_t>(sizeof h.seed))
-        return Error::from_errno(std::string(kWhat) + ": getrandom");
-    if (Status s = init_robust_mutex(&h.mutex, kWhat); !s) return s.error();
-    return std::move(*fd);
+    auto made = Zone::create(kZoneName, kZoneMagic, kZoneVersion, bytes - sizeof(ZoneHeader));
+    if (!made) return made.error();
+    // The slots are already zero (free).
+    Header& h = *new (made->zone.body()) Header{};
+    h.slot_count = (made->zone.body_size() - sizeof(Header)) / sizeof(Slot);
+    h.writing.store(kNoSlot);
+    return std::move(made->fd);
 }
 
 Result<SharedZone> SharedZone::attach(int fd) {
-    auto m = SharedMapping::map(fd, kWhat);
-    if (!m) return m.error();
-    const std::string what = std::string(kWhat) + " (fd " + std::to_string(fd) + ")";
-    const size_t size = m->size();
-    if (size < slots_offset(sizeof(Header))) return Error{what + ": too small to be a zone"};
-    SharedZone zone(std::move(*m));
-    const Header& h = zone.header();
-    const bool fits = h.slot_count >= kProbeWindow &&
-                      h.slot_count <= (size - slots_offset(sizeof(Header))) / sizeof(Slot);
-    if (h.magic != kZoneMagic || h.version != kZoneVersion || !fits)
-        return Error{what + ": not a nodeedge zone of version " + std::to_string(kZoneVersion)};
+    auto z = Zone::attach(fd, kZoneName, kZoneMagic, kZoneVersion, sizeof(Header) + kProbeWindow * sizeof(Slot));
+    if (!z) return z.error();
+    SharedZone zone(std::move(*z));
+    const uint64_t n = zone.header().slot_count;
+    if (n < kProbeWindow || n > (zone.mem_.body_size() - sizeof(Header)) / sizeof(Slot))
+        return Error{zone_name(kZoneName, fd) + ": " + std::to_string(n) + " buckets do not fit"};
     return zone;
 }
 
-SharedZone::Header& SharedZone::header() const { return *static_cast<Header*>(map_.base()); }
+SharedZone::Header& SharedZone::header() const { return *reinterpret_cast<Header*>(mem_.body()); }
 
-SharedZone::Slot* SharedZone::slots() const {
-    return reinterpret_cast<Slot*>(static_cast<char*>(map_.base()) + slots_offset(sizeof(Header)));
-}
+SharedZone::Slot* SharedZone::slots() const { return reinterpret_cast<Slot*>(&header() + 1); }
 
 size_t SharedZone::capacity() const { return header().slot_count; }
 
 uint64_t SharedZone::key_hash(std::string_view scope, std::string_view key) const {
-    const Header& h = header();
+    const uint64_t* seed = mem_.seed();
     // A per-scope key, so that ("a", "bc") and ("ab", "c") differ.
-    return siphash24(siphash24(h.seed[0], h.seed[1], scope), h.seed[1], key);
+    return siphash24(siphash24(seed[0], seed[1], scope), seed[1], key);
 }
 
 Result<Decision> SharedZone::limit(uint64_t key_hash, uint64_t now_ms, const Limit& lim) {
@@ -139,16 +109,16 @@ void SharedZone::repair() {
     Header& h = header();
     const uint64_t dirty = h.writing.load(std::memory_order_acquire);
     if (dirty < h.slot_count) slots()[dirty] = Slot{};
-    h.writing.store(kIdle, std::memory_order_release);
+    h.writing.store(kNoSlot, std::memory_order_release);
 }
 
-SharedZone::Locked::Locked(SharedZone& zone) : zone_(zone), lock_(&zone.header().mutex, [&zone] { zone.repair(); }) {}
+SharedZone::Locked::Locked(SharedZone& zone) : zone_(zone), lock_(zone.mem_.mutex(), [&zone] { zone.repair(); }) {}
 
 SharedZone::Locked::~Locked() {
-    if (ok()) zone_.header().writing.store(kIdle, std::memory_order_release);
+    if (ok()) zone_.header().writing.store(kNoSlot, std::memory_order_release);
 }
 
-Error SharedZone::Locked::error() const { return lock_.error(kWhat); }
+Error SharedZone::Locked::error() const { return lock_.error(kZoneName); }
 
 Bucket& SharedZone::Locked::bucket(uint64_t key_hash, uint64_t now_ms) {
     Header& h = zone_.header();

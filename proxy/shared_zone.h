@@ -1,15 +1,11 @@
-// Rate-limit buckets shared by every proxy worker, as nginx keeps limit_req state in a shared
-// memory zone, so a client's limit holds whichever worker accepts its connection.
+// Rate-limit buckets shared by every proxy worker (see shared_memory.h), as nginx keeps
+// limit_req state in a shared memory zone, so a client's limit holds whichever worker accepts
+// its connection.
 //
-// The zone is a memfd: the master creates it before it starts proxy workers and passes the fd
-// (workers are fork+exec'd, so an anonymous mapping would not survive); each worker maps it.
-// It is a fixed table of buckets keyed by a 64-bit keyed hash, open addressing within a
-// small probe window; when the window is full, its least recently used bucket is reused
-// (that key starts over with an empty bucket, as after nginx's forced expiry).
-//
-// Access is serialised by a process-shared robust mutex: a worker killed while holding it
-// does not wedge the others. The next locker gets EOWNERDEAD, forgets the one bucket the dead
-// worker was updating (it may be half written), and carries on.
+// A fixed table of buckets keyed by a 64-bit keyed hash, open addressing within a small probe
+// window; when the window is full, its least recently used bucket is reused (that key starts
+// over with an empty bucket, as after nginx's forced expiry). A worker that dies holding the
+// lock may have left one bucket half written: the next locker forgets that bucket.
 #pragma once
 
 #include <cstddef>
@@ -29,9 +25,7 @@ public:
     // The zone size that holds `buckets` buckets (at least kProbeWindow).
     static size_t bytes_for(size_t buckets);
 
-    // Creates a zone of `bytes` (see bytes_for) in a sealed memfd: its size can no longer change, so a mapping can
-    // never fault past its end. The fd is close-on-exec; the spawner dup2()s it into each
-    // proxy worker (dup2 clears the flag) and keeps it to start re-forked workers.
+    // The master's part: a zone of `bytes` (see bytes_for).
     static Result<UniqueFd> create(size_t bytes);
 
     // Maps a zone made by create(). `fd` may be closed afterwards.
@@ -85,13 +79,13 @@ private:
         RobustLock lock_;
     };
 
-    explicit SharedZone(SharedMapping m) : map_(std::move(m)) {}
+    explicit SharedZone(Zone z) : mem_(std::move(z)) {}
     Header& header() const;
     Slot* slots() const;
     // Forgets the slot a dead holder of the lock may have left half written.
     void repair();
 
-    SharedMapping map_;
+    Zone mem_;
 };
 
 }  // namespace ne::proxy

@@ -2,7 +2,6 @@
 
 #include <openssl/err.h>
 #include <spdlog/spdlog.h>
-#include <sys/random.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -16,12 +15,8 @@ namespace ne::proxy {
 namespace {
 
 constexpr uint64_t kSessionsMagic = 0x736e6f6973732d65;   // "e-ssions"
-constexpr uint32_t kSessionsVersion = 1;
-constexpr uint64_t kIdle = ~uint64_t{0};
-constexpr const char* kWhat = "TLS session cache";
-
-// Slots start on a cache line of their own.
-constexpr size_t slots_offset(size_t header_size) { return (header_size + 63) / 64 * 64; }
+constexpr uint32_t kSessionsVersion = 2;
+constexpr const char* kSessionsName = "TLS session cache";
 
 std::string_view id_of(const SSL_SESSION* s) {
     unsigned int len = 0;
@@ -67,13 +62,10 @@ void on_remove_session(SSL_CTX* ctx, SSL_SESSION* session) noexcept {
 
 }  // namespace
 
-struct TlsSessionCache::Header {
-    uint64_t magic;
-    uint32_t version;
+// The zone's body: this, then the slots.
+struct alignas(kCacheLine) TlsSessionCache::Header {
     uint64_t slot_count;
-    uint64_t seed;
-    std::atomic<uint64_t> writing;   // the slot a holder of the lock may be changing, or kIdle
-    pthread_mutex_t mutex;
+    std::atomic<uint64_t> writing;   // the slot a holder of the lock may be changing, or kNoSlot
 };
 
 struct TlsSessionCache::Slot {
@@ -88,48 +80,37 @@ struct TlsSessionCache::Slot {
 Result<UniqueFd> TlsSessionCache::create(size_t slots) {
     static_assert(sizeof(Slot) == 512);   // 16 MiB for kSlots
     if (slots < kProbeWindow)
-        return Error{std::string(kWhat) + ": " + std::to_string(slots) + " slots are too few (at least " +
+        return Error{std::string(kSessionsName) + ": " + std::to_string(slots) + " slots are too few (at least " +
                      std::to_string(kProbeWindow) + ")"};
-    auto fd = create_shared_memory(kWhat, slots_offset(sizeof(Header)) + slots * sizeof(Slot));
-    if (!fd) return fd.error();
-    auto m = SharedMapping::map(fd->get(), kWhat);   // unmapped when done; the slots are already zero (free)
-    if (!m) return m.error();
-    Header& h = *new (m->base()) Header{};
-    h.magic = kSessionsMagic;
-    h.version = kSessionsVersion;
+    auto made = Zone::create(kSessionsName, kSessionsMagic, kSessionsVersion, sizeof(Header) + slots * sizeof(Slot));
+    if (!made) return made.error();
+    // The slots are already zero (free).
+    Header& h = *new (made->zone.body()) Header{};
     h.slot_count = slots;
-    h.writing.store(kIdle);
-    if (::getrandom(&h.seed, sizeof h.seed, 0) != static_cast<ssize_t>(sizeof h.seed))
-        return Error::from_errno(std::string(kWhat) + ": getrandom");
-    if (Status s = init_robust_mutex(&h.mutex, kWhat); !s) return s.error();
-    return std::move(*fd);
+    h.writing.store(kNoSlot);
+    return std::move(made->fd);
 }
 
 Result<TlsSessionCache> TlsSessionCache::attach(int fd) {
-    auto m = SharedMapping::map(fd, kWhat);
-    if (!m) return m.error();
-    const size_t size = m->size();
-    const auto* h = static_cast<const Header*>(m->base());
-    const bool fits = size >= slots_offset(sizeof(Header)) && h->slot_count >= kProbeWindow &&
-                      h->slot_count == (size - slots_offset(sizeof(Header))) / sizeof(Slot);
-    if (!fits || h->magic != kSessionsMagic || h->version != kSessionsVersion)
-        return Error{std::string(kWhat) + " (fd " + std::to_string(fd) + "): not a nodeedge TLS session cache of version " +
-                     std::to_string(kSessionsVersion)};
-    return TlsSessionCache(std::move(*m));
+    auto z = Zone::attach(fd, kSessionsName, kSessionsMagic, kSessionsVersion, sizeof(Header) + kProbeWindow * sizeof(Slot));
+    if (!z) return z.error();
+    TlsSessionCache cache(std::move(*z));
+    const uint64_t n = cache.header().slot_count;
+    if (n < kProbeWindow || n != (cache.mem_.body_size() - sizeof(Header)) / sizeof(Slot))
+        return Error{zone_name(kSessionsName, fd) + ": " + std::to_string(n) + " slots do not fit"};
+    return cache;
 }
 
-TlsSessionCache::Header& TlsSessionCache::header() const { return *static_cast<Header*>(map_.base()); }
+TlsSessionCache::Header& TlsSessionCache::header() const { return *reinterpret_cast<Header*>(mem_.body()); }
 
-TlsSessionCache::Slot* TlsSessionCache::slots() const {
-    return reinterpret_cast<Slot*>(static_cast<char*>(map_.base()) + slots_offset(sizeof(Header)));
-}
+TlsSessionCache::Slot* TlsSessionCache::slots() const { return reinterpret_cast<Slot*>(&header() + 1); }
 
 size_t TlsSessionCache::capacity() const { return header().slot_count; }
 
 uint64_t TlsSessionCache::hash(std::string_view id) const {
     // FNV-1a from the zone's random seed. Ids are the server's random bytes; a client can only
     // ask for ids, and a lookup costs at most one probe window whatever it asks.
-    uint64_t h = header().seed ^ 0xcbf29ce484222325ULL;
+    uint64_t h = mem_.seed()[0] ^ 0xcbf29ce484222325ULL;
     for (unsigned char c : id) {
         h ^= c;
         h *= 0x100000001b3ULL;
@@ -141,17 +122,17 @@ void TlsSessionCache::repair() {
     Header& h = header();
     const uint64_t dirty = h.writing.load(std::memory_order_acquire);
     if (dirty < h.slot_count) slots()[dirty].hash = 0;
-    h.writing.store(kIdle, std::memory_order_release);
+    h.writing.store(kNoSlot, std::memory_order_release);
 }
 
 TlsSessionCache::Locked::Locked(TlsSessionCache& cache)
-    : cache_(cache), lock_(&cache.header().mutex, [&cache] { cache.repair(); }) {}
+    : cache_(cache), lock_(cache.mem_.mutex(), [&cache] { cache.repair(); }) {}
 
 TlsSessionCache::Locked::~Locked() {
-    if (ok()) cache_.header().writing.store(kIdle, std::memory_order_release);
+    if (ok()) cache_.header().writing.store(kNoSlot, std::memory_order_release);
 }
 
-Error TlsSessionCache::Locked::error() const { return lock_.error(kWhat); }
+Error TlsSessionCache::Locked::error() const { return lock_.error(kSessionsName); }
 
 TlsSessionCache::Slot* TlsSessionCache::Locked::find(std::string_view id) const {
     const Header& h = cache_.header();

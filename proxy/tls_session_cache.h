@@ -3,12 +3,11 @@
 // Session tickets stay off: TLS 1.2 resumes by session id and TLS 1.3 by stateful tickets,
 // and both are ids into this cache.
 //
-// It lives in a memfd the master creates and passes to every proxy worker (`--tls-sessions`),
-// which maps it. A fixed table of slots, each holding one session serialized by
-// i2d_SSL_SESSION and keyed by its id; open addressing within a probe window. A full window
-// gives up the session that expires first (every session lives kTimeout, so the oldest).
-// A process-shared robust mutex guards it: a worker killed while writing a slot leaves only
-// that slot half written, and the next locker forgets it.
+// A shared memory zone (see shared_memory.h; workers get it with `--tls-sessions`): a fixed
+// table of slots, each holding one session serialized by i2d_SSL_SESSION and keyed by its id;
+// open addressing within a probe window. A full window gives up the session that expires
+// first (every session lives kTimeout, so the oldest). A worker killed while writing a slot
+// leaves only that slot half written, and the next locker forgets it.
 #pragma once
 
 #include <openssl/ssl.h>
@@ -96,13 +95,13 @@ private:
         RobustLock lock_;
     };
 
-    explicit TlsSessionCache(SharedMapping m) : map_(std::move(m)) {}
+    explicit TlsSessionCache(Zone z) : mem_(std::move(z)) {}
     Header& header() const;
     Slot* slots() const;
     uint64_t hash(std::string_view id) const;
     void repair();
 
-    SharedMapping map_;
+    Zone mem_;
 };
 
 }  // namespace ne::proxy

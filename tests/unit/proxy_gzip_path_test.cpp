@@ -198,7 +198,7 @@ TEST(FileBodyTest, ReadsARangeThroughTheFilterUnderTheWatermark) {
     std::string wire;
     int rounds = 0;
     FileBody::Step step;
-    while ((step = body.pump(out.get())) == FileBody::Step::more) {
+    while ((step = body.pump(out.get(), kHighWatermark)) == FileBody::Step::more) {
         // Never much beyond the watermark: one read's output at most.
         EXPECT_LT(evbuffer_get_length(out.get()), kHighWatermark + 64 * 1024);
         wire += drain(out.get());
@@ -223,7 +223,7 @@ TEST(FileBodyTest, AFileShorterThanAnnouncedFails) {
     EvbufferPtr out{evbuffer_new()};
     FileBody body;
     body.start(UniqueFd(fd), "/srv/short.txt", 0, 100, *e, Framing::chunked);
-    EXPECT_EQ(body.pump(out.get()), FileBody::Step::failed);
+    EXPECT_EQ(body.pump(out.get(), kHighWatermark), FileBody::Step::failed);
     EXPECT_NE(body.error().find("/srv/short.txt"), std::string::npos);
 }
 

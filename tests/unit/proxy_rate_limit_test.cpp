@@ -175,7 +175,7 @@ TEST(SharedZone, CreateRefusesTooSmallAndAttachRefusesStrangers) {
     ASSERT_EQ(::ftruncate(zeros.get(), 4096), 0);
     auto stranger = SharedZone::attach(zeros.get());
     ASSERT_FALSE(stranger.ok());
-    EXPECT_NE(stranger.error().message.find("not a nodeedge zone"), std::string::npos);
+    EXPECT_NE(stranger.error().message.find("not a nodeedge rate limit zone"), std::string::npos);
 }
 
 TEST(SharedZone, SizeIsSealed) {
