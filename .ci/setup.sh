@@ -26,10 +26,10 @@ for arg in "$@"; do
     esac
 done
 
-log() { printf '==> %s\n' "$*"; }
+log() { printf '==> [%s] %s\n' "$(date +%T)" "$*"; }
 
 PACKAGES=(
-    build-essential cmake pkg-config git ca-certificates curl wrk procps
+    build-essential cmake ninja-build pkg-config git ca-certificates curl wrk procps
     libevent-dev libssl-dev libtomlplusplus-dev libsqlite3-dev libspdlog-dev
     googletest libgtest-dev node-llhttp zlib1g-dev libnghttp2-dev libcli11-dev
     nlohmann-json3-dev libsystemd-dev
@@ -116,7 +116,10 @@ next_build() {
 }
 next_build "$ROOT/ecosystem-examples/nextjs"
 
-# Configuring again on an existing cache takes a second and repairs an interrupted one.
+# Configuring again on an existing cache takes a second and repairs an interrupted one. Ninja
+# starts each object as soon as it can (make waits for a whole library before the next), which
+# halves the build on 2 cores; a tree configured before keeps its generator.
+export CMAKE_GENERATOR="${CMAKE_GENERATOR:-Ninja}"
 log "configuring build/"
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 log "building build/ (-j$(nproc))"

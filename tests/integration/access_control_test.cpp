@@ -18,7 +18,7 @@
 namespace ne::itest {
 namespace {
 
-constexpr const char* kConfig = R"([proxy]
+constexpr const char* kAccessControlConfig = R"([proxy]
 access_log = "off"
 workers = 1
 ${PROXY_USER}
@@ -67,7 +67,7 @@ protected:
     // Starts the echo app with the given extra config lines; returns the listen port.
     int start(const std::string& proxy_user, const std::string& app_user, int listen = 0) {
         if (listen == 0) listen = free_port();
-        const std::string file = write_file("ecosystem.toml", kConfig,
+        const std::string file = write_file("ecosystem.toml", kAccessControlConfig,
                                             {{"PORT", std::to_string(free_port())},
                                              {"LISTEN", std::to_string(listen)},
                                              {"SECRET", kSecret},
@@ -137,7 +137,7 @@ TEST_F(AccessControlTest, SecretsNeverReachTheDaemonLogOrEvents) {
 }
 
 TEST_F(AccessControlTest, UnknownUserIsRefusedWithItsName) {
-    const std::string file = write_file("ecosystem.toml", kConfig,
+    const std::string file = write_file("ecosystem.toml", kAccessControlConfig,
                                         {{"PORT", std::to_string(free_port())},
                                          {"LISTEN", std::to_string(free_port())},
                                          {"SECRET", "x"},

@@ -18,7 +18,7 @@ namespace ne::itest {
 namespace {
 
 // serve.js's description for plain requests; an Upgrade gets a 101 and an echo tunnel.
-constexpr const char* kApp = R"(const { serve } = require('${APPS}/serve');
+constexpr const char* kAccessLogApp = R"(const { serve } = require('${APPS}/serve');
 const server = serve();
 server.on('upgrade', (req, socket) => {
   socket.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: echo\r\nConnection: Upgrade\r\n\r\n');
@@ -26,7 +26,7 @@ server.on('upgrade', (req, socket) => {
 });
 )";
 
-constexpr const char* kConfig = R"([proxy]
+constexpr const char* kAccessLogConfig = R"([proxy]
 workers = ${WORKERS}
 access_log_format = "${FORMAT}"
 
@@ -86,8 +86,8 @@ protected:
         ASSERT_EQ(::mkdir((dir() + "/site").c_str(), 0755), 0);
         ASSERT_EQ(::mkdir((dir() + "/site/static").c_str(), 0755), 0);
         std::ofstream(dir() + "/site/static/f.txt") << "file\n";
-        write_file("app.js", kApp);
-        ProxiedAppTest::start(kConfig, {{"WORKERS", std::to_string(workers)}, {"FORMAT", format}, {"DIR", dir()}});
+        write_file("app.js", kAccessLogApp);
+        ProxiedAppTest::start(kAccessLogConfig, {{"WORKERS", std::to_string(workers)}, {"FORMAT", format}, {"DIR", dir()}});
         log = home() + "/logs/access.log";
     }
 

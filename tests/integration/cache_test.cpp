@@ -13,7 +13,7 @@
 namespace ne::itest {
 namespace {
 
-constexpr const char* kConfig = R"([proxy]
+constexpr const char* kCacheConfig = R"([proxy]
 workers = 2
 
 [[apps]]
@@ -40,7 +40,7 @@ class CacheTest : public ProxiedAppTest {
 protected:
     void SetUp() override {
         ProxiedAppTest::SetUp();
-        start(kConfig);
+        start(kCacheConfig);
     }
 
     // A GET on a fresh connection.

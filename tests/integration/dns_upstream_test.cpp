@@ -25,7 +25,7 @@ for (const host of ['127.0.0.2', '127.0.0.3']) {
 }
 )";
 
-constexpr const char* kConfig = R"([[upstreams]]
+constexpr const char* kDnsUpstreamConfig = R"([[upstreams]]
 name = "remote"
 servers = [ { address = "backend.test:${BACKEND}" } ]
 resolve = "200ms"
@@ -85,7 +85,7 @@ TEST_F(DnsUpstreamTest, FollowsTheRecordAsBackendsComeAndGo) {
     }, 10s)) << read_file(dir() + "/backend.log");
     ASSERT_FALSE(dns.exited()) << read_file(dir() + "/dnsmasq.log");
 
-    std::string file = write_file("ecosystem.toml", kConfig,
+    std::string file = write_file("ecosystem.toml", kDnsUpstreamConfig,
                                   {{"BACKEND", std::to_string(backend_port)},
                                    {"DNS", std::to_string(dns_port)},
                                    {"LISTEN", std::to_string(listen_port)}});

@@ -254,22 +254,6 @@ int innermost_pid(pid_t pid) {
     return ids.empty() ? 0 : static_cast<int>(ids.back());
 }
 
-// "comm state" of each child of `parent`, zombies included ("sh Z").
-std::vector<std::string> children_of(pid_t parent) {
-    std::vector<std::string> out;
-    for (const auto& e : fs::directory_iterator("/proc")) {
-        const std::string stat = read_file(e.path().string() + "/stat");
-        auto open = stat.find('('), close = stat.rfind(')');
-        if (open == std::string::npos || close == std::string::npos) continue;
-        std::istringstream rest(stat.substr(close + 2));
-        char state = 0;
-        pid_t ppid = 0;
-        rest >> state >> ppid;
-        if (ppid == parent) out.push_back(stat.substr(open + 1, close - open - 1) + " " + state);
-    }
-    return out;
-}
-
 TEST_F(ExamplesTest, ContainerEntrypointRunsTheDaemonAsPid1StartsTheAppAndDrainsOnSigterm) {
     if (run_command({"unshare", "--pid", "--fork", "--mount-proc", "true"}).code != 0)
         GTEST_SKIP() << "cannot create a PID namespace here (unshare needs CAP_SYS_ADMIN)";
@@ -305,10 +289,14 @@ TEST_F(ExamplesTest, ContainerEntrypointRunsTheDaemonAsPid1StartsTheAppAndDrains
     // reap it, or it stays a zombie ("sh Z").
     auto shell_left = [&] {
         auto kids = children_of(init);
-        return std::find_if(kids.begin(), kids.end(), [](const std::string& k) { return k.rfind("sh ", 0) == 0; }) != kids.end();
+        return std::any_of(kids.begin(), kids.end(), [](const ProcStat& k) { return k.name == "sh"; });
     };
-    EXPECT_TRUE(wait_until([&] { return !shell_left(); }, 10s))
-        << "children of pid 1: " << testing::PrintToString(children_of(init));
+    auto kids_of_init = [&] {
+        std::string out;
+        for (const auto& k : children_of(init)) out += k.name + " " + k.state + "; ";
+        return out;
+    };
+    EXPECT_TRUE(wait_until([&] { return !shell_left(); }, 10s)) << "children of pid 1: " << kids_of_init();
 
     // SIGTERM (what `docker stop` sends PID 1) stops every worker and the daemon exits 0.
     const auto workers = descendants(init);

@@ -17,7 +17,7 @@
 namespace ne::itest {
 namespace {
 
-constexpr const char* kConfig = R"([proxy]
+constexpr const char* kGzipConfig = R"([proxy]
 workers = 1
 
 [[apps]]
@@ -48,7 +48,7 @@ protected:
         for (int i = 0; i < 4000; ++i) css_ += ".rule-" + std::to_string(i) + " { color: #" + std::to_string(i % 1000) + "; }\n";
         std::ofstream(root + "/static/site.css") << css_;
         std::ofstream(root + "/static/logo.png") << std::string(5000, 'p');
-        start(kConfig, {{"ROOT", root}});
+        start(kGzipConfig, {{"ROOT", root}});
     }
 
     std::string url(const std::string& target) const {

@@ -51,24 +51,18 @@ std::string read_file(const std::string& path) {
 
 namespace {
 
-struct ProcStat {
-    pid_t pid = 0;
-    char state = '?';
-    pid_t ppid = 0;
-    unsigned long long start_time = 0;
-};
-
 // /proc/<pid>/stat; the command name may hold spaces and parentheses, so fields are counted
 // from the last ')'.
 std::optional<ProcStat> read_stat(pid_t pid) {
     std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
     std::string line;
     if (!std::getline(in, line)) return std::nullopt;
-    auto close = line.rfind(')');
-    if (close == std::string::npos) return std::nullopt;
+    auto open = line.find('('), close = line.rfind(')');
+    if (open == std::string::npos || close == std::string::npos || close < open) return std::nullopt;
     std::istringstream rest(line.substr(close + 1));
     ProcStat st;
     st.pid = pid;
+    st.name = line.substr(open + 1, close - open - 1);
     rest >> st.state >> st.ppid;
     std::string skip;
     for (int field = 5; field < 22; ++field) rest >> skip;  // fields 5..21
@@ -79,7 +73,8 @@ std::optional<ProcStat> read_stat(pid_t pid) {
 
 bool is_gone(char state) { return state == 'Z' || state == 'X'; }
 
-std::vector<ProcStat> all_processes() {
+// Zombies too when `with_gone`.
+std::vector<ProcStat> all_processes(bool with_gone = false) {
     std::vector<ProcStat> out;
     std::error_code ec;
     for (const auto& entry : fs::directory_iterator("/proc", ec)) {
@@ -87,7 +82,7 @@ std::vector<ProcStat> all_processes() {
         pid_t pid = 0;
         auto [p, err] = std::from_chars(name.data(), name.data() + name.size(), pid);
         if (err != std::errc() || p != name.data() + name.size()) continue;
-        if (auto st = read_stat(pid); st && !is_gone(st->state)) out.push_back(*st);
+        if (auto st = read_stat(pid); st && (with_gone || !is_gone(st->state))) out.push_back(*st);
     }
     return out;
 }
@@ -122,6 +117,12 @@ std::vector<ProcessRef> descendants(pid_t root) {
         }
     }
     return out;
+}
+
+std::vector<ProcStat> children_of(pid_t parent) {
+    auto all = all_processes(true);
+    std::erase_if(all, [&](const ProcStat& st) { return st.ppid != parent; });
+    return all;
 }
 
 std::vector<long long> proc_status_numbers(pid_t pid, const std::string& field) {

@@ -47,6 +47,16 @@ struct ProcessRef {
 // The live process with that pid, if any (zombies count as gone).
 std::optional<ProcessRef> process_ref(pid_t pid);
 bool alive(const ProcessRef& p);
+// A process as /proc/<pid>/stat shows it.
+struct ProcStat {
+    pid_t pid = 0;
+    char state = '?';   // 'Z' for a zombie
+    pid_t ppid = 0;
+    unsigned long long start_time = 0;
+    std::string name;   // the command name, e.g. "sh"
+};
+// The children of `parent`, zombies included.
+std::vector<ProcStat> children_of(pid_t parent);
 // Every live descendant of `root` (children, grandchildren, ...), found through /proc.
 std::vector<ProcessRef> descendants(pid_t root);
 // The numbers after "<field>:" in /proc/<pid>/status ("Uid": real, effective, saved, fs);

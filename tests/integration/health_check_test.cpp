@@ -13,7 +13,7 @@ namespace {
 
 // /health answers 503 while ${DIR}/sick-<pid> exists: the test makes one process sick, and a
 // replacement (another pid) starts healthy.
-constexpr const char* kApp = R"('use strict';
+constexpr const char* kHealthCheckApp = R"('use strict';
 const fs = require('fs');
 const { serve, sendJson } = require('${APPS}/serve.js');
 serve((req, res, url) => {
@@ -24,7 +24,7 @@ serve((req, res, url) => {
 });
 )";
 
-constexpr const char* kConfig = R"([[apps]]
+constexpr const char* kHealthCheckConfig = R"([[apps]]
 name = "web"
 script = "${SCRIPT}"
 instances = 2
@@ -46,8 +46,8 @@ protected:
     // Starts two workers checked every 100 ms; returns their pids by instance.
     std::vector<int> start(int fails) {
         ProxiedAppTest::start(
-            kConfig,
-            {{"SCRIPT", write_file("web.js", kApp)}, {"DIR", dir()}, {"FAILS", std::to_string(fails)}}, 2);
+            kHealthCheckConfig,
+            {{"SCRIPT", write_file("web.js", kHealthCheckApp)}, {"DIR", dir()}, {"FAILS", std::to_string(fails)}}, 2);
         std::vector<int> pids;
         for (auto& row : workers_of("web")) pids.push_back(row.value("pid", 0));
         EXPECT_EQ(pids.size(), 2u) << status_json().dump(2);

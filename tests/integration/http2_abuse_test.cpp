@@ -28,7 +28,7 @@ constexpr auto kCutOff = 10s;
 
 constexpr const char* kHost = "h2.test";
 
-constexpr const char* kConfig = R"([proxy]
+constexpr const char* kHttp2AbuseConfig = R"([proxy]
 access_log = "off"
 workers = 1
 
@@ -74,7 +74,7 @@ protected:
         port_ = free_port();
         record_port_ = free_port();
         bulk_port_ = free_port();
-        RunResult r = run("start", write_file("ecosystem.toml", kConfig,
+        RunResult r = run("start", write_file("ecosystem.toml", kHttp2AbuseConfig,
                                               {{"PORT", std::to_string(free_port())},
                                                {"RECORD", std::to_string(record_port_)},
                                                {"BULK", std::to_string(bulk_port_)},

@@ -12,7 +12,7 @@
 namespace ne::itest {
 namespace {
 
-constexpr const char* kConfig = R"([proxy]
+constexpr const char* kHttp2Config = R"([proxy]
 workers = 1
 
 [[apps]]
@@ -56,7 +56,7 @@ protected:
         IntegrationTest::SetUp();
         make_cert(dir(), "h2", "h2.test");
         port = free_port();
-        RunResult r = run("start", write_file("ecosystem.toml", kConfig,
+        RunResult r = run("start", write_file("ecosystem.toml", kHttp2Config,
                                               {{"PORT", std::to_string(free_port())},
                                                {"BULK", std::to_string(free_port())},
                                                {"TLS", std::to_string(port)}}));

@@ -10,7 +10,7 @@
 namespace ne::itest {
 namespace {
 
-constexpr const char* kConfig = R"([metrics]
+constexpr const char* kMetricsConfig = R"([metrics]
 listen = "127.0.0.1:${METRICS}"
 
 [[apps]]
@@ -87,7 +87,7 @@ protected:
 
     void start_web() {
         metrics_port = free_port();
-        start(kConfig, {{"METRICS", std::to_string(metrics_port)}}, 2);
+        start(kMetricsConfig, {{"METRICS", std::to_string(metrics_port)}}, 2);
     }
 
     int metrics_port = 0;

@@ -6,7 +6,6 @@
 //
 // Never ask this daemon for `status`: its pids are the namespace's, and the harness would
 // take them for host pids.
-#include <dirent.h>
 #include <sys/stat.h>
 
 #include <fstream>
@@ -21,7 +20,7 @@ namespace {
 
 // GET /orphan: a shell backgrounds a `sleep` and exits at once, so the sleep is orphaned;
 // answers its pid (in the namespace). GET /slow: touches ${DIR}/slow-started, answers 1.5 s later.
-constexpr const char* kApp = R"('use strict';
+constexpr const char* kPid1App = R"('use strict';
 const fs = require('fs');
 const { execFileSync } = require('child_process');
 const { serve, sendJson } = require('${APPS}/serve.js');
@@ -40,7 +39,7 @@ serve((req, res, url) => {
 });
 )";
 
-constexpr const char* kConfig = R"([[apps]]
+constexpr const char* kPid1Config = R"([[apps]]
 name = "web"
 script = "${SCRIPT}"
 port = ${PORT}
@@ -75,20 +74,6 @@ std::optional<ProcStatus> proc_status(pid_t pid) {
     return s;
 }
 
-// Host pids whose parent is `parent`.
-std::vector<pid_t> children_of(pid_t parent) {
-    std::vector<pid_t> out;
-    DIR* d = ::opendir("/proc");
-    if (!d) return out;
-    while (dirent* e = ::readdir(d)) {
-        pid_t pid = std::atoi(e->d_name);
-        if (pid <= 0) continue;
-        if (auto s = proc_status(pid); s && s->ppid == parent) out.push_back(pid);
-    }
-    ::closedir(d);
-    return out;
-}
-
 class Pid1Test : public ProxiedAppTest {
 protected:
     void SetUp() override {
@@ -116,14 +101,14 @@ TEST_F(Pid1Test, ReapsOrphansAndDrainsOnSigterm) {
     pid_t pid1 = 0;
     ASSERT_TRUE(wait_until([&] {
         auto kids = children_of(daemon_->pid());
-        if (kids.size() == 1) pid1 = kids[0];
+        if (kids.size() == 1) pid1 = kids[0].pid;
         struct stat st{};
         return pid1 > 0 && ::stat((home() + "/daemon.sock").c_str(), &st) == 0;
     }, 15s)) << read_file(out);
     auto ps = proc_status(pid1);
     ASSERT_TRUE(ps && ps->nspid.size() == 2 && ps->nspid[1] == 1) << "nodeedge is not PID 1 of a new namespace";
 
-    start(kConfig, {{"SCRIPT", write_file("web.js", kApp, {{"DIR", dir()}})}});
+    start(kPid1Config, {{"SCRIPT", write_file("web.js", kPid1App, {{"DIR", dir()}})}});
 
     // The orphan: reparented to nodeedge, then reaped by it when it exits.
     auto o = get_json(listen_, "/orphan");
@@ -131,13 +116,13 @@ TEST_F(Pid1Test, ReapsOrphansAndDrainsOnSigterm) {
     ASSERT_GT(ns_orphan, 1) << o.dump();
     pid_t orphan = 0;
     ASSERT_TRUE(wait_until([&] {
-        for (pid_t c : children_of(pid1))
-            if (auto s = proc_status(c); s && !s->nspid.empty() && s->nspid.back() == ns_orphan) orphan = c;
+        for (const auto& c : children_of(pid1))
+            if (auto s = proc_status(c.pid); s && !s->nspid.empty() && s->nspid.back() == ns_orphan) orphan = c.pid;
         return orphan > 0;
     }, 5s)) << "the orphaned sleep was not reparented to nodeedge";
     EXPECT_TRUE(wait_until([&] { return !proc_status(orphan).has_value(); }, 10s))
         << "pid " << orphan << " left as state " << (proc_status(orphan) ? proc_status(orphan)->state : '?');
-    for (pid_t c : children_of(pid1)) EXPECT_NE(proc_status(c).value_or(ProcStatus{}).state, 'Z') << "zombie " << c;
+    for (const auto& c : children_of(pid1)) EXPECT_NE(c.state, 'Z') << "zombie " << c.pid;
 
     // SIGTERM with a request in flight: it completes, then everything stops and PID 1 exits 0.
     Result<HttpResponse> slow = Error{"not sent"};

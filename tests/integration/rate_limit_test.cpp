@@ -19,7 +19,7 @@ namespace {
 constexpr int kBurst = 3;
 constexpr int kSent = 10;
 
-constexpr const char* kConfig = R"([proxy]
+constexpr const char* kRateLimitConfig = R"([proxy]
 workers = ${WORKERS}
 
 [[apps]]
@@ -44,7 +44,7 @@ rate_limit = { rate = "1r/m", burst = 0, nodelay = true, key = "http_x_api_key",
 class RateLimitTest : public ProxiedAppTest {
 protected:
     void start(int workers, int burst = kBurst) {
-        ProxiedAppTest::start(kConfig, {{"WORKERS", std::to_string(workers)}, {"BURST", std::to_string(burst)}});
+        ProxiedAppTest::start(kRateLimitConfig, {{"WORKERS", std::to_string(workers)}, {"BURST", std::to_string(burst)}});
     }
 
     // Statuses of `n` back-to-back GETs, each on a fresh connection (so several proxy

@@ -19,7 +19,7 @@ if (require('fs').existsSync(process.env.BREAK_FILE)) {
 require('${APPS}/echo.js');
 )";
 
-constexpr const char* kConfig = R"([[apps]]
+constexpr const char* kReloadConfig = R"([[apps]]
 name = "web"
 script = "${SCRIPT}"
 instances = ${INSTANCES}
@@ -51,7 +51,7 @@ protected:
             script = write_file("web.js", kBreakableApp);
             break_file = dir() + "/BREAK";
         }
-        return write_file("ecosystem.toml", std::string(kConfig) + tail,
+        return write_file("ecosystem.toml", std::string(kReloadConfig) + tail,
                           {{"SCRIPT", script},
                            {"INSTANCES", std::to_string(instances)},
                            {"PORT", std::to_string(app_port)},

@@ -32,7 +32,7 @@ constexpr auto kTimeout = 2s;
 // A connection the proxy must cut off is closed before this much time passes.
 constexpr auto kCutOff = 3 * kTimeout;
 
-constexpr const char* kConfig = R"([proxy]
+constexpr const char* kSlowClientsConfig = R"([proxy]
 access_log = "off"
 workers = ${WORKERS}
 
@@ -221,7 +221,7 @@ std::string comm(pid_t pid) {
 
 class SlowClientsTest : public ProxiedAppTest {
 protected:
-    void start_bulk(int proxy_workers = 2) { start(kConfig, {{"WORKERS", std::to_string(proxy_workers)}}); }
+    void start_bulk(int proxy_workers = 2) { start(kSlowClientsConfig, {{"WORKERS", std::to_string(proxy_workers)}}); }
 
     // Normal traffic on its own connections, running until the returned loop is stopped.
     std::unique_ptr<LoadLoop> normal_clients() {

@@ -29,7 +29,7 @@ using namespace std::string_literals;
 // for bytes that never come, so only a proxy that hangs reaches it.
 constexpr auto kRowDeadline = 3s;
 
-constexpr const char* kConfig = R"([proxy]
+constexpr const char* kSmugglingConfig = R"([proxy]
 access_log = "off"
 
 [[apps]]
@@ -659,7 +659,7 @@ class SmugglingTest : public ProxiedAppTest {
 protected:
     void start_backend() {
         record_port = free_port();
-        start(kConfig, {{"RECORD", std::to_string(record_port)}});
+        start(kSmugglingConfig, {{"RECORD", std::to_string(record_port)}});
         ASSERT_TRUE(wait_until([&] { return fetch_log(record_port, 0).ok(); }, 10s)) << "record.js log port";
     }
 

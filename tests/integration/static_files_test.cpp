@@ -12,7 +12,7 @@
 namespace ne::itest {
 namespace {
 
-constexpr const char* kConfig = R"([[apps]]
+constexpr const char* kStaticFilesConfig = R"([[apps]]
 name = "echo"
 script = "${APPS}/echo.js"
 port = ${PORT}
@@ -64,7 +64,7 @@ protected:
         write_bytes(dir() + "/secret.txt", "secret\n");
         ASSERT_EQ(::symlink((dir() + "/secret.txt").c_str(), (files + "/leak.txt").c_str()), 0);
 
-        start(kConfig, {{"ROOT", site}, {"ALIAS", files}});
+        start(kStaticFilesConfig, {{"ROOT", site}, {"ALIAS", files}});
         ASSERT_EQ(workers_of("echo").size(), 1u) << status_json().dump(2);
     }
 

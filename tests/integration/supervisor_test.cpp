@@ -32,7 +32,7 @@ namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
 // One app, optionally behind a proxy listener; ${EXTRA} holds the test's own app keys.
-constexpr const char* kApp = R"([[apps]]
+constexpr const char* kSupervisorApp = R"([[apps]]
 name = "${NAME}"
 script = "${APPS}/${SCRIPT}"
 instances = ${INSTANCES}
@@ -194,7 +194,7 @@ protected:
                            const std::string& extra = "", bool proxied = false, int instances = 1) {
         app_port = free_port_range(instances);
         listen_port = proxied ? free_port() : 0;
-        return write_file(file, std::string(kApp) + (proxied ? kServer : ""),
+        return write_file(file, std::string(kSupervisorApp) + (proxied ? kServer : ""),
                           {{"NAME", name},
                            {"SCRIPT", script},
                            {"INSTANCES", std::to_string(instances)},

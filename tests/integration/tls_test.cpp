@@ -16,7 +16,7 @@
 namespace ne::itest {
 namespace {
 
-constexpr const char* kConfig = R"([proxy]
+constexpr const char* kTlsConfig = R"([proxy]
 workers = 2
 
 [[apps]]
@@ -65,7 +65,7 @@ protected:
         std::ofstream(dir() + "/ocsp.der", std::ios::binary).write(kOcspUnauthorized, sizeof kOcspUnauthorized - 1);
         tls_port = free_port();
         plain_port = free_port();
-        config = write_file("ecosystem.toml", kConfig,
+        config = write_file("ecosystem.toml", kTlsConfig,
                             {{"PORT", std::to_string(free_port())},
                              {"TLS", std::to_string(tls_port)},
                              {"PLAIN", std::to_string(plain_port)}});

@@ -18,7 +18,7 @@ namespace ne::supervisor {
 namespace {
 
 using namespace std::chrono_literals;
-using Action = HealthState::Action;
+using HealthAction = HealthState::Action;
 
 // ---- parse_status_line ------------------------------------------------------------------
 
@@ -39,62 +39,62 @@ TEST(ParseStatusLine, RefusesWhatIsNotAStatusLine) {
 // ---- HealthState ------------------------------------------------------------------------
 
 // Feeds results ('+' ok, '-' failed) and returns the actions, one per result.
-std::vector<Action> feed(HealthState& s, std::string_view results) {
-    std::vector<Action> out;
+std::vector<HealthAction> feed(HealthState& s, std::string_view results) {
+    std::vector<HealthAction> out;
     for (char c : results) out.push_back(s.on_result(c == '+'));
     return out;
 }
 
-constexpr Action N = Action::None;
-constexpr Action T = Action::TakeOut;
-constexpr Action P = Action::PutBack;
-constexpr Action R = Action::Replace;
+constexpr HealthAction N = HealthAction::None;
+constexpr HealthAction T = HealthAction::TakeOut;
+constexpr HealthAction P = HealthAction::PutBack;
+constexpr HealthAction R = HealthAction::Replace;
 
 TEST(HealthState, HealthyWorkerNeedsNothing) {
     HealthState s(3);
-    EXPECT_EQ(feed(s, "++++"), (std::vector<Action>{N, N, N, N}));
+    EXPECT_EQ(feed(s, "++++"), (std::vector<HealthAction>{N, N, N, N}));
     EXPECT_FALSE(s.out());
 }
 
 TEST(HealthState, FailuresMustBeConsecutive) {
     HealthState s(3);
-    EXPECT_EQ(feed(s, "--+--+--"), (std::vector<Action>{N, N, N, N, N, N, N, N}));
+    EXPECT_EQ(feed(s, "--+--+--"), (std::vector<HealthAction>{N, N, N, N, N, N, N, N}));
     EXPECT_FALSE(s.out());
     EXPECT_EQ(s.failures(), 2);
 }
 
 TEST(HealthState, TakenOutAfterFailsThenBackOnFirstSuccess) {
     HealthState s(3);
-    EXPECT_EQ(feed(s, "---"), (std::vector<Action>{N, N, T}));
+    EXPECT_EQ(feed(s, "---"), (std::vector<HealthAction>{N, N, T}));
     EXPECT_TRUE(s.out());
-    EXPECT_EQ(feed(s, "--+"), (std::vector<Action>{N, N, P}));
+    EXPECT_EQ(feed(s, "--+"), (std::vector<HealthAction>{N, N, P}));
     EXPECT_FALSE(s.out());
     EXPECT_EQ(s.failures(), 0);
-    EXPECT_EQ(feed(s, "+"), (std::vector<Action>{N}));
+    EXPECT_EQ(feed(s, "+"), (std::vector<HealthAction>{N}));
 }
 
 TEST(HealthState, CountStartsAgainAfterPutBack) {
     HealthState s(2);
-    EXPECT_EQ(feed(s, "--+-+--"), (std::vector<Action>{N, T, P, N, N, N, T}));
+    EXPECT_EQ(feed(s, "--+-+--"), (std::vector<HealthAction>{N, T, P, N, N, N, T}));
 }
 
 TEST(HealthState, ReplacedAfterThreeTimesFailsAndAskedAgainLater) {
     HealthState s(2);
-    EXPECT_EQ(feed(s, "------"), (std::vector<Action>{N, T, N, N, N, R}));
+    EXPECT_EQ(feed(s, "------"), (std::vector<HealthAction>{N, T, N, N, N, R}));
     EXPECT_TRUE(s.out());
     // The replacement could not start: the worker stays, and is offered up again.
-    EXPECT_EQ(feed(s, "------"), (std::vector<Action>{N, N, N, N, N, R}));
-    EXPECT_EQ(feed(s, "+"), (std::vector<Action>{P}));
+    EXPECT_EQ(feed(s, "------"), (std::vector<HealthAction>{N, N, N, N, N, R}));
+    EXPECT_EQ(feed(s, "+"), (std::vector<HealthAction>{P}));
 }
 
 TEST(HealthState, OneFailIsEnoughWhenFailsIsOne) {
     HealthState s(1);
-    EXPECT_EQ(feed(s, "-+---+"), (std::vector<Action>{T, P, T, N, R, P}));
+    EXPECT_EQ(feed(s, "-+---+"), (std::vector<HealthAction>{T, P, T, N, R, P}));
 }
 
 TEST(HealthState, FailsBelowOneCountsAsOne) {
     HealthState s(0);
-    EXPECT_EQ(feed(s, "-"), (std::vector<Action>{T}));
+    EXPECT_EQ(feed(s, "-"), (std::vector<HealthAction>{T}));
 }
 
 // ---- HealthCheck on a loop ----------------------------------------------------------------
