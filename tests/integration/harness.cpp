@@ -21,6 +21,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <random>
 #include <sstream>
 
 #include "ipc/unique_fd.h"
@@ -628,20 +629,37 @@ bool IntegrationTest::port_is_free(int port) const {
     return fd && bind_loopback(fd.get(), port);
 }
 
+namespace {
+
+// The kernel's ephemeral ports (net.ipv4.ip_local_port_range): every client connection of every
+// test running alongside takes its local port from there, so a port that was free a moment ago
+// may be a client's when the app binds it (EADDRINUSE). Ports are handed out below them.
+std::pair<int, int> ephemeral_ports() {
+    std::ifstream in("/proc/sys/net/ipv4/ip_local_port_range");
+    int low = 32768, high = 60999;
+    in >> low >> high;
+    return {low, high};
+}
+
+}  // namespace
+
 int IntegrationTest::free_port_range(int n) {
-    for (int attempt = 0; attempt < 200; ++attempt) {
-        UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-        if (!fd || !bind_loopback(fd.get(), 0)) continue;
-        const int base = local_port(fd.get());
-        if (base == 0) continue;
-        fd.reset();
-        bool all_free = true;
-        for (int p = base; p < base + n && all_free; ++p) all_free = port_is_free(p);
-        if (!all_free) continue;
-        for (int p = base; p < base + n; ++p) handed_out_ports_.insert(p);
-        return base;
+    constexpr int kLowest = 10000;
+    const int below = ephemeral_ports().first;
+    // Tests run side by side: each process starts at its own random place.
+    static std::mt19937 pick(static_cast<unsigned>(::getpid()) ^ static_cast<unsigned>(std::random_device{}()));
+    if (below - n > kLowest) {
+        std::uniform_int_distribution<int> base_of(kLowest, below - n);
+        for (int attempt = 0; attempt < 200; ++attempt) {
+            const int base = base_of(pick);
+            bool all_free = true;
+            for (int p = base; p < base + n && all_free; ++p) all_free = port_is_free(p);
+            if (!all_free) continue;
+            for (int p = base; p < base + n; ++p) handed_out_ports_.insert(p);
+            return base;
+        }
     }
-    ADD_FAILURE() << "no " << n << " consecutive free loopback ports found";
+    ADD_FAILURE() << "no " << n << " consecutive free loopback ports found in " << kLowest << ".." << below;
     return 0;
 }
 
