@@ -114,6 +114,7 @@ public:
                           [this] { return Command{proxy_}; }, [this] { return take_listeners(); });
         proxy->group("");  // internal: the master execs it, users never type it
         proxy->add_option("--channel", proxy_.channel_fd, "Channel to the master")->required();
+        proxy->add_option("--log-socket", proxy_.log_socket, "Where the master sends the access log's descriptor");
         proxy->add_option("--listen", listen_specs_, "Inherited listening socket ADDR=FD");
         proxy->add_option("--zone", proxy_.zones.rate_limit, "Inherited rate-limit zone (memfd)");
         proxy->add_option("--cache-zone", proxy_.zones.cache, "Inherited response cache index (memfd)");

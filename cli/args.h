@@ -73,6 +73,7 @@ struct DaemonCmd {
 // The hidden entry point the master execs for each proxy worker.
 struct ProxyWorkerCmd {
     int channel_fd = -1;
+    int log_socket = -1;           // the access log's descriptor comes through it
     std::vector<proxy::InheritedListener> listeners;
     proxy::InheritedZones zones;   // memfds shared by every proxy worker
 };

@@ -36,7 +36,7 @@ int dispatch(const ne::cli::Command& command) {
     return std::visit(
         Overloaded{
             [](const ne::cli::DaemonCmd& d) { return ne::supervisor::run_daemon({d.foreground, d.log_format}); },
-            [](const ne::cli::ProxyWorkerCmd& p) { return ne::proxy::run_proxy_worker(p.channel_fd, p.listeners, p.zones); },
+            [](const ne::cli::ProxyWorkerCmd& p) { return ne::proxy::run_proxy_worker(p.channel_fd, p.log_socket, p.listeners, p.zones); },
             [](const auto& c) {
                 ne::Status s = ne::cli::run(c);
                 return s ? 0 : fail(s.error().message);

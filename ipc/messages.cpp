@@ -66,7 +66,6 @@ std::string encode(const Message& m) {
             return j;
         },
         [](const Quit&) { return header("quit"); },
-        [](const ReopenLogs&) { return header("reopen_logs"); },
     }, m);
     return j.dump();
 }
@@ -109,7 +108,6 @@ Result<Message> decode(std::string_view payload) {
             return Message{std::move(s)};
         }
         if (type == "quit") return Message{Quit{}};
-        if (type == "reopen_logs") return Message{ReopenLogs{}};
     } catch (const json::exception& e) {
         return Error{"ipc: malformed " + type + " message: " + e.what()};
     } catch (const std::invalid_argument& e) {

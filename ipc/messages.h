@@ -94,11 +94,8 @@ struct Stats {
 // master -> proxy: stop accepting, finish in-flight requests, exit.
 struct Quit {};
 
-// master -> proxy: reopen the access log by its path (the master got SIGUSR1: logs rotated).
-struct ReopenLogs {};
-
 using Message =
-    std::variant<ProxyConfig, BackendAdd, BackendDrain, BackendRemove, DrainDone, Stats, Quit, ReopenLogs>;
+    std::variant<ProxyConfig, BackendAdd, BackendDrain, BackendRemove, DrainDone, Stats, Quit>;
 
 std::string encode(const Message& m);
 Result<Message> decode(std::string_view payload);

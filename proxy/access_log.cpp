@@ -166,24 +166,16 @@ AccessLog::AccessLog(event_base* base) : base_(base), timer_(evtimer_new(base, t
 
 AccessLog::~AccessLog() { flush(); }
 
-void AccessLog::configure(const std::string& path, AccessLogFormat format) {
-    if (path != path_) {
-        flush();
-        fd_.reset();
-        path_ = path;
-        if (!path_.empty()) open();
-    }
-    format_ = format;
+Result<UniqueFd> open_access_log(const std::string& path) {
+    UniqueFd fd(::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644));
+    if (!fd) return Error::from_errno("access_log " + path);
+    return fd;
 }
 
-void AccessLog::open() {
-    int fd = ::open(path_.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
-    if (fd < 0) {
-        spdlog::error("access_log {}: {}; not logging requests until it can be opened (reload or SIGUSR1)",
-                      path_, std::strerror(errno));
-        return;
-    }
-    fd_.reset(fd);
+void AccessLog::use(UniqueFd fd, std::string path) {
+    flush();
+    fd_ = std::move(fd);
+    path_ = std::move(path);
 }
 
 void AccessLog::write(const RequestRecord& r) {
@@ -226,12 +218,6 @@ void AccessLog::flush() {
         left -= static_cast<size_t>(n);
     }
     buffer_.clear();
-}
-
-void AccessLog::reopen() {
-    flush();
-    fd_.reset();
-    if (!path_.empty()) open();
 }
 
 void AccessLog::timer_cb(evutil_socket_t, short, void* self) {

@@ -4,8 +4,9 @@
 // system call per batch instead of one per request. Every proxy worker appends to the same file
 // with O_APPEND: a batch holds whole lines and appends to a regular file do not interleave.
 // A failed write (disk full) drops its batch and is reported once per minute: the log never
-// stalls requests or grows memory. reopen() (the master's SIGUSR1, after a rotation) flushes
-// and opens the path again.
+// stalls requests or grows memory. The worker never opens the file: the master does (as root,
+// where $NODEEDGE_HOME may be out of a `[proxy] user`'s reach) and hands the descriptor down,
+// again after each rotation (its SIGUSR1), as nginx's master reopens logs for its workers.
 #pragma once
 
 #include <event2/event.h>
@@ -16,6 +17,7 @@
 #include <string_view>
 
 #include "ipc/event_ptr.h"
+#include "ipc/result.h"
 #include "ipc/unique_fd.h"
 #include "proxy/request_record.h"
 
@@ -45,19 +47,17 @@ public:
     AccessLog(const AccessLog&) = delete;
     AccessLog& operator=(const AccessLog&) = delete;
 
-    // `path`: absolute, or "" for no log. Opens the file when the path changes (a config
-    // reload); an unopenable file is reported and logging stays off until the next change.
-    void configure(const std::string& path, AccessLogFormat format);
+    // Logs to `fd` (opened by open_access_log) from now on, or nowhere when it is invalid;
+    // what was buffered goes to the previous file first. `path` names the file in errors.
+    void use(UniqueFd fd, std::string path);
+    void set_format(AccessLogFormat format) { format_ = format; }
     bool enabled() const { return fd_.get() >= 0; }
 
     void write(const RequestRecord& r);
     void flush();
-    // Writes what is buffered, then opens the path anew (the old file was moved away).
-    void reopen();
 
 private:
     static void timer_cb(evutil_socket_t, short, void* self);
-    void open();
 
     event_base* base_;
     EventPtr timer_;
@@ -71,5 +71,7 @@ private:
 
 // "[proxy] access_log" as written -> the file: "off" or "" -> "", relative -> under `home`.
 std::string access_log_path(const std::string& written, const std::string& home);
+// Opens (creates) an access log for appending; the error names the path.
+Result<UniqueFd> open_access_log(const std::string& path);
 
 }  // namespace ne::proxy

@@ -11,6 +11,7 @@
 #include "ipc/channel.h"
 #include "ipc/control.h"
 #include "ipc/event_ptr.h"
+#include "ipc/fd_passing.h"
 #include "ipc/log_format.h"
 #include "ipc/messages.h"
 #include "proxy/listener.h"
@@ -55,13 +56,16 @@ public:
     ProxyWorker(const ProxyWorker&) = delete;
     ProxyWorker& operator=(const ProxyWorker&) = delete;
 
-    Status init(int channel_fd, const std::vector<InheritedListener>& listeners, const InheritedZones& zones);
+    Status init(int channel_fd, int log_socket, const std::vector<InheritedListener>& listeners,
+                const InheritedZones& zones);
     int run();
 
 private:
     void on_frame(const std::string& payload);
     void on_channel_closed(const std::string& why);
     void apply_config(const ipc::ProxyConfig& m);
+    void take_log_files();
+    static void log_socket_cb(evutil_socket_t, short, void* self);
     void add_backend(const ipc::BackendAdd& m);
     void drain_backend(uint64_t id);
     void remove_backend(uint64_t id);
@@ -77,13 +81,16 @@ private:
     std::unique_ptr<ipc::Channel> channel_;
     std::unique_ptr<Runtime> rt_;
     std::vector<std::unique_ptr<Listener>> listeners_;
+    UniqueFd log_socket_;   // the master hands the access log's descriptor down here
+    EventPtr log_event_;
     EventPtr stats_timer_;
     EventPtr quit_timer_;
     bool quitting_ = false;
     bool finishing_ = false;
 };
 
-Status ProxyWorker::init(int channel_fd, const std::vector<InheritedListener>& listeners, const InheritedZones& zones) {
+Status ProxyWorker::init(int channel_fd, int log_socket, const std::vector<InheritedListener>& listeners,
+                         const InheritedZones& zones) {
     base_ = new_loop();
     if (!base_) return Error{"proxy worker: cannot create an event loop"};
     auto [hi, lo] = random_seed();
@@ -124,6 +131,11 @@ Status ProxyWorker::init(int channel_fd, const std::vector<InheritedListener>& l
         if (!opened) return opened.error();
         listeners_.push_back(std::move(*opened));
     }
+    if (log_socket >= 0) {
+        log_socket_.reset(log_socket);
+        log_event_.reset(event_new(base_.get(), log_socket, EV_READ | EV_PERSIST, log_socket_cb, this));
+        event_add(log_event_.get(), nullptr);
+    }
     stats_timer_.reset(event_new(base_.get(), -1, EV_PERSIST, stats_cb, this));
     timeval every = to_timeval(kStatsEvery);
     evtimer_add(stats_timer_.get(), &every);
@@ -149,7 +161,6 @@ void ProxyWorker::on_frame(const std::string& payload) {
     else if (auto* d = std::get_if<ipc::BackendDrain>(&*msg)) drain_backend(d->id);
     else if (auto* r = std::get_if<ipc::BackendRemove>(&*msg)) remove_backend(r->id);
     else if (std::holds_alternative<ipc::Quit>(*msg)) begin_quit("asked by the master");
-    else if (std::holds_alternative<ipc::ReopenLogs>(*msg)) rt_->access_log.reopen();
     else spdlog::warn("proxy worker {}: unexpected message from the master: {}", getpid(), payload);
 }
 
@@ -164,11 +175,30 @@ void ProxyWorker::apply_config(const ipc::ProxyConfig& m) {
     rt_->snapshot = std::move(*snap);
     rt_->resolver.sync(rt_->snapshot->config.upstreams);
     const auto& proxy = rt_->snapshot->config.proxy;
-    rt_->access_log.configure(access_log_path(proxy.access_log, ipc::control::home_dir()),
-                              proxy.access_log_format == "json" ? AccessLogFormat::json : AccessLogFormat::combined);
+    rt_->access_log.set_format(proxy.access_log_format == "json" ? AccessLogFormat::json : AccessLogFormat::combined);
+    // The master sent the file (if it changed) before this config: take it before the first
+    // request can be served and logged.
+    take_log_files();
     if (first && !quitting_)
         for (auto& l : listeners_) l->enable();
 }
+
+// The master sends the access log's descriptor when a worker starts, when a config names
+// another file, and after each rotation (its SIGUSR1); an invalid one means no log.
+void ProxyWorker::take_log_files() {
+    while (log_socket_) {
+        auto got = ipc::receive_fd(log_socket_.get());
+        if (!got) {   // the master is gone; its channel closing ends this worker
+            event_del(log_event_.get());
+            log_socket_.reset();
+            return;
+        }
+        if (!*got) return;
+        rt_->access_log.use(std::move((*got)->fd), std::move((*got)->note));
+    }
+}
+
+void ProxyWorker::log_socket_cb(evutil_socket_t, short, void* self) { static_cast<ProxyWorker*>(self)->take_log_files(); }
 
 void ProxyWorker::add_backend(const ipc::BackendAdd& m) {
     auto b = make_backend(m.id, m.app, m.instance, m.host, m.port);
@@ -232,14 +262,15 @@ void ProxyWorker::quit_timer_cb(evutil_socket_t, short, void* self) {
 
 }  // namespace
 
-int run_proxy_worker(int channel_fd, const std::vector<InheritedListener>& listeners, const InheritedZones& zones) {
+int run_proxy_worker(int channel_fd, int log_socket, const std::vector<InheritedListener>& listeners,
+                     const InheritedZones& zones) {
     // Writes to a client that went away must fail with EPIPE, not kill the process. SIGINT
     // from a terminal reaches the whole process group: the master decides when we stop.
     signal(SIGPIPE, SIG_IGN);
     signal(SIGINT, SIG_IGN);
     set_log_format("", "%+");  // the master's choice, through NODEEDGE_LOG_FORMAT
     ProxyWorker w;
-    if (auto st = w.init(channel_fd, listeners, zones); !st) {
+    if (auto st = w.init(channel_fd, log_socket, listeners, zones); !st) {
         spdlog::error("proxy worker {}: {}", getpid(), st.error().message);
         return 1;
     }

@@ -21,6 +21,8 @@ struct InheritedZones {
 };
 
 // Runs until Quit or until the master's channel closes; returns the process exit code.
-int run_proxy_worker(int channel_fd, const std::vector<InheritedListener>& listeners, const InheritedZones& zones);
+// `log_socket`: where the master sends the access log's descriptor (ipc/fd_passing.h).
+int run_proxy_worker(int channel_fd, int log_socket, const std::vector<InheritedListener>& listeners,
+                     const InheritedZones& zones);
 
 }  // namespace ne::proxy

@@ -11,6 +11,8 @@
 
 #include "ipc/net.h"
 #include "ipc/control.h"
+#include "ipc/fd_passing.h"
+#include "proxy/access_log.h"
 #include "proxy/cache_index.h"
 #include "proxy/shared_zone.h"
 #include "proxy/tls_session_cache.h"
@@ -110,7 +112,32 @@ void ProxyWorkers::start_generation() {
 
 void ProxyWorkers::set_config(json config) {
     config_ = std::move(config);
+    const auto section = config_.value("proxy", json::object());
+    std::string path = proxy::access_log_path(section.value("access_log", ""), ipc::control::home_dir());
+    // A file that could not be opened is tried again on every reload.
+    if (path != access_log_path_ || (!path.empty() && !access_log_)) {
+        access_log_path_ = std::move(path);
+        open_access_log();
+        for (auto& [pid, p] : procs_)
+            if (!p.quitting) send_access_log(p);
+    }
     send_all(ipc::ProxyConfig{config_});
+}
+
+void ProxyWorkers::open_access_log() {
+    access_log_.reset();
+    if (access_log_path_.empty()) return;
+    auto fd = proxy::open_access_log(access_log_path_);
+    if (!fd) {
+        spdlog::error("{}; not logging requests until it can be opened (reload or SIGUSR1)", fd.error().message);
+        return;
+    }
+    access_log_ = std::move(*fd);
+}
+
+void ProxyWorkers::send_access_log(Proc& p) {
+    if (auto sent = ipc::send_fd(p.log_socket.get(), access_log_.get(), access_log_path_); !sent)
+        spdlog::error("proxy worker {}: access log: {}", p.pid, sent.error().message);
 }
 
 Status ProxyWorkers::set_user(const std::string& user) {
@@ -157,11 +184,14 @@ Result<pid_t> ProxyWorkers::fork_one() {
     if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
         return Error::from_errno("socketpair for proxy worker");
     UniqueFd ours(sv[0]), theirs(sv[1]);
+    auto log_sockets = ipc::fd_socketpair();
+    if (!log_sockets) return log_sockets.error().wrap("proxy worker");
+    auto& [log_ours, log_theirs] = *log_sockets;
 
     // Everything the child needs is prepared before fork: no allocation after it.
-    std::vector<int> sources{theirs.get()};
-    std::vector<std::string> args{exe_, "__proxy-worker", "--channel", "3"};
-    int target = 4;
+    std::vector<int> sources{theirs.get(), log_theirs.get()};
+    std::vector<std::string> args{exe_, "__proxy-worker", "--channel", "3", "--log-socket", "4"};
+    int target = 5;
     for (auto& a : order_) {
         sources.push_back(listeners_[a].get());
         args.push_back("--listen");
@@ -208,12 +238,15 @@ Result<pid_t> ProxyWorkers::fork_one() {
         _exit(127);
     }
     theirs.reset();
+    log_theirs.reset();
     Proc p;
     p.pid = pid;
     p.generation = generation_;
+    p.log_socket = std::move(log_ours);
     p.channel = std::make_unique<ipc::Channel>(
         base_, std::move(ours), [this, pid](std::string payload) { on_frame(pid, payload); },
         [pid](const std::string& why) { spdlog::debug("proxy worker {} channel: {}", pid, why); });
+    send_access_log(p);   // before the config, which the worker takes it with
     p.channel->send(ipc::encode(ipc::ProxyConfig{config_}));
     for (auto& [id, b] : ready_) p.channel->send(ipc::encode(b));
     procs_.emplace(pid, std::move(p));
@@ -312,8 +345,8 @@ bool ProxyWorkers::on_exit(pid_t pid, int status) {
 }
 
 void ProxyWorkers::reopen_logs() {
-    std::string frame = ipc::encode(ipc::ReopenLogs{});
-    for (auto& [pid, p] : procs_) p.channel->send(frame);
+    open_access_log();
+    for (auto& [pid, p] : procs_) send_access_log(p);
 }
 
 void ProxyWorkers::quit(std::function<void()> done) {

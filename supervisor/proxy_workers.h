@@ -51,7 +51,8 @@ public:
 
     // SIGCHLD: true when pid was a proxy worker (re-forked unless quitting).
     bool on_exit(pid_t pid, int status);
-    // Every worker reopens its access log (after a rotation; the master's SIGUSR1).
+    // Opens the access log anew and hands it to every worker (after a rotation; the master's
+    // SIGUSR1).
     void reopen_logs();
     // Quit every worker (finish in-flight, exit); done() once all have exited.
     void quit(std::function<void()> done);
@@ -70,6 +71,7 @@ private:
         int generation = 0;
         bool quitting = false;
         std::unique_ptr<ipc::Channel> channel;
+        UniqueFd log_socket;   // the access log's descriptor goes down here (ipc/fd_passing.h)
         uint64_t connections = 0;
         uint64_t requests = 0;
         uint64_t prev_requests = 0;
@@ -79,6 +81,10 @@ private:
     // The cache's index zone and an empty $NODEEDGE_HOME/cache.
     Status start_cache();
     void send_all(const ipc::Message& m);
+    // The master opens the access log, not the workers: a `[proxy] user` cannot reach
+    // $NODEEDGE_HOME (0700), and nginx's master opens its workers' logs for the same reason.
+    void open_access_log();
+    void send_access_log(Proc& p);
     void on_frame(pid_t pid, const std::string& payload);
     void forget_in_drains(pid_t pid);
     void check_quit_done();
@@ -94,6 +100,8 @@ private:
     UniqueFd zone_;
     UniqueFd cache_zone_;                           // the response cache's index (proxy/cache_index.h)
     UniqueFd tls_sessions_;                         // TLS sessions (proxy/tls_session_cache.h)
+    std::string access_log_path_;                   // "" when off
+    UniqueFd access_log_;                           // invalid when off or it cannot be opened
     std::vector<std::string> order_;               // listen addresses, in fd order
     nlohmann::json config_ = nlohmann::json::object();
     std::string user_;                              // as written

@@ -19,7 +19,6 @@ namespace ne::itest {
 namespace {
 
 constexpr const char* kAccessControlConfig = R"([proxy]
-access_log = "off"
 workers = 1
 ${PROXY_USER}
 
@@ -160,6 +159,13 @@ TEST_F(AccessControlTest, ProxyAndWorkersRunUnprivilegedWhileTheMasterKeepsRoot)
     auto resp = http_get(low, "/who");
     ASSERT_TRUE(resp.ok()) << resp.error().message;
     EXPECT_EQ(resp->status, 200);
+    // The access log in $NODEEDGE_HOME (root's, 0700) is written by a worker that is not root:
+    // the master opened it and handed the descriptor down.
+    const std::string access_log = home() + "/logs/access.log";
+    auto logged = [&](const std::string& target) {
+        return read_file(access_log).find("\"GET " + target + " HTTP/1.1\"") != std::string::npos;
+    };
+    EXPECT_TRUE(wait_until([&] { return logged("/who"); }, 5s)) << read_file(access_log) << read_file(home() + "/daemon.log");
     const pid_t worker = workers_of("echo")[0].value("pid", 0);
     EXPECT_EQ(real_id_of(worker, "Uid"), static_cast<long long>(nobody));
     EXPECT_EQ(real_id_of(worker, "Gid"), static_cast<long long>(nogroup));
@@ -180,6 +186,15 @@ TEST_F(AccessControlTest, ProxyAndWorkersRunUnprivilegedWhileTheMasterKeepsRoot)
     }, 10s));
     for (const auto& p : proxy_worker_processes())
         EXPECT_EQ(real_id_of(p.pid, "Uid"), static_cast<long long>(nobody));
+    EXPECT_TRUE(wait_until([&] { return logged("/again"); }, 5s)) << "the re-forked worker logs too";
+
+    // A rotation: the master reopens the file on SIGUSR1 and hands the new one down.
+    ASSERT_EQ(::rename(access_log.c_str(), (access_log + ".1").c_str()), 0);
+    ASSERT_EQ(::kill(daemon_pid(), SIGUSR1), 0);
+    EXPECT_TRUE(wait_until([&] {
+        (void)http_get(low, "/rotated");
+        return logged("/rotated");
+    }, 5s)) << read_file(home() + "/daemon.log");
 }
 
 }  // namespace

@@ -1,7 +1,8 @@
 // The access log through the real daemon: one line per answer of every kind (proxied,
 // static, `return`, a 400 before routing, a WebSocket tunnel when it closes), none for a
 // location with access_log = false; json and combined formats carry request time, upstream
-// address and time and the request id; SIGUSR1 makes every proxy worker reopen the file.
+// address and time and the request id; on SIGUSR1 the master reopens the file for every proxy
+// worker.
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -165,7 +166,7 @@ TEST_F(AccessLogTest, CombinedLinesAndReopenOnSigusr1) {
         R"("-" "itest/2" rt=\d+\.\d{3} uaddr="127\.0\.0\.1:\d+" urt=\d+\.\d{3} rid="req-c1")");
     EXPECT_TRUE(std::regex_match(line, combined)) << line;
 
-    // logrotate's way: move the file, then SIGUSR1 to the daemon; every proxy worker reopens.
+    // logrotate's way: move the file, then SIGUSR1 to the daemon, which reopens it for the workers.
     ASSERT_EQ(::rename(log.c_str(), (log + ".1").c_str()), 0);
     ASSERT_EQ(::kill(daemon_pid(), SIGUSR1), 0);
     int sent = 0;

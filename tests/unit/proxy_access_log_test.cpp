@@ -107,16 +107,19 @@ std::string slurp(const std::filesystem::path& p) {
     return s.str();
 }
 
-// Lines wait in memory until the buffer fills or flush() (the timer's job); reopen() writes
-// them and continues in a new file at the same path (after a rotation moved the old one).
-TEST(AccessLogBatches, BufferedUntilFlushAndReopenedByPath) {
+// Lines wait in memory until the buffer fills or flush() (the timer's job); a new file (the
+// master's, after a rotation moved the old one) gets only the lines written after it came.
+TEST(AccessLogBatches, BufferedUntilFlushAndKeptWithTheirFileWhenANewOneComes) {
     const auto dir = std::filesystem::temp_directory_path() / ("ne-access-" + std::to_string(::getpid()));
     std::filesystem::create_directories(dir);
     const auto path = dir / "access.log";
     event_base* base = event_base_new();
     {
         AccessLog log(base);
-        log.configure(path.string(), AccessLogFormat::json);
+        auto fd = open_access_log(path.string());
+        ASSERT_TRUE(fd) << fd.error().message;
+        log.use(std::move(*fd), path.string());
+        log.set_format(AccessLogFormat::json);
         ASSERT_TRUE(log.enabled());
         RequestRecord r;
         r.method = "GET";
@@ -129,7 +132,9 @@ TEST(AccessLogBatches, BufferedUntilFlushAndReopenedByPath) {
         std::filesystem::rename(path, dir / "access.log.1");
         r.status = 201;
         log.write(r);
-        log.reopen();  // what was buffered belongs to the old file
+        fd = open_access_log(path.string());
+        ASSERT_TRUE(fd) << fd.error().message;
+        log.use(std::move(*fd), path.string());  // what was buffered belongs to the old file
         const std::string old = slurp(dir / "access.log.1");
         EXPECT_NE(old.find("\"status\":204"), std::string::npos) << old;
         EXPECT_NE(old.find("\"status\":201"), std::string::npos) << old;
@@ -148,7 +153,9 @@ TEST(AccessLogBatches, AFullBufferIsWrittenAtOnce) {
     event_base* base = event_base_new();
     {
         AccessLog log(base);
-        log.configure(path.string(), AccessLogFormat::combined);
+        auto fd = open_access_log(path.string());
+        ASSERT_TRUE(fd) << fd.error().message;
+        log.use(std::move(*fd), path.string());
         RequestRecord r;
         r.method = "GET";
         r.target = std::string(1000, 'a');
@@ -164,6 +171,14 @@ TEST(AccessLogBatches, AFullBufferIsWrittenAtOnce) {
     }
     event_base_free(base);
     std::filesystem::remove_all(dir);
+}
+
+TEST(AccessLogFile, AnUnopenableFileIsAnErrorNamingIt) {
+    auto fd = open_access_log("/nonexistent-ne-dir/access.log");
+    ASSERT_FALSE(fd);
+    EXPECT_NE(fd.error().message.find("access_log /nonexistent-ne-dir/access.log: "), std::string::npos)
+        << fd.error().message;
+    EXPECT_NE(fd.error().message.find("No such file"), std::string::npos) << fd.error().message;
 }
 
 }  // namespace

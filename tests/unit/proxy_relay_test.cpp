@@ -312,7 +312,7 @@ protected:
         if (pid_ == 0) {
             close(sv[0]);
             spdlog::set_level(spdlog::level::warn);
-            int rc = run_proxy_worker(sv[1], {{address_, lfd->release()}}, InheritedZones{});
+            int rc = run_proxy_worker(sv[1], -1, {{address_, lfd->release()}}, InheritedZones{});
             _exit(rc);
         }
         close(sv[1]);
