@@ -6,6 +6,7 @@
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 
@@ -111,6 +112,9 @@ Status write_frame(int fd, const std::string& payload) {
     return {};
 }
 
+// How long the rest of a frame may take once its first byte arrived (see read_frame).
+constexpr int kRestOfFrameMs = 5000;
+
 static Status read_exact(int fd, char* dst, size_t n, int timeout_ms,
                          std::chrono::steady_clock::time_point start) {
     size_t got = 0;
@@ -137,14 +141,19 @@ static Status read_exact(int fd, char* dst, size_t n, int timeout_ms,
 }
 
 Result<std::string> read_frame(int fd, int timeout_ms) {
-    auto start = std::chrono::steady_clock::now();
+    char len_bytes[4];
+    if (auto s = read_exact(fd, len_bytes, 1, timeout_ms, std::chrono::steady_clock::now()); !s) return s.error();
+    // A frame that has begun follows whole at once (the peer writes it in one go): a short
+    // timeout must not cut it, or the next read would take payload bytes for a length.
+    const int rest_ms = timeout_ms < 0 ? -1 : std::max(timeout_ms, kRestOfFrameMs);
+    const auto begun = std::chrono::steady_clock::now();
+    if (auto s = read_exact(fd, len_bytes + 1, sizeof len_bytes - 1, rest_ms, begun); !s) return s.error();
     uint32_t len_be;
-    if (auto s = read_exact(fd, reinterpret_cast<char*>(&len_be), sizeof len_be, timeout_ms, start); !s)
-        return s.error();
+    std::memcpy(&len_be, len_bytes, sizeof len_be);
     uint32_t len = ntohl(len_be);
     if (len > kMaxFrame) return Error{"reply frame too large"};
     std::string payload(len, '\0');
-    if (auto s = read_exact(fd, payload.data(), len, timeout_ms, start); !s) return s.error();
+    if (auto s = read_exact(fd, payload.data(), len, rest_ms, begun); !s) return s.error();
     return payload;
 }
 

@@ -55,7 +55,9 @@ private:
 
 // Blocking helpers for simple clients (the CLI): whole frame or an error.
 Status write_frame(int fd, const std::string& payload);
-// Waits at most timeout_ms (-1: forever). An orderly close before any byte is an error "closed".
+// Waits at most timeout_ms (-1: forever) for a frame to begin; one that has begun is read whole
+// (within 5 s more), so a timeout never leaves the stream mid-frame. An orderly close before
+// any byte is an error "closed".
 Result<std::string> read_frame(int fd, int timeout_ms = -1);
 
 }  // namespace ne::ipc

@@ -81,6 +81,27 @@ TEST(IpcChannel, PeerCloseIsReportedAfterPendingFrames) {
     EXPECT_EQ(got[0], "last words");
 }
 
+// A frame cut by the deadline would leave the stream out of step: the next read would take
+// payload bytes for a length.
+TEST(IpcChannel, ReadFrameFinishesAFrameThatBeganBeforeItsTimeout) {
+    Pair p;
+    const std::string payload = "late half";
+    const uint32_t len = htonl(static_cast<uint32_t>(payload.size()));
+    ASSERT_EQ(::send(p.b.get(), &len, sizeof len, 0), static_cast<ssize_t>(sizeof len));
+    std::thread writer([&] {
+        std::this_thread::sleep_for(std::chrono::milliseconds(300));   // past the reader's timeout
+        ::send(p.b.get(), payload.data(), payload.size(), 0);
+    });
+    auto r = ipc::read_frame(p.a.get(), 50);
+    writer.join();
+    ASSERT_TRUE(r.ok()) << r.error().message;
+    EXPECT_EQ(*r, payload);
+    ASSERT_TRUE(ipc::write_frame(p.b.get(), "next"));
+    auto next = ipc::read_frame(p.a.get(), 1000);
+    ASSERT_TRUE(next.ok()) << next.error().message;
+    EXPECT_EQ(*next, "next");
+}
+
 TEST(IpcChannel, ReadFrameTimesOut) {
     Pair p;
     auto r = ipc::read_frame(p.a.get(), 50);
