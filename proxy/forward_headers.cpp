@@ -89,12 +89,13 @@ void write_upstream_request(const UpstreamRequest& r, std::string& out) {
     bool has_host = false;
     for (const auto& h : r.headers) {
         if (!r.set_headers.empty() && configured(h.name)) continue;
-        if (header_is(h.name, "host")) {
-            if (!r.host_override.empty()) continue;
-            has_host = true;
-        }
+        const bool is_host = header_is(h.name, "host");
+        if (is_host && !r.host_override.empty()) continue;
         bool passed_upgrade = r.upgrade && header_is(h.name, "upgrade");
-        if (!passed_upgrade && (hop_by_hop(h.name) || tokens.listed(h.name))) continue;
+        // Host is for every recipient: a Connection option naming it does not remove it (the
+        // backend would get a request without Host; found by request_fuzz).
+        if (!passed_upgrade && (hop_by_hop(h.name) || (!is_host && tokens.listed(h.name)))) continue;
+        has_host = has_host || is_host;
         // Regenerated below, or answered by the proxy itself (Expect).
         if (header_is(h.name, "content-length") || header_is(h.name, "x-real-ip") ||
             header_is(h.name, "x-forwarded-for") || header_is(h.name, "x-forwarded-proto") ||

@@ -141,6 +141,17 @@ TEST(ForwardRequest, HopByHopAndConnectionListedHeadersAreDropped) {
     EXPECT_TRUE(has_line(out, "X-Kept: k"));
 }
 
+// Found by request_fuzz: "Connection: host" made the backend get a request without Host.
+TEST(ForwardRequest, AConnectionOptionNamingHostKeepsIt) {
+    std::vector<Header> h{{"Host", "www.example.com"}, {"Connection", "keep-alive, ,host,"}};
+    auto r = request(h);
+    r.default_host = "fallback.test";
+    std::string out;
+    write_upstream_request(r, out);
+    EXPECT_TRUE(has_line(out, "Host: www.example.com")) << out;
+    EXPECT_EQ(out.find("Host:"), out.rfind("Host:")) << out;
+}
+
 TEST(ForwardRequest, FramingIsRegenerated) {
     std::vector<Header> h{{"Host", "h"}, {"Content-Length", "999"}};
     auto r = request(h);
