@@ -1,6 +1,6 @@
 // nginx-style variables in config text ("https://$host$request_uri"): parsed once when the file
 // loads, so a typo is a file:line:col error rather than a literal "$hots" sent to clients, and
-// expanded per request by the proxy (proxy/variables.h). Used by `return` and `proxy_headers`.
+// expanded per request by the proxy (proxy/route/variables.h). Used by `return` and `proxy_headers`.
 #pragma once
 
 #include <cstdint>

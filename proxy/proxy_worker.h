@@ -15,9 +15,9 @@ struct InheritedListener {
 
 // The memfds the master shares with every proxy worker; -1: not there.
 struct InheritedZones {
-    int rate_limit = -1;     // proxy/shared_zone.h
-    int cache = -1;          // the response cache's index, proxy/cache_index.h
-    int tls_sessions = -1;   // proxy/tls_session_cache.h
+    int rate_limit = -1;     // proxy/limits/rate_limit_zone.h
+    int cache = -1;          // the response cache's index, proxy/cache/index.h
+    int tls_sessions = -1;   // proxy/tls/session_cache.h
 };
 
 // Runs until Quit or until the master's channel closes; returns the process exit code.

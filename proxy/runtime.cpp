@@ -5,8 +5,8 @@
 
 #include <stdexcept>
 
-#include "proxy/client_conn.h"
-#include "proxy/tls_handshake.h"
+#include "proxy/conn/client_conn.h"
+#include "proxy/tls/handshake.h"
 
 namespace ne::proxy {
 

@@ -14,12 +14,12 @@
 #include "config/config.h"
 #include "config/template.h"
 #include "ipc/result.h"
-#include "proxy/balancer.h"
-#include "proxy/pool.h"
-#include "proxy/rate_limit.h"
-#include "proxy/router.h"
-#include "proxy/static_files.h"
-#include "proxy/tls_context.h"
+#include "proxy/upstream/balancer.h"
+#include "proxy/upstream/pool.h"
+#include "proxy/limits/rate_limit.h"
+#include "proxy/route/router.h"
+#include "proxy/static/static_files.h"
+#include "proxy/tls/context.h"
 
 namespace ne::proxy {
 

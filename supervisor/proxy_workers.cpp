@@ -12,10 +12,10 @@
 #include "ipc/net.h"
 #include "ipc/control.h"
 #include "ipc/fd_passing.h"
-#include "proxy/access_log.h"
-#include "proxy/cache_index.h"
-#include "proxy/shared_zone.h"
-#include "proxy/tls_session_cache.h"
+#include "proxy/log/access_log.h"
+#include "proxy/cache/index.h"
+#include "proxy/limits/rate_limit_zone.h"
+#include "proxy/tls/session_cache.h"
 
 namespace ne::supervisor {
 

@@ -95,11 +95,11 @@ private:
     std::string exe_;
     OnDrainDone on_drain_done_;
     std::map<std::string, UniqueFd> listeners_;
-    // Rate-limit buckets (proxy/shared_zone.h), created once and given to every proxy worker,
+    // Rate-limit buckets (proxy/limits/rate_limit_zone.h), created once and given to every proxy worker,
     // re-forked ones too, so limits hold across workers and survive a proxy crash.
     UniqueFd zone_;
-    UniqueFd cache_zone_;                           // the response cache's index (proxy/cache_index.h)
-    UniqueFd tls_sessions_;                         // TLS sessions (proxy/tls_session_cache.h)
+    UniqueFd cache_zone_;                           // the response cache's index (proxy/cache/index.h)
+    UniqueFd tls_sessions_;                         // TLS sessions (proxy/tls/session_cache.h)
     std::string access_log_path_;                   // "" when off
     UniqueFd access_log_;                           // invalid when off or it cannot be opened
     std::vector<std::string> order_;               // listen addresses, in fd order

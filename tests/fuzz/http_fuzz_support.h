@@ -1,5 +1,5 @@
 // What the request and response fuzz targets share: the checks run on a parsed head and on a
-// re-framed body. Each target drives proxy/http_parser, proxy/chunked and proxy/relay's
+// re-framed body. Each target drives proxy/http/parser, proxy/http/chunked and proxy/upstream/relay's
 // BodyPump the way the proxy does (ClientConn for requests, UpstreamConn for responses) and
 // asserts properties that must hold for ANY input:
 //   - feeding a head in pieces gives the same answer as feeding it whole;
@@ -18,9 +18,9 @@
 #include <vector>
 
 #include "ipc/event_ptr.h"
-#include "proxy/chunked.h"
-#include "proxy/http_parser.h"
-#include "proxy/relay.h"
+#include "proxy/http/chunked.h"
+#include "proxy/http/parser.h"
+#include "proxy/upstream/relay.h"
 
 namespace ne::fuzz {
 

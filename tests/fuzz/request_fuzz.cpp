@@ -9,9 +9,9 @@
 #include <string_view>
 
 #include "config/config.h"
-#include "proxy/forward_headers.h"
-#include "proxy/request_id.h"
-#include "proxy/router.h"
+#include "proxy/http/forward_headers.h"
+#include "proxy/http/request_id.h"
+#include "proxy/route/router.h"
 #include "tests/fuzz/http_fuzz_support.h"
 
 namespace {

@@ -10,7 +10,7 @@
 #include <string>
 #include <string_view>
 
-#include "proxy/forward_headers.h"
+#include "proxy/http/forward_headers.h"
 #include "tests/fuzz/http_fuzz_support.h"
 
 namespace {

@@ -6,7 +6,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "proxy/access_log.h"
+#include "proxy/log/access_log.h"
 
 namespace ne::proxy {
 namespace {

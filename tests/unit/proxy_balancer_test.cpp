@@ -4,7 +4,7 @@
 #include <string>
 #include <vector>
 
-#include "proxy/balancer.h"
+#include "proxy/upstream/balancer.h"
 
 namespace ne::proxy {
 namespace {

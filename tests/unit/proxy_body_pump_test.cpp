@@ -3,7 +3,7 @@
 #include <string>
 
 #include "ipc/event_ptr.h"
-#include "proxy/relay.h"
+#include "proxy/upstream/relay.h"
 #include "unit/evbuffer_text.h"
 
 namespace ne::proxy {

@@ -11,8 +11,8 @@
 #include <vector>
 
 #include "ipc/event_ptr.h"
-#include "proxy/cache_file.h"
-#include "proxy/file_body.h"
+#include "proxy/cache/file.h"
+#include "proxy/static/file_body.h"
 
 namespace ne::proxy {
 namespace {

@@ -5,8 +5,8 @@
 #include <algorithm>
 #include <vector>
 
-#include "proxy/cache_index.h"
-#include "proxy/cache_policy.h"
+#include "proxy/cache/index.h"
+#include "proxy/cache/policy.h"
 
 namespace ne::proxy {
 namespace {

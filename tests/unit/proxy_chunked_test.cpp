@@ -3,7 +3,7 @@
 
 #include <string>
 
-#include "proxy/chunked.h"
+#include "proxy/http/chunked.h"
 
 namespace ne::proxy {
 namespace {

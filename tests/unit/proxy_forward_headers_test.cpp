@@ -4,9 +4,9 @@
 #include <string>
 #include <vector>
 
-#include "proxy/forward_headers.h"
-#include "proxy/local_response.h"
-#include "proxy/request_id.h"
+#include "proxy/http/forward_headers.h"
+#include "proxy/conn/local_response.h"
+#include "proxy/http/request_id.h"
 
 namespace ne::proxy {
 namespace {

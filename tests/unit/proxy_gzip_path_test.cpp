@@ -9,10 +9,10 @@
 #include <vector>
 
 #include "ipc/event_ptr.h"
-#include "proxy/file_body.h"
-#include "proxy/forward_headers.h"
-#include "proxy/gzip.h"
-#include "proxy/relay.h"
+#include "proxy/static/file_body.h"
+#include "proxy/http/forward_headers.h"
+#include "proxy/http/gzip.h"
+#include "proxy/upstream/relay.h"
 #include "unit/evbuffer_text.h"
 #include "unit/proxy_gunzip.h"
 

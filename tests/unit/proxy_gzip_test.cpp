@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "proxy/gzip.h"
+#include "proxy/http/gzip.h"
 #include "unit/proxy_gunzip.h"
 
 namespace ne::proxy {

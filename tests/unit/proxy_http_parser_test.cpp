@@ -2,7 +2,7 @@
 
 #include <string>
 
-#include "proxy/http_parser.h"
+#include "proxy/http/parser.h"
 
 namespace ne::proxy {
 namespace {

@@ -1,6 +1,6 @@
 #include <gtest/gtest.h>
 
-#include "proxy/mime.h"
+#include "proxy/static/mime.h"
 
 namespace ne::proxy {
 namespace {

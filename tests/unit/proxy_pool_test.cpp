@@ -2,7 +2,7 @@
 
 #include <vector>
 
-#include "proxy/pool.h"
+#include "proxy/upstream/pool.h"
 
 namespace ne::proxy {
 namespace {

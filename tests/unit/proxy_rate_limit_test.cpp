@@ -6,8 +6,8 @@
 #include <string>
 #include <vector>
 
-#include "proxy/rate_limit.h"
-#include "proxy/shared_zone.h"
+#include "proxy/limits/rate_limit.h"
+#include "proxy/limits/rate_limit_zone.h"
 #include "unit/child_process.h"
 
 namespace ne::proxy {

@@ -1,6 +1,6 @@
 #include <gtest/gtest.h>
 
-#include "proxy/router.h"
+#include "proxy/route/router.h"
 
 namespace ne::proxy {
 namespace {

@@ -9,7 +9,7 @@
 #include <fstream>
 #include <string>
 
-#include "proxy/static_files.h"
+#include "proxy/static/static_files.h"
 
 namespace ne::proxy {
 namespace {

@@ -1,6 +1,6 @@
 #include <gtest/gtest.h>
 
-#include "proxy/stats_table.h"
+#include "proxy/log/stats_table.h"
 
 using namespace ne;
 using namespace ne::proxy;

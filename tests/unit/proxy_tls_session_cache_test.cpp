@@ -7,7 +7,7 @@
 #include <memory>
 #include <string>
 
-#include "proxy/tls_session_cache.h"
+#include "proxy/tls/session_cache.h"
 #include "unit/child_process.h"
 #include "unit/config_test_dir.h"
 #include "unit/tls_test_cert.h"

@@ -1,7 +1,7 @@
 #include <gtest/gtest.h>
 
 #include "config/load.h"
-#include "proxy/tls_context.h"
+#include "proxy/tls/context.h"
 #include "unit/config_test_dir.h"
 #include "unit/tls_test_cert.h"
 

@@ -1,7 +1,7 @@
 #include <gtest/gtest.h>
 
-#include "proxy/pool.h"
-#include "proxy/upstream_resolver.h"
+#include "proxy/upstream/pool.h"
+#include "proxy/upstream/resolver.h"
 
 using namespace ne;
 using namespace ne::proxy;

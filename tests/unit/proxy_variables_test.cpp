@@ -1,6 +1,6 @@
 #include <gtest/gtest.h>
 
-#include "proxy/variables.h"
+#include "proxy/route/variables.h"
 
 namespace ne::proxy {
 namespace {

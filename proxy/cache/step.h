@@ -1,0 +1,72 @@
+// The response cache's part in one request, driven by ClientConn: looks the request up at
+// its head (HIT, a fill to wait for, or a trip to the app), stores the app's response as it
+// streams when it may be stored, and answers from a stale copy when the app fails and
+// `use_stale` allows. Sets X-Cache-Status.
+#pragma once
+
+#include <cstdint>
+#include <ctime>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "config/config.h"
+#include "proxy/http/body_filter.h"
+#include "proxy/cache/file.h"
+#include "proxy/cache/policy.h"
+#include "proxy/http/parser.h"
+
+namespace ne::proxy {
+
+class CacheStep {
+public:
+    enum class Action : uint8_t {
+        proxy,   // ask the app
+        serve,   // answer from the cache file (open())
+        wait,    // another request fills the entry (`lock`): retry() shortly
+    };
+    // How often a waiting request looks again.
+    static constexpr uint64_t kRetryMs = 20;
+
+    // At the request head, while its views are valid. `store` null: no cache in this worker.
+    // `scope` names the location (its max_size is kept per scope).
+    Action begin(CacheStore* store, const config::Cache& cache, std::string_view scope, std::string_view method,
+                 std::span<const Header> headers, std::string_view scheme, std::string_view host,
+                 std::string_view target, uint64_t now_ms);
+    // While waiting: look again. After lock_timeout the request asks the app itself.
+    Action retry(uint64_t now_ms);
+
+    CacheStatus status() const { return status_; }
+    // For serve: the file to answer from. On an error (the file went) the caller asks the
+    // app instead.
+    Result<CachedResponse> open();
+
+    // The app's response head: when the response may be stored, a writer is started and
+    // returned to pump the body through (it passes on to `next`); otherwise `next`.
+    BodyFilter* store(int status, std::span<const Header> headers, BodyFilter* next, std::time_t now);
+
+    // The app failed in a way `use_stale` names ("error", "timeout", "http_502", ...) and a
+    // stale copy exists: answer from it (open()), as STALE.
+    bool serve_stale(std::string_view condition);
+
+    // The request is over: an unfinished copy is dropped and a claim released.
+    void end();
+
+private:
+    Action decide(const CacheIndex::Lookup& l, uint64_t now_ms);
+
+    CacheStore* store_ = nullptr;
+    const config::Cache* cache_ = nullptr;
+    std::string key_;
+    uint64_t key_hash_ = 0;
+    uint64_t scope_ = 0;
+    uint64_t file_id_ = 0;          // the entry's file, fresh or stale
+    uint64_t wait_until_ms_ = 0;
+    bool claimed_ = false;
+    bool head_ = false;
+    CacheStatus status_ = CacheStatus::none;
+    std::unique_ptr<CacheWriter> writer_;
+};
+
+}  // namespace ne::proxy

@@ -1,0 +1,550 @@
+#include "proxy/h2/session.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cstring>
+#include <stdexcept>
+#include <vector>
+
+#include "proxy/http/forward_headers.h"
+#include "proxy/http/parser.h"
+#include "proxy/upstream/relay.h"
+#include "proxy/runtime.h"
+#include "proxy/to_timeval.h"
+
+namespace ne::proxy {
+
+namespace {
+
+constexpr uint32_t kMaxConcurrentStreams = 128;
+constexpr size_t kMaxRequestHeaderBlock = 64 * 1024;
+// A stream's response waits for DATA frames in at most about this much (twice, with what its
+// pair end holds) before its ClientConn is paused, a quarter of the relay watermark; the
+// ClientConn's output holds as much again (ConnFacts::output_high). A client that keeps 128
+// windows shut ties up that many streams' buffers (measured, 64 such streams: proxy growth
+// 67 MiB with the relay watermark everywhere, 43 MiB with this for the stream, 18 MiB with
+// this for the ClientConn too).
+constexpr size_t kStreamHigh = 64 * 1024;
+constexpr size_t kStreamLow = kStreamHigh / 2;
+// The TLS output is filled up to this much from nghttp2, then again below a quarter of it.
+constexpr size_t kOutputHigh = 64 * 1024;
+// The response head a ClientConn writes; its own header limits are far below this.
+constexpr MessageParser::Limits kResponseLimits{8192, 64 * 1024, 200};
+// A client may reset this many streams at once, then this many per second (nginx and
+// nghttp2's defaults against the 2023 "rapid reset" attack).
+constexpr uint64_t kResetBurst = 1000;
+constexpr uint64_t kResetRate = 33;
+
+// Hop-by-hop and HTTP/1.1 framing headers have no place in an HTTP/2 response.
+bool connection_specific(std::string_view name) {
+    return header_is(name, "connection") || header_is(name, "keep-alive") || header_is(name, "proxy-connection") ||
+           header_is(name, "transfer-encoding") || header_is(name, "upgrade");
+}
+
+nghttp2_nv nv(std::string_view name, std::string_view value) {
+    return {reinterpret_cast<uint8_t*>(const_cast<char*>(name.data())),
+            reinterpret_cast<uint8_t*>(const_cast<char*>(value.data())), name.size(), value.size(),
+            NGHTTP2_NV_FLAG_NONE};
+}
+
+}  // namespace
+
+struct H2Session::Stream {
+    Stream(H2Session& s, int32_t stream_id) : session(s), id(stream_id) {}
+
+    H2Session& session;
+    int32_t id;
+    BuffereventPtr end;            // ours; the ClientConn holds its partner
+    // ---- the request, as HTTP/1.1 ----
+    std::string method, path, authority, host, cookies;
+    std::string headers;           // "name: value\r\n" for the others
+    size_t header_bytes = 0;
+    bool has_length = false;       // the client sent content-length
+    bool chunked = false;          // the body is chunk-encoded towards the ClientConn
+    bool request_done = false;
+    bool client_gone = false;      // the ClientConn closed: request bytes are dropped
+    size_t unconsumed = 0;         // body bytes handed over, not yet credited to the window
+    // ---- the response ----
+    MessageParser response{MessageParser::Type::response, kResponseLimits};
+    BodyPump pump;
+    EvbufferPtr body{evbuffer_new()};  // response body waiting for DATA frames
+    char status[4] = {};
+    bool head_sent = false;
+    bool body_done = false;
+    bool paused = false;           // not reading from the ClientConn: body is full
+};
+
+H2Session::H2Session(Runtime& rt, BuffereventPtr bev, const ConnFacts& facts)
+    : rt_(rt), bev_(std::move(bev)), facts_(facts) {
+    std::memcpy(&peer_, facts.peer, facts.peer->sa_family == AF_INET6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in));
+    facts_.peer = reinterpret_cast<const sockaddr*>(&peer_);
+    facts_.output_high = kStreamHigh;
+
+    nghttp2_session_callbacks* cbs = nullptr;
+    nghttp2_option* opt = nullptr;
+    if (nghttp2_session_callbacks_new(&cbs) != 0 || nghttp2_option_new(&opt) != 0)
+        throw std::runtime_error("HTTP/2: out of memory");
+    nghttp2_session_callbacks_set_on_begin_headers_callback(cbs, on_begin_headers);
+    nghttp2_session_callbacks_set_on_header_callback(cbs, on_header);
+    nghttp2_session_callbacks_set_on_frame_recv_callback(cbs, on_frame_recv);
+    nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cbs, on_data_chunk);
+    nghttp2_session_callbacks_set_on_stream_close_callback(cbs, on_stream_close);
+    nghttp2_option_set_no_auto_window_update(opt, 1);
+    nghttp2_option_set_stream_reset_rate_limit(opt, kResetBurst, kResetRate);
+    nghttp2_option_set_max_settings(opt, NGHTTP2_DEFAULT_MAX_SETTINGS);
+    nghttp2_option_set_max_outbound_ack(opt, 1000);
+    nghttp2_option_set_max_continuations(opt, 8);
+    nghttp2_session* s = nullptr;
+    const int rv = nghttp2_session_server_new2(&s, cbs, this, opt);
+    nghttp2_session_callbacks_del(cbs);
+    nghttp2_option_del(opt);
+    if (rv != 0) throw std::runtime_error(std::string("HTTP/2 session: ") + nghttp2_strerror(rv));
+    session_.reset(s);
+    idle_timer_.reset(evtimer_new(rt_.base, idle_cb, this));
+}
+
+H2Session::~H2Session() {
+    for (auto& [id, s] : streams_)
+        if (s->end) end_pair(s->end.get());
+}
+
+void H2Session::start() {
+    const nghttp2_settings_entry settings[] = {
+        {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, kMaxConcurrentStreams},
+        {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, kMaxRequestHeaderBlock},
+    };
+    nghttp2_submit_settings(session_.get(), NGHTTP2_FLAG_NONE, settings, std::size(settings));
+    bufferevent_setcb(bev_.get(), read_cb, write_cb, event_cb, this);
+    bufferevent_setwatermark(bev_.get(), EV_WRITE, kOutputHigh / 4, 0);
+    // A client that stops reading is cut off: with its output full, nothing queued for it (a
+    // RST_STREAM, the idle GOAWAY) would ever go out, and the connection would stay forever.
+    const timeval send_timeout = to_timeval(kClientSendTimeout);
+    bufferevent_set_timeouts(bev_.get(), nullptr, &send_timeout);
+    bufferevent_enable(bev_.get(), EV_READ | EV_WRITE);
+    arm_idle_timer();
+    on_read();  // bytes that came with the end of the handshake
+}
+
+void H2Session::quit() {
+    if (closed_) return;
+    nghttp2_submit_goaway(session_.get(), NGHTTP2_FLAG_NONE, nghttp2_session_get_last_proc_stream_id(session_.get()),
+                          NGHTTP2_NO_ERROR, nullptr, 0);
+    flush();
+}
+
+// ---- the TLS connection -------------------------------------------------------------------
+
+void H2Session::read_cb(bufferevent*, void* self) {
+    auto* h = static_cast<H2Session*>(self);
+    try {
+        h->on_read();
+    } catch (const std::exception& e) {
+        spdlog::error("HTTP/2 client on {}: {}", h->facts_.listen, e.what());
+        h->close();
+    }
+}
+
+void H2Session::write_cb(bufferevent*, void* self) {
+    auto* h = static_cast<H2Session*>(self);
+    try {
+        h->flush();
+    } catch (const std::exception& e) {
+        spdlog::error("HTTP/2 client on {}: {}", h->facts_.listen, e.what());
+        h->close();
+    }
+}
+
+void H2Session::event_cb(bufferevent*, short, void* self) { static_cast<H2Session*>(self)->close(); }
+
+void H2Session::idle_cb(evutil_socket_t, short, void* self) {
+    auto* h = static_cast<H2Session*>(self);
+    if (h->ending_) h->close();
+    else if (h->streams_.empty()) h->quit();
+}
+
+void H2Session::arm_idle_timer() {
+    const Snapshot* snap = rt_.snapshot.get();
+    const int d = snap ? snap->routes.default_server(facts_.listen) : -1;
+    const config::Server fallback{};
+    const config::Server* srv = d >= 0 ? snap->server(d) : &fallback;
+    timeval tv = to_timeval(srv->keepalive_timeout);
+    evtimer_add(idle_timer_.get(), &tv);
+}
+
+void H2Session::on_read() {
+    if (closed_) return;
+    evbuffer* in = bufferevent_get_input(bev_.get());
+    if (lingering_) {
+        evbuffer_drain(in, evbuffer_get_length(in));
+        return;
+    }
+    while (size_t n = evbuffer_get_contiguous_space(in)) {
+        const auto* p = evbuffer_pullup(in, static_cast<ev_ssize_t>(n));
+        const ssize_t used = nghttp2_session_mem_recv(session_.get(), p, n);
+        if (used < 0) {
+            const int err = static_cast<int>(used);
+            spdlog::debug("HTTP/2 client on {}: {}", facts_.listen, nghttp2_strerror(err));
+            // nghttp2 queues a GOAWAY for the protocol errors it answers itself but not for the
+            // floods it gives up on (unanswered ACKs, endless CONTINUATIONs): the client is
+            // told why either way (a no-op when a GOAWAY is already queued), then closed.
+            uint32_t code = NGHTTP2_PROTOCOL_ERROR;
+            if (err == NGHTTP2_ERR_FLOODED || err == NGHTTP2_ERR_TOO_MANY_CONTINUATIONS) code = NGHTTP2_ENHANCE_YOUR_CALM;
+            else if (err == NGHTTP2_ERR_CALLBACK_FAILURE) code = NGHTTP2_INTERNAL_ERROR;
+            nghttp2_session_terminate_session(session_.get(), code);
+            flush();
+            // The GOAWAY did not even fit: the client is not reading, nothing is waited for.
+            if (!ending_) close();
+            return;
+        }
+        evbuffer_drain(in, static_cast<size_t>(used));
+        if (closed_) return;
+    }
+    flush();
+}
+
+void H2Session::flush() {
+    if (closed_ || lingering_) return;
+    evbuffer* out = bufferevent_get_output(bev_.get());
+    while (evbuffer_get_length(out) < kOutputHigh) {
+        const uint8_t* data = nullptr;
+        const ssize_t n = nghttp2_session_mem_send(session_.get(), &data);
+        if (n < 0) {
+            spdlog::debug("HTTP/2 client on {}: {}", facts_.listen, nghttp2_strerror(static_cast<int>(n)));
+            close();
+            return;
+        }
+        if (n == 0) break;
+        evbuffer_add(out, data, static_cast<size_t>(n));
+    }
+    if (!nghttp2_session_want_read(session_.get()) && !nghttp2_session_want_write(session_.get())) {
+        // Done both ways (after a GOAWAY): let the last frames out, then linger. A client
+        // that does not take them within kLingerTimeout is not waited for.
+        if (evbuffer_get_length(out) == 0) {
+            linger();
+            return;
+        }
+        if (ending_) return;
+        ending_ = true;
+        bufferevent_disable(bev_.get(), EV_READ);
+        bufferevent_setwatermark(bev_.get(), EV_WRITE, 0, 0);
+        const timeval tv = to_timeval(kLingerTimeout);
+        evtimer_add(idle_timer_.get(), &tv);
+    }
+}
+
+void H2Session::linger() {
+    ending_ = lingering_ = true;
+    shut_write(bev_.get());
+    evbuffer* in = bufferevent_get_input(bev_.get());
+    evbuffer_drain(in, evbuffer_get_length(in));
+    bufferevent_enable(bev_.get(), EV_READ);
+    const timeval tv = to_timeval(kLingerTimeout);
+    evtimer_add(idle_timer_.get(), &tv);
+}
+
+void H2Session::close() {
+    if (closed_) return;
+    closed_ = true;
+    evtimer_del(idle_timer_.get());
+    keep_tls_session(bev_.get());
+    bufferevent_disable(bev_.get(), EV_READ | EV_WRITE);
+    for (auto& [id, s] : streams_) {
+        if (!s->end) continue;
+        end_pair(s->end.get());
+        bufferevent_setcb(s->end.get(), nullptr, nullptr, nullptr, nullptr);
+    }
+    rt_.close(*this);
+}
+
+H2Session::Stream* H2Session::find(int32_t id) {
+    auto it = streams_.find(id);
+    return it == streams_.end() ? nullptr : it->second.get();
+}
+
+// ---- requests -----------------------------------------------------------------------------
+
+int H2Session::on_begin_headers(nghttp2_session*, const nghttp2_frame* f, void* self) {
+    auto* h = static_cast<H2Session*>(self);
+    if (f->hd.type != NGHTTP2_HEADERS || f->headers.cat != NGHTTP2_HCAT_REQUEST) return 0;
+    h->streams_.emplace(f->hd.stream_id, std::make_unique<Stream>(*h, f->hd.stream_id));
+    evtimer_del(h->idle_timer_.get());
+    return 0;
+}
+
+int H2Session::on_header(nghttp2_session*, const nghttp2_frame* f, const uint8_t* name_p, size_t namelen,
+                         const uint8_t* value_p, size_t valuelen, uint8_t, void* self) {
+    auto* h = static_cast<H2Session*>(self);
+    Stream* s = h->find(f->hd.stream_id);
+    // Trailers (a second HEADERS) are not passed on: HTTP/1.1 backends rarely read them.
+    if (!s || s->end) return 0;
+    s->header_bytes += namelen + valuelen + 32;
+    if (s->header_bytes > kMaxRequestHeaderBlock) return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+    const std::string_view name(reinterpret_cast<const char*>(name_p), namelen);
+    const std::string_view value(reinterpret_cast<const char*>(value_p), valuelen);
+    // nghttp2 has checked the names (lower case, no connection-specific ones), the values
+    // (no CR, LF or NUL) and the pseudo-headers.
+    if (name == ":method") s->method = value;
+    else if (name == ":path") s->path = value;
+    else if (name == ":authority") s->authority = value;
+    else if (name.starts_with(':')) return 0;   // :scheme (ours is https), :protocol
+    else if (name == "host") s->host = value;
+    else if (name == "cookie") {
+        // HTTP/2 splits cookies into fields; HTTP/1.1 wants one line (RFC 9113 8.2.3).
+        if (!s->cookies.empty()) s->cookies += "; ";
+        s->cookies += value;
+    } else {
+        s->has_length = s->has_length || name == "content-length";
+        s->headers.append(name).append(": ").append(value).append("\r\n");
+    }
+    return 0;
+}
+
+int H2Session::on_frame_recv(nghttp2_session*, const nghttp2_frame* f, void* self) {
+    auto* h = static_cast<H2Session*>(self);
+    if (f->hd.type != NGHTTP2_HEADERS && f->hd.type != NGHTTP2_DATA) return 0;
+    Stream* s = h->find(f->hd.stream_id);
+    if (!s) return 0;
+    const bool end_stream = f->hd.flags & NGHTTP2_FLAG_END_STREAM;
+    if (f->hd.type == NGHTTP2_HEADERS && !s->end) h->start_request(*s, end_stream);
+    else if (end_stream) h->end_request(*s);
+    return 0;
+}
+
+void H2Session::start_request(Stream& s, bool end_stream) {
+    bufferevent* pair[2] = {nullptr, nullptr};
+    if (bufferevent_pair_new(rt_.base, 0, pair) != 0) {
+        reset(s, NGHTTP2_INTERNAL_ERROR);
+        return;
+    }
+    s.end.reset(pair[0]);
+    BuffereventPtr theirs(pair[1]);
+    s.chunked = !end_stream && !s.has_length;
+    std::string head;
+    head.reserve(s.method.size() + s.path.size() + s.headers.size() + s.cookies.size() + 96);
+    head.append(s.method).append(" ").append(s.path).append(" HTTP/1.1\r\nHost: ");
+    head.append(s.authority.empty() ? s.host : s.authority).append("\r\n");
+    if (!s.cookies.empty()) head.append("Cookie: ").append(s.cookies).append("\r\n");
+    head.append(s.headers);
+    if (s.chunked) head.append("Transfer-Encoding: chunked\r\n");
+    head.append("\r\n");
+    std::string().swap(s.headers);
+    std::string().swap(s.cookies);
+    s.response.begin(s.method == "HEAD");
+
+    bufferevent* end = s.end.get();
+    bufferevent_setcb(end, stream_read_cb, stream_write_cb, stream_event_cb, &s);
+    // Called back once the ClientConn has taken everything: the window is credited then.
+    bufferevent_setwatermark(end, EV_WRITE, 0, 0);
+    bufferevent_setwatermark(end, EV_READ, 0, kStreamHigh);
+    bufferevent_enable(end, EV_READ | EV_WRITE);
+    evbuffer_add(bufferevent_get_output(end), head.data(), head.size());
+    if (end_stream) s.request_done = true;
+    rt_.adopt_http1(std::move(theirs), facts_);
+}
+
+int H2Session::on_data_chunk(nghttp2_session* session, uint8_t, int32_t id, const uint8_t* data, size_t len,
+                             void* self) {
+    auto* h = static_cast<H2Session*>(self);
+    Stream* s = h->find(id);
+    if (!s) {
+        nghttp2_session_consume_connection(session, len);  // nobody takes it: free the window
+        return 0;
+    }
+    if (!s->end || s->request_done || s->client_gone) {
+        nghttp2_session_consume(session, id, len);
+        return 0;
+    }
+    evbuffer* out = bufferevent_get_output(s->end.get());
+    if (s->chunked) {
+        char size[24];
+        const int n = std::snprintf(size, sizeof size, "%zx\r\n", len);
+        evbuffer_add(out, size, static_cast<size_t>(n));
+    }
+    evbuffer_add(out, data, len);
+    if (s->chunked) evbuffer_add(out, "\r\n", 2);
+    s->unconsumed += len;
+    return 0;
+}
+
+void H2Session::end_request(Stream& s) {
+    if (s.request_done || !s.end) return;
+    s.request_done = true;
+    if (s.chunked) evbuffer_add(bufferevent_get_output(s.end.get()), "0\r\n\r\n", 5);
+}
+
+void H2Session::stream_write_cb(bufferevent*, void* stream) {
+    auto* s = static_cast<Stream*>(stream);
+    H2Session& h = s->session;
+    if (h.closed_ || s->unconsumed == 0) return;
+    nghttp2_session_consume(h.session_.get(), s->id, s->unconsumed);
+    s->unconsumed = 0;
+    h.flush();
+}
+
+// ---- responses ----------------------------------------------------------------------------
+
+void H2Session::stream_read_cb(bufferevent*, void* stream) {
+    auto* s = static_cast<Stream*>(stream);
+    H2Session& h = s->session;
+    if (h.closed_) return;
+    try {
+        h.read_response(*s);
+        h.flush();
+    } catch (const std::exception& e) {
+        spdlog::error("HTTP/2 stream {} on {}: {}", s->id, h.facts_.listen, e.what());
+        h.reset(*s, NGHTTP2_INTERNAL_ERROR);
+        h.flush();
+    }
+}
+
+void H2Session::read_response(Stream& s) {
+    evbuffer* in = bufferevent_get_input(s.end.get());
+    while (!s.head_sent) {
+        const size_t len = evbuffer_get_length(in);
+        if (len == 0) return;
+        const size_t n = std::min(len, kResponseLimits.max_target + kResponseLimits.max_header_bytes);
+        const char* base = reinterpret_cast<const char*>(evbuffer_pullup(in, static_cast<ev_ssize_t>(n)));
+        const auto progress = s.response.parse_head({base, n});
+        if (progress == MessageParser::Progress::need_more && n == len) return;  // more arrives
+        if (progress != MessageParser::Progress::head_complete) {
+            reset(s, NGHTTP2_INTERNAL_ERROR);  // malformed, or larger than any head we write
+            return;
+        }
+        if (s.response.status() < 200) {
+            // The ClientConn's answer to `expect: 100-continue` (it sends it once the backend
+            // is reached): the client waits for it before sending the body. Other 1xx carry
+            // nothing HTTP/2 needs.
+            if (s.response.status() == 100) {
+                const nghttp2_nv status = nv(":status", "100");
+                nghttp2_submit_headers(session_.get(), NGHTTP2_FLAG_NONE, s.id, nullptr, &status, 1, nullptr);
+            }
+            evbuffer_drain(in, s.response.head_size());
+            s.response.begin(s.method == "HEAD");
+            continue;
+        }
+        if (!submit_response_head(s)) return;
+    }
+    if (!s.body_done) {
+        const BodyPump::Step step = s.pump.pump(in, s.body.get());
+        if (step == BodyPump::Step::failed || step == BodyPump::Step::too_large) {
+            reset(s, NGHTTP2_INTERNAL_ERROR);
+            return;
+        }
+        s.body_done = step == BodyPump::Step::done;
+    }
+    if (!s.paused && evbuffer_get_length(s.body.get()) >= kStreamHigh) {
+        s.paused = true;  // read_body() resumes below the low watermark
+        bufferevent_disable(s.end.get(), EV_READ);
+    }
+    if (evbuffer_get_length(s.body.get()) > 0 || s.body_done) nghttp2_session_resume_data(session_.get(), s.id);
+}
+
+bool H2Session::submit_response_head(Stream& s) {
+    const MessageParser& r = s.response;
+    const int status = r.status();
+    // llhttp accepts only three-digit status codes; the modulo tells the compiler so.
+    std::snprintf(s.status, sizeof s.status, "%03u", static_cast<unsigned>(status) % 1000u);
+    const auto headers = r.headers();
+    size_t names = 0;
+    for (const Header& hd : headers) names += hd.name.size();
+    scratch_.clear();
+    scratch_.reserve(names);  // the views below point into it: no reallocation after this
+    std::vector<nghttp2_nv> nva;
+    nva.reserve(headers.size() + 1);
+    nva.push_back(nv(":status", s.status));
+    for (const Header& hd : headers) {
+        if (connection_specific(hd.name)) continue;
+        const size_t at = scratch_.size();
+        for (char c : hd.name) scratch_.push_back(static_cast<char>(c >= 'A' && c <= 'Z' ? c + 32 : c));
+        nva.push_back(nv(std::string_view(scratch_).substr(at, hd.name.size()), hd.value));
+    }
+    const Framing framing = r.framing();
+    const bool has_body = framing == Framing::length || framing == Framing::chunked || framing == Framing::until_close;
+    s.pump.start(framing, r.content_length(), Framing::length);
+    evbuffer_drain(bufferevent_get_input(s.end.get()), r.head_size());  // the views end here
+    s.head_sent = true;
+    s.body_done = !has_body;
+    nghttp2_data_provider body{};
+    body.read_callback = read_body;
+    const int rv = nghttp2_submit_response(session_.get(), s.id, nva.data(), nva.size(), has_body ? &body : nullptr);
+    if (rv != 0) {
+        spdlog::debug("HTTP/2 stream {}: {}", s.id, nghttp2_strerror(rv));
+        reset(s, NGHTTP2_INTERNAL_ERROR);
+        return false;
+    }
+    return true;
+}
+
+ssize_t H2Session::read_body(nghttp2_session*, int32_t id, uint8_t* buf, size_t len, uint32_t* flags,
+                             nghttp2_data_source*, void* self) {
+    auto* h = static_cast<H2Session*>(self);
+    Stream* s = h->find(id);
+    if (!s) return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+    const int n = evbuffer_remove(s->body.get(), buf, len);
+    if (n < 0) return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+    const size_t left = evbuffer_get_length(s->body.get());
+    if (s->paused && left < kStreamLow && s->end) {
+        s->paused = false;
+        bufferevent_enable(s->end.get(), EV_READ);
+    }
+    if (left == 0 && s->body_done) {
+        *flags |= NGHTTP2_DATA_FLAG_EOF;
+        return n;
+    }
+    return n == 0 ? NGHTTP2_ERR_DEFERRED : n;
+}
+
+void H2Session::stream_event_cb(bufferevent*, short what, void* stream) {
+    auto* s = static_cast<Stream*>(stream);
+    H2Session& h = s->session;
+    if (h.closed_) return;
+    // The ClientConn closed its end: what it sent before closing is read first. After a whole
+    // response that is its keep-alive close; before, the client must not wait for the rest.
+    // Request bytes it will never read are credited back, or the connection's window shrinks.
+    s->client_gone = true;
+    if (s->unconsumed > 0) {
+        nghttp2_session_consume(h.session_.get(), s->id, s->unconsumed);
+        s->unconsumed = 0;
+    }
+    h.read_response(*s);
+    if (s->head_sent && s->body_done) {
+        h.flush();
+        return;
+    }
+    if (s->head_sent) {
+        if (s->pump.finish_at_eof(s->body.get()) == BodyPump::Step::done) {
+            s->body_done = true;
+            nghttp2_session_resume_data(h.session_.get(), s->id);
+            h.flush();
+            return;
+        }
+    }
+    h.reset(*s, NGHTTP2_INTERNAL_ERROR);
+    h.flush();
+}
+
+void H2Session::reset(Stream& s, uint32_t error_code) {
+    nghttp2_submit_rst_stream(session_.get(), NGHTTP2_FLAG_NONE, s.id, error_code);
+}
+
+int H2Session::on_stream_close(nghttp2_session*, int32_t id, uint32_t, void* self) {
+    auto* h = static_cast<H2Session*>(self);
+    auto it = h->streams_.find(id);
+    if (it == h->streams_.end()) return 0;
+    std::unique_ptr<Stream> s = std::move(it->second);
+    h->streams_.erase(it);
+    if (s->unconsumed > 0) nghttp2_session_consume_connection(h->session_.get(), s->unconsumed);
+    if (s->end) {
+        // The ClientConn learns the exchange is over (a keep-alive wait ends, a request still
+        // in progress is abandoned); our end is freed from the loop, outside its callbacks.
+        end_pair(s->end.get());
+        bufferevent_setcb(s->end.get(), nullptr, nullptr, nullptr, nullptr);
+        bufferevent_disable(s->end.get(), EV_READ | EV_WRITE);
+    }
+    h->rt_.reaper.dispose(std::move(s));
+    if (h->streams_.empty() && !h->closed_ && !h->ending_) h->arm_idle_timer();
+    return 0;
+}
+
+}  // namespace ne::proxy

@@ -1,0 +1,479 @@
+#include "proxy/static/static_files.h"
+
+#include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+#include <cerrno>
+#include <charconv>
+#include <cstdio>
+
+#include "ipc/result.h"
+#include "proxy/http/forward_headers.h"
+#include "proxy/static/mime.h"
+#include "proxy/route/router.h"
+
+namespace ne::proxy {
+
+namespace {
+
+constexpr std::array<std::string_view, 7> kDays{"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+constexpr std::array<std::string_view, 12> kMonths{"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                                   "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+
+// ---- request target -> safe path ----
+
+struct Target {
+    std::string_view path;    // raw, still percent-encoded
+    std::string_view query;   // after '?', may be empty
+};
+
+// The path and query of a request target; an absolute-form one loses its scheme and authority.
+Target path_and_query(std::string_view target) {
+    target = split_target(target).origin;
+    const size_t q = target.find('?');
+    if (q == std::string_view::npos) return {target, {}};
+    return {target.substr(0, q), target.substr(q + 1)};
+}
+
+int hex_value(char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+// Percent-decodes once into `out`. 0 on success, else the status to answer.
+int decode_path(std::string_view raw, std::string& out) {
+    out.clear();
+    out.reserve(raw.size());
+    for (size_t i = 0; i < raw.size(); ++i) {
+        char c = raw[i];
+        if (c == '%') {
+            const int hi = i + 2 < raw.size() ? hex_value(raw[i + 1]) : -1;
+            const int lo = hi >= 0 ? hex_value(raw[i + 2]) : -1;
+            if (lo < 0) return 400;
+            c = static_cast<char>(hi * 16 + lo);
+            i += 2;
+            if (c == '/') return 404;   // an encoded slash would join what the client split
+        }
+        if (c == '\0' || c == '\\') return 404;
+        out.push_back(c);
+    }
+    return 0;
+}
+
+// Resolves "." and ".." (and empty segments) of an absolute path; nullopt when ".." climbs
+// above "/". A trailing slash, or a last segment of "." or "..", leaves a trailing slash.
+std::optional<std::string> normalize(std::string_view path) {
+    if (!path.starts_with('/')) return std::nullopt;
+    std::vector<std::string_view> segments;
+    bool dir = false;
+    size_t pos = 1;
+    while (pos <= path.size()) {
+        size_t end = path.find('/', pos);
+        if (end == std::string_view::npos) end = path.size();
+        const std::string_view seg = path.substr(pos, end - pos);
+        dir = seg.empty() || seg == "." || seg == "..";
+        if (seg == "..") {
+            if (segments.empty()) return std::nullopt;
+            segments.pop_back();
+        } else if (!seg.empty() && seg != ".") {
+            segments.push_back(seg);
+        }
+        pos = end + 1;
+    }
+    std::string out;
+    for (const auto seg : segments) out.append("/").append(seg);
+    if (out.empty() || dir) out.push_back('/');
+    return out;
+}
+
+// ---- validators and conditions ----
+
+std::string etag_for(const struct stat& st) {
+    // nginx's form: hex mtime, hex size.
+    char buf[48];
+    const int n = std::snprintf(buf, sizeof buf, "\"%llx-%llx\"", static_cast<unsigned long long>(st.st_mtim.tv_sec),
+                                static_cast<unsigned long long>(st.st_size));
+    return std::string(buf, static_cast<size_t>(n));
+}
+
+// If-None-Match: "*" or a list of entity tags, compared weakly (W/ ignored).
+bool none_match_hits(std::string_view list, std::string_view etag) {
+    std::string_view rest = list;
+    while (true) {
+        while (!rest.empty() && (rest.front() == ' ' || rest.front() == '\t' || rest.front() == ','))
+            rest.remove_prefix(1);
+        if (rest.empty()) return false;
+        if (rest.front() == '*') return true;
+        if (rest.starts_with("W/")) rest.remove_prefix(2);
+        if (!rest.starts_with('"')) return false;
+        const size_t close = rest.find('"', 1);
+        if (close == std::string_view::npos) return false;
+        if (rest.substr(0, close + 1) == etag) return true;
+        rest.remove_prefix(close + 1);
+    }
+}
+
+// If-Range: a strong entity tag that is ours, or exactly our Last-Modified date.
+bool if_range_holds(std::string_view value, std::string_view etag, std::time_t mtime) {
+    value = trim_ows(value);
+    if (value.starts_with('"')) return value == etag;
+    if (value.starts_with("W/")) return false;   // weak tags never validate a range
+    const auto date = parse_http_date(value);
+    return date && *date == mtime;
+}
+
+struct ByteRange {
+    enum class Kind : uint8_t { none, single, unsatisfiable } kind = Kind::none;
+    uint64_t first = 0;
+    uint64_t last = 0;
+};
+
+// The value of a run of digits; saturates instead of overflowing. nullopt for no digits.
+std::optional<uint64_t> digits(std::string_view s) {
+    if (s.empty() || !std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; }))
+        return std::nullopt;
+    uint64_t v = 0;
+    if (std::from_chars(s.data(), s.data() + s.size(), v).ec == std::errc::result_out_of_range) v = UINT64_MAX;
+    return v;
+}
+
+// A single "bytes=a-b", "a-" or "-n". Anything invalid or several ranges: none, and the
+// whole file is served (RFC 9110 14.2 lets a server ignore Range).
+ByteRange parse_range(std::string_view header, uint64_t size) {
+    header = trim_ows(header);
+    const size_t eq = header.find('=');
+    if (eq == std::string_view::npos || !header_is(trim_ows(header.substr(0, eq)), "bytes")) return {};
+    const std::string_view spec = trim_ows(header.substr(eq + 1));
+    const size_t dash = spec.find('-');
+    if (spec.find(',') != std::string_view::npos || dash == std::string_view::npos) return {};
+    const std::string_view a = trim_ows(spec.substr(0, dash));
+    const std::string_view b = trim_ows(spec.substr(dash + 1));
+    const ByteRange unsatisfiable{ByteRange::Kind::unsatisfiable};
+    if (a.empty()) {
+        const auto n = digits(b);
+        if (!n) return {};
+        if (*n == 0 || size == 0) return unsatisfiable;
+        return {ByteRange::Kind::single, size - std::min(*n, size), size - 1};
+    }
+    const auto first = digits(a);
+    const auto last = b.empty() ? std::optional<uint64_t>(UINT64_MAX) : digits(b);
+    if (!first || !last || *last < *first) return {};
+    if (*first >= size) return unsatisfiable;
+    return {ByteRange::Kind::single, *first, std::min(*last, size - 1)};
+}
+
+// ---- opening under the root ----
+
+// The status for a failed open() or realpath().
+int status_for_errno(int err) {
+    switch (err) {
+        case ENOENT:
+        case ENOTDIR:
+        case ENAMETOOLONG:
+        case ELOOP:
+            return 404;
+        case EACCES:
+        case EPERM:
+            return 403;
+        default:
+            return 500;
+    }
+}
+
+struct Opened {
+    UniqueFd fd;
+    struct stat st {};
+};
+
+// Opens `path` and checks that the file the kernel opened lies inside `real_base`.
+// Fails into plan.status / plan.error.
+std::optional<Opened> open_inside(const std::string& path, const std::string& real_base, StaticPlan& plan) {
+    // O_NONBLOCK: a FIFO in the root must not hang the worker in open().
+    Opened o{UniqueFd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK)), {}};
+    if (!o.fd) {
+        plan.missing = errno == ENOENT || errno == ENOTDIR;
+        plan.status = status_for_errno(errno);
+        plan.error = Error::from_errno("open " + path).message;
+        return std::nullopt;
+    }
+    char real[PATH_MAX];
+    const std::string link = "/proc/self/fd/" + std::to_string(o.fd.get());
+    const ssize_t n = ::readlink(link.c_str(), real, sizeof real);
+    if (n < 0 || static_cast<size_t>(n) >= sizeof real) {
+        plan.status = 403;   // cannot prove it is inside: refuse
+        plan.error = Error::from_errno("cannot verify " + path + " (" + link + ")").message;
+        return std::nullopt;
+    }
+    const std::string_view resolved(real, static_cast<size_t>(n));
+    const bool inside = real_base == "/" || resolved == real_base ||
+                        (resolved.starts_with(real_base) && resolved[real_base.size()] == '/');
+    if (!inside) {
+        plan.status = 403;
+        plan.error = path + " resolves to " + std::string(resolved) + ", outside " + real_base;
+        return std::nullopt;
+    }
+    if (::fstat(o.fd.get(), &o.st) != 0) {
+        plan.status = 500;
+        plan.error = Error::from_errno("fstat " + path).message;
+        return std::nullopt;
+    }
+    return o;
+}
+
+}  // namespace
+
+std::optional<std::string_view> StaticPlan::header(std::string_view name) const {
+    for (const auto& [n, v] : headers)
+        if (header_is(n, name)) return std::string_view(v);
+    return std::nullopt;
+}
+
+StaticFiles::StaticFiles(const config::Location& location)
+    : prefix_(location.path),
+      exact_(location.exact),
+      base_(location.alias.empty() ? location.root : location.alias),
+      alias_(!location.alias.empty()),
+      index_(location.index),
+      expires_s_(std::chrono::duration_cast<std::chrono::seconds>(location.expires).count()) {
+    while (base_.size() > 1 && base_.back() == '/') base_.pop_back();
+    // `expires` gives max-age; a cache_control that sets its own max-age wins, any other is
+    // appended ("max-age=2592000, public, immutable").
+    std::string lower = location.cache_control;
+    std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
+    const bool own_max_age = lower.find("max-age") != std::string::npos;
+    if (expires_s_ > 0 && !own_max_age) {
+        cache_control_ = "max-age=" + std::to_string(expires_s_);
+        if (!location.cache_control.empty()) cache_control_ += ", " + location.cache_control;
+    } else {
+        cache_control_ = location.cache_control;
+    }
+}
+
+StaticPlan StaticFiles::plan(const StaticRequest& req, std::time_t now) const {
+    StaticPlan plan;
+    const bool head = req.method == "HEAD";
+    if (!head && req.method != "GET") {
+        plan.status = 405;
+        plan.headers.emplace_back("Allow", "GET, HEAD");
+        return plan;
+    }
+
+    const Target target = path_and_query(req.target);
+    std::string decoded;
+    if (const int status = decode_path(target.path, decoded); status != 0) {
+        plan.status = status;
+        return plan;
+    }
+    const auto path = normalize(decoded);
+    const bool in_location = path && (exact_ ? *path == prefix_ : path->starts_with(prefix_));
+    if (!in_location) return plan;   // 404: it climbed out of the location
+
+    // root keeps the whole URI path; alias replaces the location prefix. With a prefix that
+    // has no trailing slash ("/static"), "/staticx" must not map to "<alias>x".
+    std::string_view rel = *path;
+    if (alias_) {
+        rel.remove_prefix(prefix_.size());
+        if (!rel.empty() && rel.front() != '/' && !prefix_.ends_with('/')) return plan;
+    }
+    plan.path = base_;
+    if (!rel.empty() && rel.front() != '/') plan.path.push_back('/');
+    plan.path.append(rel);
+
+    char real_base[PATH_MAX];
+    if (!::realpath(base_.c_str(), real_base)) {
+        plan.status = status_for_errno(errno);
+        plan.error = Error::from_errno("realpath " + base_).message;
+        return plan;
+    }
+    auto opened = open_inside(plan.path, real_base, plan);
+    if (!opened) return plan;
+
+    if (S_ISDIR(opened->st.st_mode)) {
+        plan.missing = true;   // a directory is no file to serve (try_files $uri)
+        if (!path->ends_with('/')) {
+            plan.status = 301;
+            std::string location(target.path);
+            location.push_back('/');
+            if (!target.query.empty()) location.append("?").append(target.query);
+            plan.headers.emplace_back("Location", std::move(location));
+            return plan;
+        }
+        if (index_.empty()) {
+            plan.status = 403;   // no index configured, and no listings
+            return plan;
+        }
+        plan.path += plan.path.ends_with('/') ? index_ : "/" + index_;
+        opened = open_inside(plan.path, real_base, plan);
+        if (!opened) {
+            if (plan.status == 404) plan.status = 403;   // a directory without index: no listing
+            return plan;
+        }
+    }
+    if (!S_ISREG(opened->st.st_mode)) {
+        plan.status = 404;   // a device, socket, FIFO or a directory named like the index
+        return plan;
+    }
+    plan.missing = false;
+
+    const struct stat& st = opened->st;
+    const std::time_t mtime = st.st_mtim.tv_sec;
+    plan.size = static_cast<uint64_t>(st.st_size);
+    std::string etag = etag_for(st);
+    std::string last_modified = http_date(mtime);
+
+    // RFC 9110 13.2.2: If-None-Match first; If-Modified-Since only without it.
+    bool not_modified = false;
+    if (!req.if_none_match.empty()) {
+        not_modified = none_match_hits(req.if_none_match, etag);
+    } else if (!req.if_modified_since.empty()) {
+        const auto since = parse_http_date(trim_ows(req.if_modified_since));
+        not_modified = since && mtime <= *since;
+    }
+
+    ByteRange range;
+    if (!not_modified && !head && !req.range.empty() &&
+        (req.if_range.empty() || if_range_holds(req.if_range, etag, mtime)))
+        range = parse_range(req.range, plan.size);
+
+    if (range.kind == ByteRange::Kind::unsatisfiable) {
+        plan.status = 416;
+        plan.headers.emplace_back("Content-Range", "bytes */" + std::to_string(plan.size));
+        return plan;
+    }
+    if (not_modified) {
+        plan.status = 304;
+    } else {
+        plan.headers.emplace_back("Content-Type", std::string(mime_type(plan.path)));
+        plan.headers.emplace_back("Accept-Ranges", "bytes");
+        if (range.kind == ByteRange::Kind::single) {
+            plan.status = 206;
+            plan.offset = range.first;
+            plan.length = range.last - range.first + 1;
+            plan.headers.emplace_back("Content-Range", "bytes " + std::to_string(range.first) + "-" +
+                                                           std::to_string(range.last) + "/" +
+                                                           std::to_string(plan.size));
+        } else {
+            plan.status = 200;
+            plan.length = plan.size;
+        }
+    }
+    plan.headers.emplace_back("Last-Modified", std::move(last_modified));
+    plan.headers.emplace_back("ETag", std::move(etag));
+    if (expires_s_ > 0) plan.headers.emplace_back("Expires", http_date(now + expires_s_));
+    if (!cache_control_.empty()) plan.headers.emplace_back("Cache-Control", cache_control_);
+
+    plan.body = !head && (plan.status == 200 || plan.status == 206);
+    if (plan.body) plan.fd = std::move(opened->fd);
+    return plan;
+}
+
+std::string http_date(std::time_t t) {
+    struct tm tm;
+    ::gmtime_r(&t, &tm);
+    char buf[40];
+    const int n = std::snprintf(buf, sizeof buf, "%s, %02d %s %04d %02d:%02d:%02d GMT", kDays[tm.tm_wday].data(),
+                                tm.tm_mday, kMonths[tm.tm_mon].data(), tm.tm_year + 1900, tm.tm_hour, tm.tm_min,
+                                tm.tm_sec);
+    return std::string(buf, static_cast<size_t>(n));
+}
+
+namespace {
+
+// Reads the fixed-width pieces of an HTTP-date.
+class DateReader {
+public:
+    explicit DateReader(std::string_view s) : s_(s) {}
+
+    bool done() const { return i_ == s_.size(); }
+    bool peek(char c) const { return i_ < s_.size() && s_[i_] == c; }
+    bool lit(std::string_view t) {
+        if (s_.substr(i_, t.size()) != t) return false;
+        i_ += t.size();
+        return true;
+    }
+    // A day name, long or short; its value is not checked (RFC 9110 lets us ignore it).
+    bool word() {
+        const size_t start = i_;
+        while (i_ < s_.size() && ((s_[i_] >= 'A' && s_[i_] <= 'Z') || (s_[i_] >= 'a' && s_[i_] <= 'z'))) ++i_;
+        return i_ > start;
+    }
+    std::optional<int> num(size_t width) {
+        if (i_ + width > s_.size()) return std::nullopt;
+        int v = 0;
+        for (size_t k = 0; k < width; ++k) {
+            const char c = s_[i_ + k];
+            if (c < '0' || c > '9') return std::nullopt;
+            v = v * 10 + (c - '0');
+        }
+        i_ += width;
+        return v;
+    }
+    std::optional<int> month() {
+        for (size_t m = 0; m < kMonths.size(); ++m)
+            if (lit(kMonths[m])) return static_cast<int>(m);
+        return std::nullopt;
+    }
+    // "08:49:37"
+    bool time(struct tm& tm) {
+        const auto h = num(2);
+        if (!h || !lit(":")) return false;
+        const auto m = num(2);
+        if (!m || !lit(":")) return false;
+        const auto s = num(2);
+        if (!s) return false;
+        tm.tm_hour = *h;
+        tm.tm_min = *m;
+        tm.tm_sec = *s;
+        return true;
+    }
+
+private:
+    std::string_view s_;
+    size_t i_ = 0;
+};
+
+}  // namespace
+
+std::optional<std::time_t> parse_http_date(std::string_view s) {
+    DateReader r(s);
+    struct tm tm {};
+    std::optional<int> day, month, year;
+    if (!r.word()) return std::nullopt;
+    if (r.lit(", ")) {
+        day = r.num(2);
+        if (r.lit(" ")) {                      // IMF-fixdate: "Sun, 06 Nov 1994 08:49:37 GMT"
+            month = r.month();
+            if (!r.lit(" ")) return std::nullopt;
+            year = r.num(4);
+        } else if (r.lit("-")) {               // RFC 850: "Sunday, 06-Nov-94 08:49:37 GMT"
+            month = r.month();
+            if (!r.lit("-")) return std::nullopt;
+            year = r.num(2);
+            if (year) *year += *year < 70 ? 2000 : 1900;
+        }
+        if (!r.lit(" ") || !r.time(tm) || !r.lit(" GMT")) return std::nullopt;
+    } else {                                   // asctime: "Sun Nov  6 08:49:37 1994"
+        if (!r.lit(" ")) return std::nullopt;
+        month = r.month();
+        if (!r.lit(" ")) return std::nullopt;
+        day = r.peek(' ') && r.lit(" ") ? r.num(1) : r.num(2);
+        if (!r.lit(" ") || !r.time(tm) || !r.lit(" ")) return std::nullopt;
+        year = r.num(4);
+    }
+    if (!r.done() || !day || !month || !year) return std::nullopt;
+    if (*day < 1 || *day > 31 || tm.tm_hour > 23 || tm.tm_min > 59 || tm.tm_sec > 60) return std::nullopt;
+    tm.tm_mday = *day;
+    tm.tm_mon = *month;
+    tm.tm_year = *year - 1900;
+    return ::timegm(&tm);
+}
+
+}  // namespace ne::proxy
