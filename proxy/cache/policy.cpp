@@ -4,7 +4,7 @@
 #include <charconv>
 
 #include "proxy/http/forward_headers.h"
-#include "proxy/static/static_files.h"
+#include "proxy/http/date.h"
 
 namespace ne::proxy {
 
@@ -82,7 +82,7 @@ std::string cache_key(std::string_view scheme, std::string_view host, std::strin
     std::string key;
     key.reserve(scheme.size() + host.size() + target.size() + 3);
     key.append(scheme).append("://");
-    for (char c : host) key.push_back((c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c);
+    for (char c : host) key.push_back(ascii_lower(c));
     key.append(target);
     return key;
 }

@@ -456,7 +456,7 @@ bool H2Session::submit_response_head(Stream& s) {
     for (const Header& hd : headers) {
         if (connection_specific(hd.name)) continue;
         const size_t at = scratch_.size();
-        for (char c : hd.name) scratch_.push_back(static_cast<char>(c >= 'A' && c <= 'Z' ? c + 32 : c));
+        for (char c : hd.name) scratch_.push_back(ascii_lower(c));
         nva.push_back(nv(std::string_view(scratch_).substr(at, hd.name.size()), hd.value));
     }
     const Framing framing = r.framing();

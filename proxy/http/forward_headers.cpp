@@ -8,8 +8,6 @@ namespace ne::proxy {
 
 namespace {
 
-char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
-
 // The header names listed in Connection headers: hop-by-hop by declaration (RFC 9110 7.6.1).
 class ConnectionTokens {
 public:
@@ -70,13 +68,6 @@ void add_framing(std::string& out, Framing f, bool has_length, uint64_t length) 
 }
 
 }  // namespace
-
-bool header_is(std::string_view a, std::string_view b) {
-    if (a.size() != b.size()) return false;
-    for (size_t i = 0; i < a.size(); ++i)
-        if (lower(a[i]) != lower(b[i])) return false;
-    return true;
-}
 
 void write_upstream_request(const UpstreamRequest& r, std::string& out) {
     ConnectionTokens tokens(r.headers);

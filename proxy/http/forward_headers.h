@@ -65,7 +65,4 @@ void write_client_response(const ClientResponse& r, std::string& out);
 // The reason phrase for status codes the proxy produces or passes on; "Unknown" otherwise.
 std::string_view status_text(int status);
 
-// Header names compare case-insensitively.
-bool header_is(std::string_view a, std::string_view b);
-
 }  // namespace ne::proxy

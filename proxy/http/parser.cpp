@@ -7,19 +7,10 @@
 
 namespace ne::proxy {
 
-std::string_view trim_ows(std::string_view s) {
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-    return s;
-}
-
 namespace {
 
 MessageParser* self(llhttp_t* p) { return static_cast<MessageParser*>(p->data); }
 
-bool equals_nocase(std::string_view a, std::string_view b) {
-    return a.size() == b.size() && strncasecmp(a.data(), b.data(), a.size()) == 0;
-}
 
 // RFC 9110 tchar: a header name is a token, so "Host :" (space before the colon) is refused
 // rather than read as a second, differently named header by the next hop.
@@ -184,7 +175,7 @@ bool MessageParser::check_request_head() {
     if (header_count("content-length") > 1) return reject(400, "repeated Content-Length");
     // Only "chunked", alone: any other coding makes the body length a guess.
     size_t te = header_count("transfer-encoding");
-    if (te > 1 || (te == 1 && !equals_nocase(trim_ows(header("transfer-encoding")), "chunked")))
+    if (te > 1 || (te == 1 && !header_is(trim_ows(header("transfer-encoding")), "chunked")))
         return reject(400, "Transfer-Encoding other than chunked");
     // RFC 9112 6.1: HTTP/1.0 has no chunked coding; its framing is faulty.
     if (te == 1 && parser_.http_minor == 0) return reject(400, "Transfer-Encoding in HTTP/1.0");
@@ -195,14 +186,14 @@ std::string_view MessageParser::method_name() const { return llhttp_method_name(
 
 std::string_view MessageParser::header(std::string_view name) const {
     for (const auto& h : headers_)
-        if (equals_nocase(h.name, name)) return h.value;
+        if (header_is(h.name, name)) return h.value;
     return {};
 }
 
 size_t MessageParser::header_count(std::string_view name) const {
     size_t n = 0;
     for (const auto& h : headers_)
-        if (equals_nocase(h.name, name)) ++n;
+        if (header_is(h.name, name)) ++n;
     return n;
 }
 

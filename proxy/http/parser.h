@@ -16,16 +16,9 @@
 #include <string_view>
 #include <vector>
 
+#include "proxy/http/headers.h"
+
 namespace ne::proxy {
-
-// `s` without HTTP's optional whitespace (spaces and tabs) at either end. The one trim every
-// header-reading module of the proxy uses.
-std::string_view trim_ows(std::string_view s);
-
-struct Header {
-    std::string_view name;
-    std::string_view value;
-};
 
 // How a message's body is delimited on the wire.
 enum class Framing : uint8_t {

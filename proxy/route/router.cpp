@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "proxy/http/headers.h"
+
 namespace ne::proxy {
 
 namespace {
@@ -9,7 +11,7 @@ namespace {
 std::string lower(std::string_view s) {
     std::string out(s);
     for (char& c : out)
-        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+        c = ascii_lower(c);
     return out;
 }
 
@@ -89,7 +91,7 @@ std::string_view normalize_host(std::string_view host, char* buf, size_t cap) {
     if (host.size() > cap) return {};
     for (size_t i = 0; i < host.size(); ++i) {
         char c = host[i];
-        buf[i] = (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+        buf[i] = ascii_lower(c);
     }
     return {buf, host.size()};
 }

@@ -1,6 +1,6 @@
 #include "proxy/static/mime.h"
 
-#include "proxy/http/parser.h"
+#include "proxy/http/headers.h"
 
 #include <algorithm>
 #include <array>
@@ -76,7 +76,7 @@ std::string_view lowered(std::string_view s, std::array<char, kMaxLowered>& buf)
     if (s.size() > buf.size()) return {};
     for (size_t i = 0; i < s.size(); ++i) {
         const char c = s[i];
-        buf[i] = (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+        buf[i] = ascii_lower(c);
     }
     return {buf.data(), s.size()};
 }

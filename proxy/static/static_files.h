@@ -81,9 +81,4 @@ private:
     std::string cache_control_;           // the Cache-Control value, or "" for none
 };
 
-// HTTP-date (RFC 9110 5.6.7): IMF-fixdate "Sun, 06 Nov 1994 08:49:37 GMT" is written; the
-// obsolete RFC 850 and asctime forms are also read. nullopt for anything else.
-std::string http_date(std::time_t t);
-std::optional<std::time_t> parse_http_date(std::string_view s);
-
 }  // namespace ne::proxy

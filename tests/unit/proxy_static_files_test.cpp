@@ -9,6 +9,7 @@
 #include <fstream>
 #include <string>
 
+#include "proxy/http/date.h"
 #include "proxy/static/static_files.h"
 
 namespace ne::proxy {
