@@ -12,6 +12,7 @@
 #include <string_view>
 
 #include "ipc/unique_fd.h"
+#include "supervisor/procfs.h"
 
 namespace ne::supervisor {
 
@@ -19,21 +20,6 @@ namespace {
 
 struct DirClose { void operator()(DIR* d) const { closedir(d); } };
 using DirPtr = std::unique_ptr<DIR, DirClose>;
-
-// The whole of a small /proc file; nullopt with errno set when it cannot be opened.
-std::optional<std::string> read_proc_file(const std::string& path) {
-    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-    if (!fd) return std::nullopt;
-    std::string text;
-    char buf[4096];
-    for (;;) {
-        ssize_t n = ::read(fd.get(), buf, sizeof buf);
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) return std::nullopt;
-        if (n == 0) return text;
-        text.append(buf, static_cast<size_t>(n));
-    }
-}
 
 // Calls f(number) for each whitespace-separated decimal number in text.
 template <typename F>

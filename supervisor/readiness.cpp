@@ -11,6 +11,8 @@
 #include <exception>
 
 #include "ipc/net.h"
+#include "supervisor/memory.h"
+#include "supervisor/port_owner.h"
 
 namespace ne::supervisor {
 
@@ -37,8 +39,8 @@ void call_last(std::function<void()>& slot) {
 
 }  // namespace
 
-PortProbe::PortProbe(event_base* base, std::string host, int port, std::function<void()> on_ready)
-    : base_(base), host_(std::move(host)), port_(port), on_ready_(std::move(on_ready)) {
+PortProbe::PortProbe(event_base* base, std::string host, int port, pid_t owner, std::function<void()> on_ready)
+    : base_(base), host_(std::move(host)), port_(port), owner_(owner), on_ready_(std::move(on_ready)) {
     timer_.reset(evtimer_new(base_, &PortProbe::on_timer, this));
     try_connect();
 }
@@ -78,7 +80,7 @@ void PortProbe::connect_done(short what) {
     int err = 0;
     socklen_t len = sizeof err;
     bool up = !(what & EV_TIMEOUT) && getsockopt(conn_.get(), SOL_SOCKET, SO_ERROR, &err, &len) == 0 &&
-              err == 0 && connected_to_other();
+              err == 0 && connected_to_other() && listener_is_owners();
     conn_ev_.reset();
     conn_.reset();
     if (!up) {
@@ -98,6 +100,11 @@ bool PortProbe::connected_to_other() const {
     if (getsockname(conn_.get(), reinterpret_cast<sockaddr*>(&self), &self_len) != 0) return false;
     if (getpeername(conn_.get(), reinterpret_cast<sockaddr*>(&peer), &peer_len) != 0) return false;
     return self_len != peer_len || std::memcmp(&self, &peer, self_len) != 0;
+}
+
+bool PortProbe::listener_is_owners() const {
+    const std::vector<pid_t> tree = process_tree(owner_);
+    return holds_any(tree, listening_inodes(port_));
 }
 
 NodeIpcReader::NodeIpcReader(event_base* base, int fd, std::function<void()> on_ready,

@@ -1,7 +1,10 @@
-// Is a new worker ready? Either its PORT accepts a TCP connection (probed every 100 ms on the
-// loop), or - with wait_ready - it called process.send('ready') over Node's IPC channel
+// Is a new worker ready? Either its PORT accepts a TCP connection on a listening socket that its
+// own process tree holds (probed every 100 ms on the loop; another program on the port is not the
+// worker), or - with wait_ready - it called process.send('ready') over Node's IPC channel
 // (newline-delimited JSON on NODE_CHANNEL_FD, as PM2 reads it).
 #pragma once
+
+#include <sys/types.h>
 
 #include <event2/event.h>
 
@@ -15,10 +18,11 @@ namespace ne::supervisor {
 
 class PortProbe {
 public:
-    // Calls on_ready once host:port (e.g. "127.0.0.1") accepts a connection; the probe
-    // connection is closed at once. Never gives up by itself: the caller owns the
-    // listen_timeout and destroys the probe. on_ready may destroy the probe.
-    PortProbe(event_base* base, std::string host, int port, std::function<void()> on_ready);
+    // Calls on_ready once host:port (e.g. "127.0.0.1") accepts a connection and the listening
+    // socket belongs to `owner` or one of its descendants; the probe connection is closed at
+    // once. Never gives up by itself: the caller owns the listen_timeout and destroys the probe.
+    // on_ready may destroy the probe.
+    PortProbe(event_base* base, std::string host, int port, pid_t owner, std::function<void()> on_ready);
     ~PortProbe();
 
 private:
@@ -28,9 +32,11 @@ private:
     void connect_done(short what);
     void retry_later();
     bool connected_to_other() const;
+    bool listener_is_owners() const;
     event_base* base_;
     std::string host_;
     int port_;
+    pid_t owner_;
     std::function<void()> on_ready_;
     EventPtr timer_;
     EventPtr conn_ev_;

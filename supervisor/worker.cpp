@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "supervisor/memory.h"
+#include "supervisor/port_owner.h"
 #include "supervisor/spawn.h"
 
 namespace ne::supervisor {
@@ -96,12 +97,16 @@ void Worker::run(Action a, const std::string& why) {
 
 void Worker::spawn() {
     restart_timer_.reset();
+    // Another program on the port would answer the readiness probe's connects and, if this
+    // worker were taken for ready, the proxy's clients; the worker itself would die on EADDRINUSE.
+    if (auto holder = port_holder(port_)) {
+        fail_spawn(port_in_use_message(port_, *holder));
+        return;
+    }
     auto spec = worker_spec(*app_, instance_, port_);
     auto child = supervisor::spawn(spec);
     if (!child) {
-        last_error_ = label() + ": " + child.error().message;
-        host_.event(*this, "errored", last_error_);
-        on(Event::GiveUp, child.error().message);
+        fail_spawn(child.error().message);
         return;
     }
     pid_ = child->pid;
@@ -127,9 +132,15 @@ void Worker::spawn() {
         });
     }
     if (!app_->wait_ready)
-        probe_ = std::make_unique<PortProbe>(base, "127.0.0.1", port_, [this] { on_ready(); });
+        probe_ = std::make_unique<PortProbe>(base, "127.0.0.1", port_, pid_, [this] { on_ready(); });
     arm(listen_timer_, app_->listen_timeout, on_listen_timeout);
     host_.state_changed(*this, state_, "spawned");
+}
+
+void Worker::fail_spawn(const std::string& why) {
+    last_error_ = label() + ": " + why;
+    host_.event(*this, "errored", last_error_);
+    on(Event::GiveUp, why);
 }
 
 void Worker::on_ready() {

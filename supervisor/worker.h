@@ -75,6 +75,7 @@ public:
 private:
     void run(Action a, const std::string& why);
     void spawn();
+    void fail_spawn(const std::string& why);   // errored, with `why` as the last error
     void schedule_restart();
     void signal_group(int sig);
     void on_ready();

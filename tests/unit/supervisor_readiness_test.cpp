@@ -1,8 +1,9 @@
-// PortProbe against a listener that appears later; NodeIpcReader against real node children
+// PortProbe against a listener that appears later and one that another process holds; NodeIpcReader against real node children
 // started by spawn(), as the supervisor runs them.
 #include <gtest/gtest.h>
 
 #include <netinet/in.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -53,7 +54,7 @@ TEST_F(PortProbeTest, ReadyOnceTheListenerAppearsAndClosesItsProbe) {
     ASSERT_GT(port, 0);
     int ready = 0;
     bool done = false;
-    PortProbe probe(base_.get(), "127.0.0.1", port, [&] {
+    PortProbe probe(base_.get(), "127.0.0.1", port, getpid(), [&] {
         ++ready;
         done = true;
     });
@@ -69,6 +70,29 @@ TEST_F(PortProbeTest, ReadyOnceTheListenerAppearsAndClosesItsProbe) {
     ASSERT_TRUE(conn.valid());
     char c;
     EXPECT_EQ(read(conn.get(), &c, 1), 0);  // the probe hung up without sending
+}
+
+TEST_F(PortProbeTest, AListenerOutsideTheOwnersTreeIsNotReady) {
+    const int port = free_port();
+    ASSERT_GT(port, 0);
+    // The owner is a child that never listens; the port is held by this process, its parent,
+    // opened after the fork so that the child has no copy of it.
+    const pid_t owner = fork();
+    if (owner == 0) {
+        pause();
+        _exit(0);
+    }
+    auto listener = net::listen_tcp("127.0.0.1", port);
+    ASSERT_TRUE(listener.ok()) << listener.error().message;
+    int ready = 0;
+    {
+        PortProbe probe(base_.get(), "127.0.0.1", port, owner, [&] { ++ready; });
+        // Each probe connects (the listener accepts into its backlog) and is refused as foreign.
+        for (int i = 0; i < 6; ++i) event_base_loop(base_.get(), EVLOOP_ONCE);
+    }
+    EXPECT_EQ(ready, 0);
+    kill(owner, SIGKILL);
+    waitpid(owner, nullptr, 0);
 }
 
 class NodeIpcTest : public LoopTest {
