@@ -24,7 +24,6 @@ public:
 
     void start(uint64_t id);     // (re)arms the deadline of worker `id`
     void finish(uint64_t id);    // drained or removed: the deadline no longer applies
-    bool draining(uint64_t id) const { return timers_.count(id) > 0; }
 
 private:
     struct Timer {

@@ -255,17 +255,8 @@ void Master::sample() {
     auto now = std::chrono::steady_clock::now();
     metrics_->sample(now);
     if (!shutting_down_) systemd_->status(metrics_->systemd_status());
-    for (auto& a : apps_) {
-        for (Worker* w : a->workers()) {
-            w->sample(now);
-            uint64_t limit = w->app().max_memory_restart;
-            if (limit == 0 || w->state() != State::Online || w->memory_bytes() <= limit) continue;
-            if (a->replacing(w->instance()) || a->current(w->instance()) != w) continue;
-            event(*w, "memory", "RSS " + std::to_string(w->memory_bytes() >> 20) + " MiB over max_memory_restart " +
-                                    std::to_string(limit >> 20) + " MiB: replacing it");
-            a->replace(w->instance(), "memory limit");
-        }
-    }
+    for (auto& a : apps_)
+        for (Worker* w : a->workers()) w->sample(now);
 }
 
 void Master::shutdown(std::function<void()> then) {

@@ -245,6 +245,17 @@ void Worker::sample(steady_clock::time_point now) {
     }
     cpu_ticks_ = ticks;
     cpu_at_ = now;
+    check_memory();
+}
+
+void Worker::check_memory() {
+    uint64_t limit = app_->max_memory_restart;
+    if (limit == 0 || state_ != State::Online || rss_ <= limit) return;
+    // Sampled twice a second while its replacement starts: only the request that starts one is
+    // an event (none when one is already under way, e.g. a reload, which serves as well).
+    if (host_.replace(*this, "memory limit"))
+        host_.event(*this, "memory", "RSS " + std::to_string(rss_ >> 20) + " MiB over max_memory_restart " +
+                                         std::to_string(limit >> 20) + " MiB: replacing it");
 }
 
 void Worker::arm(EventPtr& ev, milliseconds after, void (*cb)(evutil_socket_t, short, void*)) {
