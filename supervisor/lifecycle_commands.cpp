@@ -131,7 +131,7 @@ void LifecycleCommands::launch(config::Config cfg, const std::string& only, cons
         std::string error;
         for (uint64_t id : ids) {
             Worker* w = host_.find_worker(id);
-            if (!w || w->state() == State::Online) continue;
+            if (!w || up(w->state())) continue;
             if (w->state() == State::Errored || (w->state() == State::Stopped && !w->ever_ready())) {
                 if (error.empty()) error = start_error(*w) + logs_hint(w->app().name);
                 continue;
@@ -232,7 +232,7 @@ void LifecycleCommands::restart(const json& req, Reply reply) {
             if (!w) { ++*index; continue; }
             if (!s.stopped) {
                 if (w->pid() > 0 || w->state() == State::Launching) {
-                    if (w->state() == State::Online) w->on(Event::Drain, "restart");
+                    if (up(w->state())) w->on(Event::Drain, "restart");
                     else if (w->state() == State::Launching) w->on(Event::Stop, "restart");
                     if (w->pid() > 0 || w->state() != State::Stopped) return false;
                 }
@@ -241,7 +241,7 @@ void LifecycleCommands::restart(const json& req, Reply reply) {
                 return false;
             }
             if (w->state() == State::Launching) return false;
-            if (w->state() != State::Online) {
+            if (!up(w->state())) {
                 reply(fail("restart stopped: " + start_error(*w)));
                 return true;
             }
@@ -327,7 +327,7 @@ void LifecycleCommands::scale(const json& req, Reply reply) {
         for (uint64_t id : started) {
             Worker* w = app->find(id);
             if (w && w->state() == State::Launching) return false;
-            if (w && w->state() != State::Online) {
+            if (w && !up(w->state())) {
                 reply(fail(start_error(*w)));
                 return true;
             }

@@ -28,7 +28,8 @@ std::optional<std::string> MasterMetrics::unready_reason(bool stopping) const {
     if (stopping) return "the daemon is stopping";
     for (const auto& a : apps_) {
         auto ws = a->workers();
-        // An app stopped on purpose is not expected to serve; any other must have a ready worker.
+        // An app stopped on purpose is not expected to serve; any other must have a worker in
+        // the pools (an unhealthy one is not).
         bool stopped = std::all_of(ws.begin(), ws.end(), [](const Worker* w) { return w->state() == State::Stopped; });
         if (stopped) continue;
         bool ready = std::any_of(ws.begin(), ws.end(), [](const Worker* w) { return w->state() == State::Online; });

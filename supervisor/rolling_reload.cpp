@@ -19,7 +19,7 @@ RollingReload::RollingReload(CommandHost& host, const std::vector<std::string>& 
         if (!a) continue;
         for (int i = 0; i < a->instances(); ++i) steps_.push_back({n, i});
         for (Worker* w : a->workers())
-            if (w->state() == State::Online) host_.event(*w, "reload", "rolling reload requested");
+            if (up(w->state())) host_.event(*w, "reload", "rolling reload requested");
     }
 }
 

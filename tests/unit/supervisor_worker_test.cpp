@@ -208,6 +208,15 @@ const std::string kCrashesAfterReady = std::string(kReady) + "; sleep 0.3; exit 
 const std::string kCrashesOnce = std::string("if [ -e crashed ]; then ") + kServes + "; fi; touch crashed; " + kCrashesAfterReady;
 const std::string kIgnoresTerm = std::string("trap '' TERM; ") + kReady + "; while :; do sleep 0.05; done";
 
+// Health checks of the worker's port, where nothing listens unless answer_health(true).
+void checked(config::App& a, int fails, config::Duration interval) {
+    a.health_check.enabled = true;
+    a.health_check.path = "/health";
+    a.health_check.fails = fails;
+    a.health_check.interval = interval;
+    a.health_check.timeout = 1s;
+}
+
 struct Row {
     const char* name;
     std::string body;                               // the worker's `sh -c` script
@@ -372,6 +381,46 @@ std::vector<Row> rows() {
         {"memory over the limit while launching: not yet its business", kNeverReady,
          [](config::App& a) { a.max_memory_restart = 1; },
          {start(), idle(100ms), sample()},
+         {S::Launching},
+         {"start"}},
+        {"health checks fail: unhealthy, out of the pool", kServes,
+         [](config::App& a) { checked(a, 2, 50ms); },
+         {start(), wait_state(S::Online), wait_state(S::Unhealthy)},
+         {S::Launching, S::Online, S::Unhealthy},
+         {"start", "pool_add", "pool_remove", "health"}},
+        {"unhealthy, then a check passes: online and back in the pool", kServes,
+         [](config::App& a) { checked(a, 2, 100ms); },
+         {start(), wait_state(S::Online), wait_state(S::Unhealthy), answer_health(true), wait_state(S::Online)},
+         {S::Launching, S::Online, S::Unhealthy, S::Online},
+         {"start", "pool_add", "pool_remove", "health", "pool_add", "health"}},
+        {"unhealthy for fails x 3 checks: a replacement is requested", kServes,
+         [](config::App& a) { checked(a, 1, 50ms); },
+         {start(), wait_state(S::Online), wait_seen("replace(health check)")},
+         {S::Launching, S::Online, S::Unhealthy},
+         {"start", "pool_add", "pool_remove", "health", "replace(health check)", "health"}},
+        {"unhealthy, a replacement already under way: no second one", kServes,
+         [](config::App& a) { checked(a, 1, 50ms); },
+         {start(), wait_state(S::Online), wait_seen("replace(health check)")},
+         {S::Launching, S::Online, S::Unhealthy},
+         {"start", "pool_add", "pool_remove", "health", "replace(health check)"}, 0, "", false},
+        {"unhealthy and drained (reload, stop): leaves as an online worker does", kServes,
+         [](config::App& a) { checked(a, 1, 100ms); },
+         {start(), wait_state(S::Unhealthy), send(Event::Drain), send(Event::DrainDone), wait_state(S::Stopped)},
+         {S::Launching, S::Online, S::Unhealthy, S::Draining, S::Stopping, S::Stopped},
+         {"start", "pool_add", "pool_remove", "health", "pool_drain", "pool_remove", "exit"}},
+        {"unhealthy and crashed: restarted, online again", kServes,
+         [](config::App& a) { checked(a, 1, 300ms); },
+         {start(), wait_state(S::Unhealthy), signal_process(SIGKILL), wait_restarted(1, S::Online)},
+         {S::Launching, S::Online, S::Unhealthy, S::Launching, S::Online},
+         {"start", "pool_add", "pool_remove", "health", "exit", "pool_remove", "restart", "start", "pool_add"}, 1},
+        {"memory over the limit while unhealthy: a replacement is requested", kServes,
+         [](config::App& a) { checked(a, 1, 100ms); a.max_memory_restart = 1; },
+         {start(), wait_state(S::Unhealthy), sample()},
+         {S::Launching, S::Online, S::Unhealthy},
+         {"start", "pool_add", "pool_remove", "health", "replace(memory limit)", "memory"}},
+        {"no health checks while launching", kNeverReady,
+         [](config::App& a) { checked(a, 1, 50ms); },
+         {start(), idle(300ms)},
          {S::Launching},
          {"start"}},
         {"memory over the limit while draining: it is leaving anyway", kServes,
