@@ -12,8 +12,8 @@ namespace ne::supervisor {
 namespace {
 
 bool has_process(const Worker& w) {
-    return w.state() == State::Online || w.state() == State::Draining || w.state() == State::Stopping ||
-           (w.state() == State::Launching);
+    return up(w.state()) || w.state() == State::Draining || w.state() == State::Stopping ||
+           w.state() == State::Launching;
 }
 
 int bind_probe(int port) {
@@ -87,7 +87,7 @@ std::vector<uint64_t> App::start() {
 void App::stop(const std::string& why) {
     replacements_.clear();
     for (auto* w : workers()) {
-        if (w->state() == State::Online) w->on(Event::Drain, why);
+        if (up(w->state())) w->on(Event::Drain, why);
         else w->on(Event::Stop, why);
     }
 }
@@ -109,7 +109,7 @@ std::vector<uint64_t> App::scale(int instances) {
         for (auto& w : workers_) {
             if (w->instance() < instances) continue;
             retired_.push_back(w->id());
-            if (w->state() == State::Online) w->on(Event::Drain, "scale down");
+            if (up(w->state())) w->on(Event::Drain, "scale down");
             else w->on(Event::Stop, "scale down");
         }
         slots_.resize(static_cast<size_t>(instances));
@@ -162,7 +162,7 @@ void App::on_state_change(Worker& changed) {
                 Worker* old = find(r->old_id);
                 if (old) {
                     retired_.push_back(old->id());
-                    if (old->state() == State::Online) old->on(Event::Drain, r->reason);
+                    if (up(old->state())) old->on(Event::Drain, r->reason);
                     else old->on(Event::Stop, r->reason);
                 }
                 r->phase = (old && old->pid() > 0) ? Replacement::Phase::Draining : Replacement::Phase::Done;

@@ -59,7 +59,6 @@ public:
     // Starts a replacement for instance i (see Replacement). Returns nullptr when an instance
     // is already being replaced.
     std::shared_ptr<Replacement> replace(int instance, const std::string& reason);
-    bool replacing(int instance) const;
 
     // Called by the daemon after any worker state change: advances replacements.
     void on_state_change(Worker& w);
@@ -67,6 +66,7 @@ public:
     void collect();
 
 private:
+    bool replacing(int instance) const;
     Worker& add_worker(int instance, int port, int slot);
     int replacement_port(const Worker* old, int instance) const;
 

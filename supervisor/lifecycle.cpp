@@ -6,6 +6,7 @@ const char* to_string(State s) {
     switch (s) {
         case State::Launching: return "launching";
         case State::Online: return "online";
+        case State::Unhealthy: return "unhealthy";
         case State::Draining: return "draining";
         case State::Stopping: return "stopping";
         case State::Stopped: return "stopped";
@@ -26,9 +27,13 @@ const char* to_string(Event e) {
         case Event::ExitUnexpected: return "crash";
         case Event::Restart: return "restart";
         case Event::GiveUp: return "give_up";
+        case Event::HealthFailed: return "health_failed";
+        case Event::HealthOk: return "health_ok";
     }
     return "?";
 }
+
+bool up(State s) { return s == State::Online || s == State::Unhealthy; }
 
 std::optional<Transition> on(State s, Event e) {
     using A = Action;
@@ -47,6 +52,18 @@ std::optional<Transition> on(State s, Event e) {
             }
         case State::Online:
             switch (e) {
+                case Event::Drain: return Transition{State::Draining, {A::PoolDrain}};
+                case Event::Stop: return Transition{State::Stopping, {A::PoolRemove, A::SendTerm}};
+                case Event::ExitUnexpected:
+                    return Transition{State::Launching, {A::PoolRemove, A::ScheduleRestart}};
+                case Event::HealthFailed: return Transition{State::Unhealthy, {A::PoolRemove}};
+                default: return std::nullopt;
+            }
+        case State::Unhealthy:
+            // Leaving goes as from Online: a drain still lets the requests it had before it was
+            // taken out finish, and a removal of what is no longer in the pools is harmless.
+            switch (e) {
+                case Event::HealthOk: return Transition{State::Online, {A::PoolAdd}};
                 case Event::Drain: return Transition{State::Draining, {A::PoolDrain}};
                 case Event::Stop: return Transition{State::Stopping, {A::PoolRemove, A::SendTerm}};
                 case Event::ExitUnexpected:

@@ -10,7 +10,9 @@
 
 namespace ne::supervisor {
 
-enum class State { Launching, Online, Draining, Stopping, Stopped, Errored };
+// Unhealthy: ready once, running, but out of the proxy pools because its active health checks
+// fail; it is kept apart from Online so that `status` shows why it gets no requests.
+enum class State { Launching, Online, Unhealthy, Draining, Stopping, Stopped, Errored };
 
 enum class Event {
     Ready,           // the port accepts / process.send('ready')
@@ -23,6 +25,8 @@ enum class Event {
     ExitUnexpected,  // the process exited on its own (crash, OOM, kill -9 from outside)
     Restart,         // the restart delay passed: spawn again
     GiveUp,          // the restart policy says no more (max_restarts)
+    HealthFailed,    // `fails` health checks in a row failed
+    HealthOk,        // a health check passed after that
 };
 
 enum class Action {
@@ -41,6 +45,9 @@ struct Transition {
 };
 
 const char* to_string(State s);
+// Became ready and was not asked to leave: Online or Unhealthy. Such a worker has started
+// (for `start`, `restart`, `scale`) and is drained, not just stopped, when it has to go.
+bool up(State s);
 const char* to_string(Event e);
 
 // nullopt: the event means nothing in that state (e.g. Ready after a Stop) and is ignored.

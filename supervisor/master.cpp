@@ -9,11 +9,15 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 
 #include "config/json.h"
+#include "config/validate.h"
 #include "ipc/control.h"
 #include "ipc/log_format.h"
+#include "supervisor/inspect_commands.h"
+#include "supervisor/rolling_reload.h"
 #include "supervisor/spawn.h"
 
 namespace ne::supervisor {
@@ -28,14 +32,12 @@ int64_t now_ms() {
                std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
-// How long a drain may wait for in-flight requests (e.g. a WebSocket that never ends) before
-// the worker is stopped anyway.
 constexpr std::chrono::seconds kDrainDeadline{30};
 
 }  // namespace
 
 Master::Master(std::string home, std::string self_exe)
-    : home_(std::move(home)), exe_(std::move(self_exe)), base_(event_base_new()) {}
+    : home_(std::move(home)), exe_(std::move(self_exe)), base_(event_base_new()), logs_(home_) {}
 
 Master::~Master() = default;
 
@@ -48,9 +50,16 @@ Status Master::init() {
     db_ = std::move(*db);
 
     proxy_ = std::make_unique<ProxyWorkers>(base_.get(), exe_, [this](uint64_t id) {
-        drain_deadlines_.erase(id);
+        drains_->finish(id);
         if (Worker* w = find_worker(id)) w->on(Event::DrainDone, "drained");
     });
+    drains_ = std::make_unique<DrainTracker>(base_.get(), kDrainDeadline, [this](uint64_t id) {
+        if (Worker* w = find_worker(id)) {
+            event(*w, "drain", "drain deadline passed with requests in flight; stopping anyway");
+            w->on(Event::DrainDone, "drain deadline");
+        }
+    });
+    metrics_ = std::make_unique<MasterMetrics>(apps_, *proxy_);
 
     for (int sig : {SIGCHLD, SIGTERM, SIGINT, SIGHUP, SIGUSR1}) {
         signals_.emplace_back(evsignal_new(base_.get(), sig, on_signal, this));
@@ -65,20 +74,21 @@ Status Master::init() {
     evtimer_add(sample_timer_.get(), &half);
 
     systemd_ = std::make_unique<SystemdNotifier>(base_.get());
-    metrics_ = std::make_unique<MetricsServer>(
-        base_.get(), MetricsServer::Handlers{[this] { return metrics_text(); }, [this] { return unready_reason(); }});
+    metrics_server_ = std::make_unique<MetricsServer>(
+        base_.get(), MetricsServer::Handlers{[this] { return metrics_->text(); },
+                                             [this] { return metrics_->unready_reason(shutting_down_); }});
 
     control_ = std::make_unique<ControlServer>(base_.get(), [this](const json& req, Reply reply) {
-        handle(req, std::move(reply));
+        commands_.handle(req, std::move(reply));
     });
     stop_orphans();
     if (auto s = control_->listen(ipc::control::socket_path(home_)); !s) return s;
-    restore_running();
+    commands_.restore_running();
     return {};
 }
 
 int Master::run() {
-    systemd_->ready(systemd_status());
+    systemd_->ready(metrics_->systemd_status());
     event_base_dispatch(base_.get());
     return exit_code_;
 }
@@ -90,47 +100,18 @@ void Master::pool_add(Worker& w) {
 }
 
 void Master::pool_drain(Worker& w) {
-    auto d = std::make_unique<DrainDeadline>();
-    d->master = this;
-    d->id = w.id();
-    d->timer.reset(evtimer_new(base_.get(), on_drain_deadline, d.get()));
-    timeval tv{kDrainDeadline.count(), 0};
-    evtimer_add(d->timer.get(), &tv);
-    drain_deadlines_[w.id()] = std::move(d);
+    drains_->start(w.id());
     proxy_->backend_drain(w.id());
 }
 
-void Master::on_drain_deadline(evutil_socket_t, short, void* arg) {
-    auto* d = static_cast<DrainDeadline*>(arg);
-    Master* m = d->master;
-    uint64_t id = d->id;
-    m->drain_deadlines_.erase(id);  // frees d and its timer: nothing of them is used below
-    if (Worker* w = m->find_worker(id)) {
-        m->event(*w, "drain", "drain deadline passed with requests in flight; stopping anyway");
-        w->on(Event::DrainDone, "drain deadline");
-    }
-}
-
 void Master::pool_remove(Worker& w) {
-    drain_deadlines_.erase(w.id());
+    drains_->finish(w.id());
     proxy_->backend_remove(w.id());
 }
 
 bool Master::replace(Worker& w, const std::string& why) {
     App* a = find_app(w.app().name);
     return a && a->current(w.instance()) == &w && a->replace(w.instance(), why) != nullptr;
-}
-
-App* Master::find_app(const std::string& name) const {
-    for (auto& a : apps_)
-        if (a->name() == name) return a.get();
-    return nullptr;
-}
-
-Worker* Master::find_worker(uint64_t id) const {
-    for (auto& a : apps_)
-        if (Worker* w = a->find(id)) return w;
-    return nullptr;
 }
 
 void Master::pid_started(Worker& w) { by_pid_[w.pid()] = &w; }
@@ -157,29 +138,45 @@ void Master::event(Worker& w, const std::string& kind, const std::string& detail
         spdlog::warn("state.db: {}", s.error().message);
 }
 
-std::string Master::log_path(const config::App& app, int instance, bool err) const {
-    const std::string& written = err ? app.error_file : app.out_file;
-    std::string path;
-    if (written.empty()) path = ipc::control::logs_dir(home_) + "/" + app.name + (err ? "-error" : "-out") + ".log";
-    else if (written[0] == '/') path = written;
-    else path = home_ + "/" + written;
-    if (!app.merge_logs) {
-        // PM2's naming: api-out-1.log
-        auto dot = path.rfind('.');
-        std::string suffix = "-" + std::to_string(instance);
-        path = dot == std::string::npos || dot < path.rfind('/') ? path + suffix : path.insert(dot, suffix);
-    }
-    return path;
+std::shared_ptr<LogFile> Master::log_file(const config::App& app, int instance, bool err) {
+    return logs_.open(app, instance, err);
 }
 
-std::shared_ptr<LogFile> Master::log_file(const config::App& app, int instance, bool err) {
-    std::string path = log_path(app, instance, err);
-    auto& slot = logs_[path];
-    if (!slot) {
-        slot = std::make_shared<LogFile>(path, app.log_max_size, app.log_retain);
-        if (auto s = slot->open(); !s) spdlog::error("{}: {}", app.name, s.error().message);
-    }
-    return slot;
+// ---- CommandHost ------------------------------------------------------------------------
+
+App& Master::add_app(std::shared_ptr<const config::App> cfg, int instances) {
+    App::Ids gen{[this] { return next_slot_++; }, [this] { return next_id_++; }};
+    apps_.push_back(std::make_unique<App>(*this, std::move(cfg), instances, gen));
+    return *apps_.back();
+}
+
+void Master::remove_apps(const std::vector<std::string>& names) {
+    std::erase_if(apps_, [&](auto& a) { return std::find(names.begin(), names.end(), a->name()) != names.end(); });
+}
+
+Status Master::apply_running(config::Config next) {
+    if (auto s = config::validate(next, config::usable_cpus()); !s) return s;
+    std::vector<std::string> listen;
+    for (auto& s : next.servers)
+        for (auto& l : s.listen) listen.push_back(l.str());
+    int workers = next.proxy.workers == "auto" ? config::usable_cpus()
+                                               : std::max(1, std::atoi(next.proxy.workers.c_str()));
+    if (auto s = metrics_server_->listen(next.metrics.listen); !s) return s;
+    if (auto s = proxy_->set_user(next.proxy.user); !s) return s;
+    proxy_->set_count(workers);
+    if (auto s = proxy_->set_listeners(listen); !s) return s;
+    running_ = std::move(next);
+    json j = config::to_json(running_);
+    proxy_->set_config(j);
+    if (auto s = db_->put_meta("running", j.dump()); !s) spdlog::warn("state.db: {}", s.error().message);
+    return {};
+}
+
+json Master::status_json() const {
+    json rows = json::array();
+    for (auto& a : apps_)
+        for (Worker* w : a->workers()) rows.push_back(worker_row(running_, *a, *w));
+    return {{"workers", rows}, {"proxy", proxy_->status()}, {"apps", metrics_->app_rates()}};
 }
 
 // ---- loop plumbing ----------------------------------------------------------------------
@@ -217,7 +214,7 @@ void Master::on_signal(evutil_socket_t sig, short, void* self) {
         case SIGCHLD: m->reap(); break;
         case SIGUSR1:
             spdlog::info("SIGUSR1: reopening log files");
-            for (auto& [path, f] : m->logs_) f->reopen();
+            m->logs_.reopen_all();
             m->proxy_->reopen_logs();
             break;
         case SIGHUP:
@@ -225,7 +222,7 @@ void Master::on_signal(evutil_socket_t sig, short, void* self) {
             {
                 std::vector<std::string> names;
                 for (auto& a : m->apps_) names.push_back(a->name());
-                m->rolling_reload(names, [](const json& r) {
+                RollingReload::start(*m, names, [](const json& r) {
                     if (!r.value("ok", false)) spdlog::error("reload: {}", r.value("error", ""));
                 });
             }
@@ -256,19 +253,10 @@ void Master::on_sample(evutil_socket_t, short, void* self) { static_cast<Master*
 
 void Master::sample() {
     auto now = std::chrono::steady_clock::now();
-    rates_.sample(now, proxy_->totals().series());
-    if (!shutting_down_) systemd_->status(systemd_status());
-    for (auto& a : apps_) {
-        for (Worker* w : a->workers()) {
-            w->sample(now);
-            uint64_t limit = w->app().max_memory_restart;
-            if (limit == 0 || w->state() != State::Online || w->memory_bytes() <= limit) continue;
-            if (a->replacing(w->instance()) || a->current(w->instance()) != w) continue;
-            event(*w, "memory", "RSS " + std::to_string(w->memory_bytes() >> 20) + " MiB over max_memory_restart " +
-                                    std::to_string(limit >> 20) + " MiB: replacing it");
-            a->replace(w->instance(), "memory limit");
-        }
-    }
+    metrics_->sample(now);
+    if (!shutting_down_) systemd_->status(metrics_->systemd_status());
+    for (auto& a : apps_)
+        for (Worker* w : a->workers()) w->sample(now);
 }
 
 void Master::shutdown(std::function<void()> then) {
@@ -330,22 +318,6 @@ void Master::stop_orphans() {
     for (pid_t p : stopping) {
         if (::kill(-p, SIGKILL) != 0) ::kill(p, SIGKILL);
     }
-}
-
-void Master::restore_running() {
-    auto saved = db_->meta("running");
-    if (!saved || !*saved) return;
-    json j = json::parse(**saved, nullptr, false);
-    if (j.is_discarded()) return;
-    auto cfg = config::from_json(j);
-    if (!cfg) {
-        spdlog::error("state.db running config: {}", cfg.error().message);
-        return;
-    }
-    spdlog::info("restoring {} app(s) from state.db", cfg->apps.size());
-    launch(std::move(*cfg), "", "", [](const json& r) {
-        if (!r.value("ok", false)) spdlog::error("restore: {}", r.value("error", ""));
-    });
 }
 
 // ---- process setup ----------------------------------------------------------------------

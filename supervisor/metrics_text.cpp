@@ -10,7 +10,7 @@ namespace ne::supervisor {
 
 namespace {
 
-constexpr State kStates[] = {State::Launching, State::Online,  State::Draining,
+constexpr State kStates[] = {State::Launching, State::Online,  State::Unhealthy, State::Draining,
                              State::Stopping,  State::Stopped, State::Errored};
 
 using Out = fmt::memory_buffer;

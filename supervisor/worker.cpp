@@ -44,7 +44,7 @@ Worker::~Worker() {
 std::string Worker::label() const { return app_->name + ":" + std::to_string(instance_); }
 
 int64_t Worker::uptime_ms() const {
-    if (state_ != State::Online && state_ != State::Draining) return 0;
+    if (!up(state_) && state_ != State::Draining) return 0;
     return duration_cast<milliseconds>(steady_clock::now() - started_).count();
 }
 
@@ -152,10 +152,11 @@ void Worker::on_ready() {
     on(Event::Ready, app_->wait_ready ? "process.send('ready')" : "port " + std::to_string(port_) + " accepts");
 }
 
-// Checked only while online: a launching worker has its readiness probe, and a draining or
-// stopping one is leaving the pool anyway. Each stay online starts with a clean count.
+// Checked only while up: a launching worker has its readiness probe, and a draining or
+// stopping one is leaving the pool anyway. Each time it comes up starts with a clean count;
+// going unhealthy and back keeps it.
 void Worker::watch_health() {
-    if (state_ != State::Online || !app_->health_check.enabled) {
+    if (!up(state_) || !app_->health_check.enabled) {
         health_.reset();
         return;
     }
@@ -171,12 +172,12 @@ void Worker::on_health(bool ok, const std::string& detail) {
     switch (health_state_.on_result(ok)) {
         case HealthState::Action::None: break;
         case HealthState::Action::TakeOut:
-            host_.pool_remove(*this);
+            on(Event::HealthFailed, path + " failed");
             host_.event(*this, "health", std::to_string(health_state_.failures()) + " checks of " + path +
                                              " failed in a row (last: " + detail + "); taken out of the pool");
             break;
         case HealthState::Action::PutBack:
-            host_.pool_add(*this);
+            on(Event::HealthOk, path + " " + detail);
             host_.event(*this, "health", path + " " + detail + "; back in the pool");
             break;
         case HealthState::Action::Replace:
@@ -256,6 +257,17 @@ void Worker::sample(steady_clock::time_point now) {
     }
     cpu_ticks_ = ticks;
     cpu_at_ = now;
+    check_memory();
+}
+
+void Worker::check_memory() {
+    uint64_t limit = app_->max_memory_restart;
+    if (limit == 0 || !up(state_) || rss_ <= limit) return;
+    // Sampled twice a second while its replacement starts: only the request that starts one is
+    // an event (none when one is already under way, e.g. a reload, which serves as well).
+    if (host_.replace(*this, "memory limit"))
+        host_.event(*this, "memory", "RSS " + std::to_string(rss_ >> 20) + " MiB over max_memory_restart " +
+                                         std::to_string(limit >> 20) + " MiB: replacing it");
 }
 
 void Worker::arm(EventPtr& ev, milliseconds after, void (*cb)(evutil_socket_t, short, void*)) {

@@ -52,7 +52,8 @@ public:
     void start();                        // from Stopped/Errored or new: spawn
     void on(Event e, const std::string& why = "");
     void on_exit(int wait_status);       // from the daemon's SIGCHLD loop
-    void sample(std::chrono::steady_clock::time_point now);  // cpu %, rss (once a second)
+    // cpu % and rss; over max_memory_restart while online, asks the host for a replacement.
+    void sample(std::chrono::steady_clock::time_point now);
 
     const config::App& app() const { return *app_; }
     std::shared_ptr<const config::App> app_ptr() const { return app_; }
@@ -81,6 +82,7 @@ private:
     void on_ready();
     void watch_health();
     void on_health(bool ok, const std::string& detail);
+    void check_memory();
     void arm(EventPtr& ev, std::chrono::milliseconds after, void (*cb)(evutil_socket_t, short, void*));
     void release_process();
     static void on_listen_timeout(evutil_socket_t, short, void* self);

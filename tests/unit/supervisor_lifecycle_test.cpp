@@ -26,6 +26,11 @@ TEST(Lifecycle, TransitionTable) {
         {State::Online, Event::Drain, State::Draining, {A::PoolDrain}},
         {State::Online, Event::Stop, State::Stopping, {A::PoolRemove, A::SendTerm}},
         {State::Online, Event::ExitUnexpected, State::Launching, {A::PoolRemove, A::ScheduleRestart}},
+        {State::Online, Event::HealthFailed, State::Unhealthy, {A::PoolRemove}},
+        {State::Unhealthy, Event::HealthOk, State::Online, {A::PoolAdd}},
+        {State::Unhealthy, Event::Drain, State::Draining, {A::PoolDrain}},
+        {State::Unhealthy, Event::Stop, State::Stopping, {A::PoolRemove, A::SendTerm}},
+        {State::Unhealthy, Event::ExitUnexpected, State::Launching, {A::PoolRemove, A::ScheduleRestart}},
         {State::Draining, Event::DrainDone, State::Stopping, {A::PoolRemove, A::SendTerm}},
         {State::Draining, Event::ExitUnexpected, State::Stopped, {A::PoolRemove}},
         {State::Stopping, Event::KillTimeout, State::Stopping, {A::SendKill}},
@@ -48,11 +53,25 @@ TEST(Lifecycle, IrrelevantEventsAreIgnored) {
     EXPECT_FALSE(on(State::Draining, Event::Drain).has_value());
     EXPECT_FALSE(on(State::Errored, Event::ExitUnexpected).has_value());
     EXPECT_FALSE(on(State::Online, Event::Ready).has_value());
+    // Health results count only while up; a late one must not put a leaving worker back.
+    EXPECT_FALSE(on(State::Online, Event::HealthOk).has_value());
+    EXPECT_FALSE(on(State::Unhealthy, Event::HealthFailed).has_value());
+    EXPECT_FALSE(on(State::Unhealthy, Event::Ready).has_value());
+    EXPECT_FALSE(on(State::Launching, Event::HealthFailed).has_value());
+    EXPECT_FALSE(on(State::Draining, Event::HealthOk).has_value());
+    EXPECT_FALSE(on(State::Stopping, Event::HealthOk).has_value());
+}
+
+TEST(Lifecycle, UpMeansReadyAndNotLeaving) {
+    for (State s : {State::Launching, State::Online, State::Unhealthy, State::Draining, State::Stopping, State::Stopped,
+                    State::Errored})
+        EXPECT_EQ(up(s), s == State::Online || s == State::Unhealthy) << to_string(s);
 }
 
 TEST(Lifecycle, StateNamesMatchStatusWords) {
     EXPECT_STREQ(to_string(State::Launching), "launching");
     EXPECT_STREQ(to_string(State::Online), "online");
+    EXPECT_STREQ(to_string(State::Unhealthy), "unhealthy");
     EXPECT_STREQ(to_string(State::Draining), "draining");
     EXPECT_STREQ(to_string(State::Stopping), "stopping");
     EXPECT_STREQ(to_string(State::Stopped), "stopped");

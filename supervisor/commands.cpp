@@ -1,0 +1,35 @@
+#include "supervisor/commands.h"
+
+#include <unistd.h>
+
+#include "ipc/control.h"
+
+namespace ne::supervisor {
+
+using ipc::control::fail;
+using ipc::control::ok;
+
+void Commands::handle(const nlohmann::json& req, Reply reply) {
+    const std::string cmd = req["cmd"];
+    if (host_.stopping() && cmd != "status" && cmd != "ping" && cmd != "kill") {
+        reply(fail("the daemon is shutting down"));
+        return;
+    }
+    if (cmd == "ping") reply(ok({{"pid", ::getpid()}}));
+    else if (cmd == "status") reply(ok(host_.status_json()));
+    else if (cmd == "start") lifecycle_.start(req, reply);
+    else if (cmd == "reload") lifecycle_.reload(req, reply);
+    else if (cmd == "restart") lifecycle_.restart(req, reply);
+    else if (cmd == "stop") lifecycle_.stop(req, reply);
+    else if (cmd == "delete") lifecycle_.remove(req, reply);
+    else if (cmd == "scale") lifecycle_.scale(req, reply);
+    else if (cmd == "describe") inspect_.describe(req, reply);
+    else if (cmd == "logs") inspect_.logs(req, reply);
+    else if (cmd == "flush") inspect_.flush(req, reply);
+    else if (cmd == "save") persist_.save(reply);
+    else if (cmd == "resurrect") persist_.resurrect(reply);
+    else if (cmd == "kill") host_.shutdown([reply] { reply(ok()); });
+    else reply(fail("unknown command '" + cmd + "'"));
+}
+
+}  // namespace ne::supervisor

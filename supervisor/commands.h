@@ -1,0 +1,27 @@
+// The control socket's requests, dispatched by "cmd" to the command group that handles them.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include "supervisor/command_host.h"
+#include "supervisor/inspect_commands.h"
+#include "supervisor/lifecycle_commands.h"
+#include "supervisor/persist_commands.h"
+
+namespace ne::supervisor {
+
+class Commands {
+public:
+    explicit Commands(CommandHost& host) : host_(host), lifecycle_(host), inspect_(host), persist_(host, lifecycle_) {}
+
+    void handle(const nlohmann::json& req, Reply reply);
+    void restore_running() { persist_.restore_running(); }
+
+private:
+    CommandHost& host_;
+    LifecycleCommands lifecycle_;
+    InspectCommands inspect_;
+    PersistCommands persist_;
+};
+
+}  // namespace ne::supervisor

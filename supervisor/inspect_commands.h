@@ -1,0 +1,26 @@
+// The control commands that read or tidy without changing any worker: describe, logs and flush,
+// and the row `status` and `describe` show for each worker.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include "supervisor/command_host.h"
+
+namespace ne::supervisor {
+
+// One worker as `status` and `describe` list it; mode "cluster" when the proxy routes to its app.
+nlohmann::json worker_row(const config::Config& running, const App& a, const Worker& w);
+
+class InspectCommands {
+public:
+    explicit InspectCommands(CommandHost& host) : host_(host) {}
+
+    void describe(const nlohmann::json& req, Reply reply);
+    void logs(const nlohmann::json& req, Reply reply);
+    void flush(const nlohmann::json& req, Reply reply);
+
+private:
+    CommandHost& host_;
+};
+
+}  // namespace ne::supervisor

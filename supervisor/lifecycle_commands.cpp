@@ -1,0 +1,342 @@
+#include "supervisor/lifecycle_commands.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <set>
+
+#include "config/json.h"
+#include "config/load.h"
+#include "ipc/control.h"
+#include "supervisor/rolling_reload.h"
+
+namespace ne::supervisor {
+
+using nlohmann::json;
+using ipc::control::fail;
+using ipc::control::ok;
+
+namespace {
+
+bool is_file_target(const std::string& t) {
+    return t.find('/') != std::string::npos || (t.size() > 5 && t.ends_with(".toml"));
+}
+
+bool contains(const std::vector<std::string>& names, const std::string& name) {
+    return std::find(names.begin(), names.end(), name) != names.end();
+}
+
+std::string start_error(const Worker& w) {
+    return w.last_error().empty() ? w.label() + " failed to start" : w.last_error();
+}
+
+// A file's servers and upstreams replace those it brought before (other files' stay);
+// [proxy] and [metrics] follow the file applied last.
+void merge_routing(config::Config& into, const config::Config& file) {
+    if (!file.source.empty()) {
+        std::erase_if(into.servers, [&](const config::Server& s) { return s.where.file == file.source; });
+        std::erase_if(into.upstreams, [&](const config::Upstream& u) { return u.where.file == file.source; });
+        into.proxy = file.proxy;
+        // Starting another file without a [metrics] table keeps the endpoint (a readiness
+        // probe depends on it); the file that set it can change or remove it.
+        if (!file.metrics.listen.empty() || file.source == into.source) into.metrics = file.metrics;
+        into.source = file.source;
+    }
+    into.servers.insert(into.servers.end(), file.servers.begin(), file.servers.end());
+    into.upstreams.insert(into.upstreams.end(), file.upstreams.begin(), file.upstreams.end());
+}
+
+}  // namespace
+
+// ---- start ------------------------------------------------------------------------------
+
+void LifecycleCommands::start(const json& req, Reply reply) {
+    std::string file = str_arg(req, "file");
+    std::string script = str_arg(req, "script");
+    std::string instances = str_arg(req, "instances");
+    Result<config::Config> cfg = Error{"start needs an ecosystem file or a script"};
+    if (!file.empty()) {
+        cfg = config::load_file(file);
+    } else if (!script.empty()) {
+        int port = req.contains("port") && req["port"].is_number_integer() ? req["port"].get<int>() : 3000;
+        cfg = config::config_for_script(script, str_arg(req, "name"), instances.empty() ? "1" : instances, port);
+    }
+    if (!cfg) {
+        reply(fail(cfg.error().message));
+        return;
+    }
+    if (!file.empty() && req.contains("port") && req["port"].is_number_integer())
+        for (auto& a : cfg->apps) a.port = req["port"].get<int>();
+    launch(std::move(*cfg), str_arg(req, "only"), instances, std::move(reply));
+}
+
+void LifecycleCommands::launch(config::Config cfg, const std::string& only, const std::string& instances,
+                               Reply reply) {
+    if (!only.empty()) {
+        std::erase_if(cfg.apps, [&](const config::App& a) { return a.name != only; });
+        if (cfg.apps.empty()) {
+            reply(fail("--only " + only + ": no such app in " + cfg.source));
+            return;
+        }
+    }
+    int cpus = config::usable_cpus();
+    if (!instances.empty()) {
+        if (!config::resolve_instances(instances, cpus)) {
+            reply(fail("-i " + instances + ": expected a number, max, or -N"));
+            return;
+        }
+        for (auto& a : cfg.apps) a.instances = instances;
+    }
+
+    // Merge: the file's servers replace those it brought before; its apps join the others.
+    config::Config next = host_.running();
+    merge_routing(next, cfg);
+    for (auto& a : cfg.apps) {
+        auto it = std::find_if(next.apps.begin(), next.apps.end(), [&](auto& x) { return x.name == a.name; });
+        if (it == next.apps.end()) next.apps.push_back(a);
+        else *it = a;
+    }
+    if (auto s = host_.apply_running(std::move(next)); !s) {
+        reply(fail(s.error().message));
+        return;
+    }
+
+    std::vector<uint64_t> ids;
+    for (auto& ac : host_.running().apps) {
+        bool wanted = std::any_of(cfg.apps.begin(), cfg.apps.end(), [&](auto& a) { return a.name == ac.name; });
+        if (!wanted) continue;
+        auto shared = std::make_shared<const config::App>(ac);
+        int n = config::resolve_instances(ac.instances, cpus).value_or(1);
+        App* app = host_.find_app(ac.name);
+        if (!app) {
+            app = &host_.add_app(shared, n);
+        } else if (app->all_stopped()) {
+            app->set_config(shared);
+            if (n != app->instances()) {
+                auto added = app->scale(n);
+                ids.insert(ids.end(), added.begin(), added.end());
+            }
+        } else {
+            // Already running: `start` leaves it as it is (reload applies changes), but the
+            // reply still waits for any of its workers that are on their way up.
+            for (Worker* w : app->workers())
+                if (w->state() == State::Launching) ids.push_back(w->id());
+            continue;
+        }
+        auto started = app->start();
+        ids.insert(ids.end(), started.begin(), started.end());
+    }
+
+    host_.wait_for([this, ids, reply] {
+        std::string error;
+        for (uint64_t id : ids) {
+            Worker* w = host_.find_worker(id);
+            if (!w || up(w->state())) continue;
+            if (w->state() == State::Errored || (w->state() == State::Stopped && !w->ever_ready())) {
+                if (error.empty()) error = start_error(*w) + logs_hint(w->app().name);
+                continue;
+            }
+            if (w->state() == State::Stopped) continue;
+            return false;  // still launching
+        }
+        if (!error.empty()) reply(fail(error));
+        else reply(ok(host_.status_json()));
+        return true;
+    });
+}
+
+// ---- reload -----------------------------------------------------------------------------
+
+void LifecycleCommands::reload(const json& req, Reply reply) {
+    std::string target = str_arg(req, "target");
+    if (is_file_target(target)) {
+        reload_file(target, std::move(reply));
+        return;
+    }
+    std::string error;
+    auto apps = host_.targets(target, error);
+    if (!error.empty()) {
+        reply(fail(error));
+        return;
+    }
+    std::vector<std::string> names;
+    for (App* a : apps) names.push_back(a->name());
+    RollingReload::start(host_, names, std::move(reply));
+}
+
+void LifecycleCommands::reload_file(const std::string& path, Reply reply) {
+    auto cfg = config::load_file(path);
+    if (!cfg) {
+        reply(fail(cfg.error().message + " (nothing was changed)"));
+        return;
+    }
+    // Apps whose config changed are reloaded; new ones start; the rest keep running.
+    std::vector<std::string> changed;
+    config::Config next = host_.running();
+    merge_routing(next, *cfg);
+    config::Config fresh;
+    for (auto& a : cfg->apps) {
+        auto it = std::find_if(next.apps.begin(), next.apps.end(), [&](auto& x) { return x.name == a.name; });
+        if (it == next.apps.end()) {
+            next.apps.push_back(a);
+            fresh.apps.push_back(a);
+            continue;
+        }
+        config::Config one, two;
+        one.apps = {*it};
+        two.apps = {a};
+        if (config::to_json(one) != config::to_json(two)) changed.push_back(a.name);
+        *it = a;
+    }
+    if (auto s = host_.apply_running(std::move(next)); !s) {
+        reply(fail(s.error().message + " (nothing was changed)"));
+        return;
+    }
+    for (auto& ac : host_.running().apps) {
+        App* a = host_.find_app(ac.name);
+        if (!a || !contains(changed, ac.name)) continue;
+        a->set_config(std::make_shared<const config::App>(ac));
+        int n = config::resolve_instances(ac.instances, config::usable_cpus()).value_or(1);
+        if (n != a->instances()) a->scale(n);
+    }
+    if (!fresh.apps.empty()) {
+        // New apps in the file start like `start` would; changed ones roll after that.
+        launch(std::move(fresh), "", "", [this, changed, reply](const json& r) {
+            if (!r.value("ok", false)) reply(r);
+            else RollingReload::start(host_, changed, reply);
+        });
+        return;
+    }
+    RollingReload::start(host_, changed, std::move(reply));
+}
+
+// ---- restart / stop / delete / scale ----------------------------------------------------
+
+void LifecycleCommands::restart(const json& req, Reply reply) {
+    std::string error;
+    auto apps = host_.targets(str_arg(req, "target"), error);
+    if (!error.empty()) {
+        reply(fail(error));
+        return;
+    }
+    // Stop then start each worker, one at a time, so the proxy always has the others.
+    struct Step { uint64_t id; bool stopped = false; };
+    auto steps = std::make_shared<std::vector<Step>>();
+    for (App* a : apps)
+        for (Worker* w : a->workers()) steps->push_back({w->id()});
+    auto index = std::make_shared<size_t>(0);
+    host_.wait_for([this, steps, index, reply] {
+        while (*index < steps->size()) {
+            Step& s = (*steps)[*index];
+            Worker* w = host_.find_worker(s.id);
+            if (!w) { ++*index; continue; }
+            if (!s.stopped) {
+                if (w->pid() > 0 || w->state() == State::Launching) {
+                    if (up(w->state())) w->on(Event::Drain, "restart");
+                    else if (w->state() == State::Launching) w->on(Event::Stop, "restart");
+                    if (w->pid() > 0 || w->state() != State::Stopped) return false;
+                }
+                s.stopped = true;
+                w->start();
+                return false;
+            }
+            if (w->state() == State::Launching) return false;
+            if (!up(w->state())) {
+                reply(fail("restart stopped: " + start_error(*w)));
+                return true;
+            }
+            ++*index;
+        }
+        reply(ok(host_.status_json()));
+        return true;
+    });
+}
+
+void LifecycleCommands::stop_then(const json& req, Reply reply, const std::string& why,
+                                  std::function<void(const std::vector<std::string>&)> then) {
+    std::string error;
+    auto apps = host_.targets(str_arg(req, "target"), error);
+    if (!error.empty()) {
+        reply(fail(error));
+        return;
+    }
+    std::vector<std::string> names;
+    for (App* a : apps) {
+        a->stop(why);
+        names.push_back(a->name());
+    }
+    host_.wait_for([this, names, then] {
+        for (auto& a : host_.apps())
+            if (contains(names, a->name()) && !a->all_stopped()) return false;
+        then(names);
+        return true;
+    });
+}
+
+void LifecycleCommands::stop(const json& req, Reply reply) {
+    stop_then(req, reply, "stop", [this, reply](const std::vector<std::string>&) { reply(ok(host_.status_json())); });
+}
+
+void LifecycleCommands::remove(const json& req, Reply reply) {
+    stop_then(req, reply, "delete", [this, reply](const std::vector<std::string>& names) {
+        config::Config next = host_.running();
+        std::set<std::string> files;
+        for (auto& a : next.apps)
+            if (contains(names, a.name)) files.insert(a.where.file);
+        std::erase_if(next.apps, [&](auto& a) { return contains(names, a.name); });
+        // A file's servers go with the last of its apps: they would route to nothing.
+        for (auto& a : next.apps) files.erase(a.where.file);
+        std::erase_if(next.servers, [&](auto& s) { return files.count(s.where.file) > 0; });
+        std::erase_if(next.upstreams, [&](auto& u) { return files.count(u.where.file) > 0; });
+        host_.remove_apps(names);
+        for (auto& n : names) (void)host_.db().delete_app(n);
+        if (auto s = host_.apply_running(std::move(next)); !s) spdlog::error("delete: {}", s.error().message);
+        reply(ok(host_.status_json()));
+    });
+}
+
+void LifecycleCommands::scale(const json& req, Reply reply) {
+    std::string name = str_arg(req, "app");
+    if (!req.contains("instances") || !req["instances"].is_number_integer() || req["instances"].get<int>() < 1) {
+        reply(fail("scale: the number of workers must be an integer >= 1"));
+        return;
+    }
+    int n = req["instances"].get<int>();
+    App* app = host_.find_app(name);
+    if (!app) {
+        reply(fail("no app named '" + name + "'"));
+        return;
+    }
+    // Keep the running config's instance count in step, so save/restore and reload agree.
+    config::Config next = host_.running();
+    for (auto& a : next.apps)
+        if (a.name == name) a.instances = std::to_string(n);
+    if (auto s = host_.apply_running(std::move(next)); !s) {
+        reply(fail(s.error().message));
+        return;
+    }
+    for (auto& ac : host_.running().apps)
+        if (ac.name == name) app->set_config(std::make_shared<const config::App>(ac));
+    auto started = app->scale(n);
+    host_.wait_for([this, name, n, started, reply] {
+        App* app = host_.find_app(name);
+        if (!app) {
+            reply(fail("app '" + name + "' was deleted while scaling"));
+            return true;
+        }
+        for (uint64_t id : started) {
+            Worker* w = app->find(id);
+            if (w && w->state() == State::Launching) return false;
+            if (w && !up(w->state())) {
+                reply(fail(start_error(*w)));
+                return true;
+            }
+        }
+        for (Worker* w : app->workers())
+            if (w->instance() >= n && w->pid() > 0) return false;
+        reply(ok(host_.status_json()));
+        return true;
+    });
+}
+
+}  // namespace ne::supervisor

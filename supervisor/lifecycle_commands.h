@@ -1,0 +1,40 @@
+// The control commands that start and stop workers: start, reload, restart, stop, delete and
+// scale. Each turns one request into changes to the apps and replies once they are complete
+// (or with the first failure), through CommandHost::wait_for.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "supervisor/command_host.h"
+
+namespace ne::supervisor {
+
+class LifecycleCommands {
+public:
+    explicit LifecycleCommands(CommandHost& host) : host_(host) {}
+
+    void start(const nlohmann::json& req, Reply reply);
+    void reload(const nlohmann::json& req, Reply reply);
+    void restart(const nlohmann::json& req, Reply reply);
+    void stop(const nlohmann::json& req, Reply reply);
+    void remove(const nlohmann::json& req, Reply reply);   // `delete`
+    void scale(const nlohmann::json& req, Reply reply);
+
+    // Merges a loaded config into the running one, starts its apps (`only`: just that one;
+    // `instances`: overrides their count) and replies once they are ready. Also resurrect's.
+    void launch(config::Config cfg, const std::string& only, const std::string& instances, Reply reply);
+
+private:
+    void reload_file(const std::string& path, Reply reply);
+    // Stops the target apps (drain, SIGTERM, SIGKILL), then calls then(names) once all stopped.
+    void stop_then(const nlohmann::json& req, Reply reply, const std::string& why,
+                   std::function<void(const std::vector<std::string>&)> then);
+
+    CommandHost& host_;
+};
+
+}  // namespace ne::supervisor

@@ -1,0 +1,52 @@
+#include "supervisor/rolling_reload.h"
+
+#include "ipc/control.h"
+
+namespace ne::supervisor {
+
+using ipc::control::fail;
+using ipc::control::ok;
+
+void RollingReload::start(CommandHost& host, const std::vector<std::string>& apps, Reply reply) {
+    auto r = std::make_shared<RollingReload>(host, apps, std::move(reply));
+    host.wait_for([r] { return r->poll(); });
+}
+
+RollingReload::RollingReload(CommandHost& host, const std::vector<std::string>& apps, Reply reply)
+    : host_(host), reply_(std::move(reply)) {
+    for (auto& n : apps) {
+        App* a = host_.find_app(n);
+        if (!a) continue;
+        for (int i = 0; i < a->instances(); ++i) steps_.push_back({n, i});
+        for (Worker* w : a->workers())
+            if (up(w->state())) host_.event(*w, "reload", "rolling reload requested");
+    }
+}
+
+bool RollingReload::poll() {
+    for (;;) {
+        if (current_) {
+            if (current_->phase == Replacement::Phase::Failed) {
+                const std::string& error = current_->error;
+                reply_(fail("reload stopped: " + error + logs_hint(error.substr(0, error.find(':'))) +
+                            "; the remaining old workers keep serving"));
+                return true;
+            }
+            if (current_->phase == Replacement::Phase::Starting) return false;
+            leaving_.push_back(std::move(current_));
+            current_.reset();
+        }
+        if (next_ >= steps_.size()) break;
+        Step s = steps_[next_++];
+        App* app = host_.find_app(s.app);
+        if (!app || s.instance >= app->instances()) continue;
+        current_ = app->replace(s.instance, "reload");
+        // nullptr: already being replaced (e.g. memory limit), which serves as well.
+    }
+    for (auto& r : leaving_)
+        if (r->phase != Replacement::Phase::Done) return false;
+    reply_(ok(host_.status_json()));
+    return true;
+}
+
+}  // namespace ne::supervisor
