@@ -67,31 +67,39 @@ void LifecycleCommands::start(const json& req, Reply reply) {
     }
     if (!file.empty() && req.contains("port") && req["port"].is_number_integer())
         for (auto& a : cfg->apps) a.port = req["port"].get<int>();
-    launch(std::move(*cfg), str_arg(req, "only"), instances, std::move(reply));
+    launch(std::move(*cfg), {str_arg(req, "only"), instances, req.value("no_retry", false)}, std::move(reply));
 }
 
-void LifecycleCommands::launch(config::Config cfg, const std::string& only, const std::string& instances,
-                               Reply reply) {
-    if (!only.empty()) {
-        std::erase_if(cfg.apps, [&](const config::App& a) { return a.name != only; });
+void LifecycleCommands::launch(config::Config cfg, const LaunchOptions& opts, Reply reply) {
+    if (!opts.only.empty()) {
+        std::erase_if(cfg.apps, [&](const config::App& a) { return a.name != opts.only; });
         if (cfg.apps.empty()) {
-            reply(fail("--only " + only + ": no such app in " + cfg.source));
+            reply(fail("--only " + opts.only + ": no such app in " + cfg.source));
             return;
         }
     }
     int cpus = config::usable_cpus();
-    if (!instances.empty()) {
-        if (!config::resolve_instances(instances, cpus)) {
-            reply(fail("-i " + instances + ": expected a number, max, or -N"));
+    if (!opts.instances.empty()) {
+        if (!config::resolve_instances(opts.instances, cpus)) {
+            reply(fail("-i " + opts.instances + ": expected a number, max, or -N"));
             return;
         }
-        for (auto& a : cfg.apps) a.instances = instances;
+        for (auto& a : cfg.apps) a.instances = opts.instances;
     }
 
-    // Merge: the file's servers replace those it brought before; its apps join the others.
+    // Merge: the file's servers replace those it brought before; its apps join the others. An
+    // app already running keeps its workers and its stored config alike (`reload` applies a
+    // changed file, `scale` a count): a config stored but not running would come back after a
+    // daemon crash as something nobody started.
     config::Config next = host_.running();
     merge_routing(next, cfg);
+    std::vector<std::string> notes;
     for (auto& a : cfg.apps) {
+        if (const App* running = host_.find_app(a.name); running && !running->all_stopped()) {
+            notes.push_back(a.name + " is already running; start changed nothing (reload applies a changed file, scale "
+                            "a count)");
+            continue;
+        }
         auto it = std::find_if(next.apps.begin(), next.apps.end(), [&](auto& x) { return x.name == a.name; });
         if (it == next.apps.end()) next.apps.push_back(a);
         else *it = a;
@@ -117,8 +125,8 @@ void LifecycleCommands::launch(config::Config cfg, const std::string& only, cons
                 ids.insert(ids.end(), added.begin(), added.end());
             }
         } else {
-            // Already running: `start` leaves it as it is (reload applies changes), but the
-            // reply still waits for any of its workers that are on their way up.
+            // Already running (noted above), but the reply still waits for any of its workers
+            // that are on their way up.
             for (Worker* w : app->workers())
                 if (w->state() == State::Launching) ids.push_back(w->id());
             continue;
@@ -126,8 +134,11 @@ void LifecycleCommands::launch(config::Config cfg, const std::string& only, cons
         auto started = app->start();
         ids.insert(ids.end(), started.begin(), started.end());
     }
+    if (opts.no_retry)
+        for (uint64_t id : ids)
+            if (Worker* w = host_.find_worker(id)) w->no_retry_before_ready();
 
-    host_.wait_for([this, ids, reply] {
+    host_.wait_for([this, ids, notes, reply] {
         std::string error;
         for (uint64_t id : ids) {
             Worker* w = host_.find_worker(id);
@@ -139,8 +150,13 @@ void LifecycleCommands::launch(config::Config cfg, const std::string& only, cons
             if (w->state() == State::Stopped) continue;
             return false;  // still launching
         }
-        if (!error.empty()) reply(fail(error));
-        else reply(ok(host_.status_json()));
+        if (!error.empty()) {
+            reply(fail(error));
+            return true;
+        }
+        json answer = host_.status_json();
+        if (!notes.empty()) answer["notes"] = notes;
+        reply(ok(answer));
         return true;
     });
 }
@@ -201,7 +217,7 @@ void LifecycleCommands::reload_file(const std::string& path, Reply reply) {
     }
     if (!fresh.apps.empty()) {
         // New apps in the file start like `start` would; changed ones roll after that.
-        launch(std::move(fresh), "", "", [this, changed, reply](const json& r) {
+        launch(std::move(fresh), {}, [this, changed, reply](const json& r) {
             if (!r.value("ok", false)) reply(r);
             else RollingReload::start(host_, changed, reply);
         });

@@ -24,9 +24,16 @@ public:
     void remove(const nlohmann::json& req, Reply reply);   // `delete`
     void scale(const nlohmann::json& req, Reply reply);
 
-    // Merges a loaded config into the running one, starts its apps (`only`: just that one;
-    // `instances`: overrides their count) and replies once they are ready. Also resurrect's.
-    void launch(config::Config cfg, const std::string& only, const std::string& instances, Reply reply);
+    // What `start` says besides the file: `only` that app, `instances` overriding their count,
+    // `no_retry`: a worker that crashes before its first ready is not restarted.
+    struct LaunchOptions {
+        std::string only;
+        std::string instances;
+        bool no_retry = false;
+    };
+    // Merges a loaded config into the running one, starts its apps and replies once they are
+    // ready or have failed. Also resurrect's.
+    void launch(config::Config cfg, const LaunchOptions& opts, Reply reply);
 
 private:
     void reload_file(const std::string& path, Reply reply);

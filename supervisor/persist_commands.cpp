@@ -37,7 +37,7 @@ void PersistCommands::resurrect(Reply reply) {
         reply(fail(cfg.error().message));
         return;
     }
-    lifecycle_.launch(std::move(*cfg), "", "", std::move(reply));
+    lifecycle_.launch(std::move(*cfg), {}, std::move(reply));
 }
 
 void PersistCommands::restore_running() {
@@ -51,7 +51,7 @@ void PersistCommands::restore_running() {
         return;
     }
     spdlog::info("restoring {} app(s) from state.db", cfg->apps.size());
-    lifecycle_.launch(std::move(*cfg), "", "", [](const json& r) {
+    lifecycle_.launch(std::move(*cfg), {}, [](const json& r) {
         if (!r.value("ok", false)) spdlog::error("restore: {}", r.value("error", ""));
     });
 }

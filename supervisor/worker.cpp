@@ -192,16 +192,17 @@ void Worker::on_health(bool ok, const std::string& detail) {
 
 void Worker::schedule_restart() {
     auto uptime = duration_cast<milliseconds>(steady_clock::now() - started_);
-    // A worker that never became ready failed its start: retrying blindly would hide the
-    // reason from `start`, which reports it and leaves the app errored.
-    if (!ever_ready_) {
-        on(Event::GiveUp, "failed before becoming ready");
-        return;
-    }
-    auto delay = policy_.on_exit(uptime);
+    // A crash before the first ready is retried like any other, as PM2 does (a database that
+    // is not up yet at boot), unless `start --no-retry` asked to hear of it at once.
+    auto delay = ever_ready_ || !no_retry_ ? policy_.on_exit(uptime) : std::nullopt;
     if (!delay) {
-        last_error_ = label() + ": giving up after " + std::to_string(restarts_) +
-                      " restarts, the last " + std::to_string(app_->max_restarts) + " unstable (errored)";
+        const std::string tries = std::to_string(restarts_) + " restarts";
+        if (!ever_ready_)   // last_error_ says how it ended before becoming ready
+            last_error_ += no_retry_ ? " (--no-retry)" : ", after " + tries + " (max_restarts " +
+                                                              std::to_string(app_->max_restarts) + ")";
+        else
+            last_error_ = label() + ": giving up after " + tries + ", the last " +
+                          std::to_string(app_->max_restarts) + " unstable (errored)";
         host_.event(*this, "errored", last_error_);
         on(Event::GiveUp, "max_restarts reached");
         return;

@@ -71,6 +71,9 @@ public:
     uint64_t memory_bytes() const { return rss_; }
     bool ever_ready() const { return ever_ready_; }
     const std::string& last_error() const { return last_error_; }
+    // `start --no-retry`: a crash before the first ready ends in errored at once instead of
+    // being restarted up to max_restarts.
+    void no_retry_before_ready() { no_retry_ = true; }
     std::string label() const;           // "api:1"
 
 private:
@@ -101,6 +104,7 @@ private:
     int restarts_ = 0;
     bool ever_ready_ = false;
     bool failed_start_ = false;
+    bool no_retry_ = false;
     std::string last_error_;
     RestartPolicy policy_;
     std::chrono::steady_clock::time_point started_{};

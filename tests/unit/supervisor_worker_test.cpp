@@ -188,6 +188,9 @@ Step signal_process(int sig) {
                 return r.worker().pid() > 0 && ::kill(r.worker().pid(), sig) == 0;
             }};
 }
+Step no_retry() {
+    return {"--no-retry", [](WorkerRun& r) { r.worker().no_retry_before_ready(); return true; }};
+}
 Step sample() {
     return {"sample", [](WorkerRun& r) { r.worker().sample(Clock::now()); return true; }};
 }
@@ -210,6 +213,7 @@ const std::string kNeverReady = "exec sleep 30";
 const std::string kCrashesAfterReady = std::string(kReady) + "; sleep 0.3; exit 3";
 // Crashes the first time only: the marker file is in the worker's cwd.
 const std::string kCrashesOnce = std::string("if [ -e crashed ]; then ") + kServes + "; fi; touch crashed; " + kCrashesAfterReady;
+const std::string kCrashesBeforeReadyOnce = std::string("if [ -e crashed ]; then ") + kServes + "; fi; touch crashed; exit 1";
 const std::string kIgnoresTerm = std::string("trap '' TERM; ") + kReady + "; while :; do sleep 0.05; done";
 
 // Health checks of the worker's port, where nothing listens unless answer_health(true).
@@ -301,14 +305,25 @@ std::vector<Row> rows() {
          {start(), wait_state(S::Online)},
          {S::Launching, S::Online},
          {"start", "pool_add"}},
-        {"crash before ready: errored at once, no restart", "exit 1", {},
+        {"crash before ready, every time: retried up to max_restarts, then errored", "exit 1",
+         [](config::App& a) { a.max_restarts = 2; },
          {start(), wait_state(S::Errored)},
          {S::Launching, S::Errored},
-         {"start", "exit"}, 0, "w:0 exited with code 1 before becoming ready"},
-        {"killed before ready", "kill -9 $$", {},
+         {"start", "exit", "restart", "start", "exit", "restart", "start", "exit", "errored"}, 2,
+         "w:0 exited with code 1 before becoming ready, after 2 restarts (max_restarts 2)"},
+        {"crash before ready once (a database not up yet): online after one restart", kCrashesBeforeReadyOnce, {},
+         {start(), wait_restarted(1, S::Online)},
+         {S::Launching, S::Online},
+         {"start", "exit", "restart", "start", "pool_add"}, 1},
+        {"crash before ready with --no-retry: errored at once", "exit 1", {},
+         {no_retry(), start(), wait_state(S::Errored)},
+         {S::Launching, S::Errored},
+         {"start", "exit", "errored"}, 0, "w:0 exited with code 1 before becoming ready (--no-retry)"},
+        {"killed before ready, max_restarts 0: errored at once", "kill -9 $$",
+         [](config::App& a) { a.max_restarts = 0; },
          {start(), wait_state(S::Errored)},
          {S::Launching, S::Errored},
-         {"start", "exit"}, 0, "w:0 killed by SIGKILL before becoming ready"},
+         {"start", "exit", "errored"}, 0, "w:0 killed by SIGKILL before becoming ready, after 0 restarts"},
         {"not ready within listen_timeout: stopped, then errored", kNeverReady,
          [](config::App& a) { a.listen_timeout = 200ms; },
          {start(), wait_state(S::Errored)},
@@ -363,10 +378,11 @@ std::vector<Row> rows() {
          {start(), wait_state(S::Online), send(Event::Stop), wait_state(S::Stopped), start(), wait_state(S::Online)},
          {S::Launching, S::Online, S::Stopping, S::Stopped, S::Launching, S::Online},
          {"start", "pool_add", "pool_remove", "exit", "start", "pool_add"}},
-        {"started again after errored", "exit 1", {},
+        {"started again after errored", "exit 1",
+         [](config::App& a) { a.max_restarts = 0; },
          {start(), wait_state(S::Errored), start(), wait_state(S::Errored)},
          {S::Launching, S::Errored, S::Launching, S::Errored},
-         {"start", "exit", "start", "exit"}, 0, "before becoming ready"},
+         {"start", "exit", "errored", "start", "exit", "errored"}, 0, "before becoming ready"},
         {"memory over the limit while online: a replacement is requested", kServes,
          [](config::App& a) { a.max_memory_restart = 1; },
          {start(), wait_state(S::Online), sample()},
