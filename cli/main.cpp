@@ -5,12 +5,14 @@
 #include <exception>
 #include <string>
 #include <variant>
+#include <vector>
 
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "cli/logs.h"
 #include "cli/monit.h"
 #include "cli/startup.h"
+#include "ipc/proxy_launch.h"
 #include "proxy/proxy_worker.h"
 #include "supervisor/master.h"
 
@@ -36,7 +38,6 @@ int dispatch(const ne::cli::Command& command) {
     return std::visit(
         Overloaded{
             [](const ne::cli::DaemonCmd& d) { return ne::supervisor::run_daemon({d.foreground, d.log_format}); },
-            [](const ne::cli::ProxyWorkerCmd& p) { return ne::proxy::run_proxy_worker(p.channel_fd, p.log_socket, p.listeners, p.zones); },
             [](const auto& c) {
                 ne::Status s = ne::cli::run(c);
                 return s ? 0 : fail(s.error().message);
@@ -45,16 +46,36 @@ int dispatch(const ne::cli::Command& command) {
         command);
 }
 
-}  // namespace
+// Kept out of the CLI's grammar: the master writes this command line (ipc/proxy_launch.h),
+// users never type it.
+int run_proxy_worker(const std::vector<std::string>& args) {
+    auto launch = ne::ipc::proxy_launch_from_argv(args);
+    if (!launch) {
+        fail(launch.error().message);
+        return 2;
+    }
+    std::vector<ne::proxy::InheritedListener> listeners;
+    for (const auto& l : launch->listeners) listeners.push_back({l.address, l.fd});
+    return ne::proxy::run_proxy_worker(launch->channel_fd, launch->log_socket, listeners,
+                                       {launch->rate_limit_zone, launch->cache_zone, launch->tls_sessions_zone});
+}
 
-int main(int argc, char** argv) {
+int run(int argc, char** argv) {
+    if (argc > 1 && argv[1] == ne::ipc::kProxyWorkerVerb)
+        return run_proxy_worker(std::vector<std::string>(argv + 1, argv + argc));
     auto parsed = ne::cli::parse_args(argc, argv);
     if (auto* exit = std::get_if<ne::cli::ParseExit>(&parsed)) {
         std::fputs(exit->text.c_str(), exit->code == 0 ? stdout : stderr);
         return exit->code;
     }
+    return dispatch(std::get<ne::cli::Command>(parsed));
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
     try {
-        return dispatch(std::get<ne::cli::Command>(parsed));
+        return run(argc, argv);
     } catch (const std::exception& e) {
         return fail(e.what());
     }

@@ -12,6 +12,7 @@
 #include "ipc/net.h"
 #include "ipc/control.h"
 #include "ipc/fd_passing.h"
+#include "ipc/proxy_launch.h"
 #include "proxy/access_log.h"
 #include "proxy/cache_index.h"
 #include "proxy/shared_zone.h"
@@ -188,30 +189,22 @@ Result<pid_t> ProxyWorkers::fork_one() {
     if (!log_sockets) return log_sockets.error().wrap("proxy worker");
     auto& [log_ours, log_theirs] = *log_sockets;
 
-    // Everything the child needs is prepared before fork: no allocation after it.
-    std::vector<int> sources{theirs.get(), log_theirs.get()};
-    std::vector<std::string> args{exe_, "__proxy-worker", "--channel", "3", "--log-socket", "4"};
-    int target = 5;
-    for (auto& a : order_) {
-        sources.push_back(listeners_[a].get());
-        args.push_back("--listen");
-        args.push_back(a + "=" + std::to_string(target++));
-    }
-    if (zone_) {
-        sources.push_back(zone_.get());
-        args.push_back("--zone");
-        args.push_back(std::to_string(target++));
-    }
-    if (cache_zone_) {
-        sources.push_back(cache_zone_.get());
-        args.push_back("--cache-zone");
-        args.push_back(std::to_string(target++));
-    }
-    if (tls_sessions_) {
-        sources.push_back(tls_sessions_.get());
-        args.push_back("--tls-sessions");
-        args.push_back(std::to_string(target++));
-    }
+    // Everything the child needs is prepared before fork: no allocation after it. The child
+    // finds the descriptors at 3, 4, ... in the order they are listed here.
+    std::vector<int> sources;
+    auto inherit = [&sources](int fd) {
+        sources.push_back(fd);
+        return 2 + static_cast<int>(sources.size());
+    };
+    ipc::ProxyLaunch launch;
+    launch.channel_fd = inherit(theirs.get());
+    launch.log_socket = inherit(log_theirs.get());
+    for (auto& a : order_) launch.listeners.push_back({a, inherit(listeners_[a].get())});
+    if (zone_) launch.rate_limit_zone = inherit(zone_.get());
+    if (cache_zone_) launch.cache_zone = inherit(cache_zone_.get());
+    if (tls_sessions_) launch.tls_sessions_zone = inherit(tls_sessions_.get());
+    std::vector<std::string> args = ipc::to_argv(launch);
+    args.insert(args.begin(), exe_);
     std::vector<char*> argv;
     for (auto& s : args) argv.push_back(s.data());
     argv.push_back(nullptr);
