@@ -1,6 +1,8 @@
-// nodeedge: parse the command line, run the one command, exit 0 (done), 1 (failed, with a
-// one-line reason on stderr) or 2 (usage error). The same binary is the daemon and the proxy
-// workers, entered through `daemon` and the hidden `__proxy-worker`.
+// nodeedge, the one binary: picks the role this process plays, then runs it. The CLI parses
+// the command line and runs one command, exiting 0 (done), 1 (failed, with a one-line reason on
+// stderr) or 2 (usage error); `daemon` runs the supervisor and the hidden `__proxy-worker`
+// (which the daemon execs) a proxy worker. Those three libraries know nothing of each other:
+// this folder alone links them together.
 #include <cstdio>
 #include <exception>
 #include <string>
