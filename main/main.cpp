@@ -15,6 +15,7 @@
 #include "cli/monit.h"
 #include "cli/startup.h"
 #include "ipc/proxy_launch.h"
+#include "main/proxy_resources.h"
 #include "proxy/proxy_worker.h"
 #include "supervisor/master.h"
 
@@ -39,7 +40,10 @@ int fail(std::string reason) {
 int dispatch(const ne::cli::Command& command) {
     return std::visit(
         Overloaded{
-            [](const ne::cli::DaemonCmd& d) { return ne::supervisor::run_daemon({d.foreground, d.log_format}); },
+            [](const ne::cli::DaemonCmd& d) {
+                ne::entry::ProxyLibraryResources resources;
+                return ne::supervisor::run_daemon({d.foreground, d.log_format}, resources);
+            },
             [](const auto& c) {
                 ne::Status s = ne::cli::run(c);
                 return s ? 0 : fail(s.error().message);

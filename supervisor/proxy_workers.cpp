@@ -13,10 +13,6 @@
 #include "ipc/control.h"
 #include "ipc/fd_passing.h"
 #include "ipc/proxy_launch.h"
-#include "proxy/access_log.h"
-#include "proxy/cache_index.h"
-#include "proxy/shared_zone.h"
-#include "proxy/tls_session_cache.h"
 
 namespace ne::supervisor {
 
@@ -30,15 +26,16 @@ constexpr size_t kRateLimitKeys = 65536;
 
 }  // namespace
 
-ProxyWorkers::ProxyWorkers(event_base* base, std::string self_exe, OnDrainDone on_drain_done)
-    : base_(base), exe_(std::move(self_exe)), on_drain_done_(std::move(on_drain_done)) {
-    auto zone = proxy::SharedZone::create(proxy::SharedZone::bytes_for(kRateLimitKeys));
+ProxyWorkers::ProxyWorkers(event_base* base, std::string self_exe, ProxyResources& resources,
+                           OnDrainDone on_drain_done)
+    : base_(base), exe_(std::move(self_exe)), resources_(resources), on_drain_done_(std::move(on_drain_done)) {
+    auto zone = resources_.create_rate_limit_zone(kRateLimitKeys);
     if (zone)
         zone_ = std::move(*zone);
     else
         spdlog::error("{}; rate_limit is not enforced", zone.error().message);
     if (auto st = start_cache(); !st) spdlog::error("{}; responses are not cached", st.error().message);
-    if (auto sessions = proxy::TlsSessionCache::create())
+    if (auto sessions = resources_.create_tls_session_cache())
         tls_sessions_ = std::move(*sessions);
     else
         spdlog::error("{}; each proxy worker resumes only the TLS sessions it made", sessions.error().message);
@@ -53,7 +50,7 @@ Status ProxyWorkers::start_cache() {
             if (e->d_name[0] != '.') ::unlinkat(::dirfd(d), e->d_name, 0);
         ::closedir(d);
     }
-    auto index = proxy::CacheIndex::create();
+    auto index = resources_.create_cache_index();
     if (!index) return index.error();
     cache_zone_ = std::move(*index);
     return {};
@@ -114,7 +111,7 @@ void ProxyWorkers::start_generation() {
 void ProxyWorkers::set_config(json config) {
     config_ = std::move(config);
     const auto section = config_.value("proxy", json::object());
-    std::string path = proxy::access_log_path(section.value("access_log", ""), ipc::control::home_dir());
+    std::string path = resources_.access_log_path(section.value("access_log", ""), ipc::control::home_dir());
     // A file that could not be opened is tried again on every reload.
     if (path != access_log_path_ || (!path.empty() && !access_log_)) {
         access_log_path_ = std::move(path);
@@ -128,7 +125,7 @@ void ProxyWorkers::set_config(json config) {
 void ProxyWorkers::open_access_log() {
     access_log_.reset();
     if (access_log_path_.empty()) return;
-    auto fd = proxy::open_access_log(access_log_path_);
+    auto fd = resources_.open_access_log(access_log_path_);
     if (!fd) {
         spdlog::error("{}; not logging requests until it can be opened (reload or SIGUSR1)", fd.error().message);
         return;
