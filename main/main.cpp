@@ -52,9 +52,9 @@ int dispatch(const ne::cli::Command& command) {
         command);
 }
 
-// Kept out of the CLI's grammar: the master writes this command line (ipc/proxy_launch.h),
-// users never type it.
-int run_proxy_worker(const std::vector<std::string>& args) {
+// The master writes this command line (ipc/proxy_launch.h) and users never type it, so it
+// stays out of the CLI's grammar and help.
+int proxy_worker_role(const std::vector<std::string>& args) {
     auto launch = ne::ipc::proxy_launch_from_argv(args);
     if (!launch) {
         fail(launch.error().message);
@@ -68,7 +68,7 @@ int run_proxy_worker(const std::vector<std::string>& args) {
 
 int run(int argc, char** argv) {
     if (argc > 1 && argv[1] == ne::ipc::kProxyWorkerVerb)
-        return run_proxy_worker(std::vector<std::string>(argv + 1, argv + argc));
+        return proxy_worker_role(std::vector<std::string>(argv + 1, argv + argc));
     auto parsed = ne::cli::parse_args(argc, argv);
     if (auto* exit = std::get_if<ne::cli::ParseExit>(&parsed)) {
         std::fputs(exit->text.c_str(), exit->code == 0 ? stdout : stderr);
