@@ -2,10 +2,8 @@
 
 #include <CLI/CLI.hpp>
 
-#include <charconv>
 #include <functional>
 #include <map>
-#include <optional>
 
 #include "config/config.h"
 
@@ -13,18 +11,6 @@ namespace ne::cli {
 namespace {
 
 constexpr const char* kTopUsage = "usage: nodeedge <command> [args]   (nodeedge --help lists them)";
-
-// "127.0.0.1:8080=5" -> {address, fd}. The last '=' splits, so any address text survives.
-std::optional<proxy::InheritedListener> parse_listener(const std::string& text) {
-    auto eq = text.rfind('=');
-    if (eq == std::string::npos || eq == 0) return std::nullopt;
-    proxy::InheritedListener l{text.substr(0, eq), -1};
-    const char* first = text.data() + eq + 1;
-    const char* last = text.data() + text.size();
-    auto [end, ec] = std::from_chars(first, last, l.fd);
-    if (ec != std::errc() || end != last || first == last || l.fd < 0) return std::nullopt;
-    return l;
-}
 
 // The whole command-line grammar. CLI11 fills the members; the subcommand that parsed then
 // turns them into its Command.
@@ -109,16 +95,6 @@ public:
 
         add("kill", "Stop every app and the daemon", "kill", [] { return Command{KillCmd{}}; });
         add("version", "Print the version", "version", [] { return Command{VersionCmd{}}; });
-
-        auto* proxy = add("__proxy-worker", "", "__proxy-worker --channel FD --listen ADDR=FD ...",
-                          [this] { return Command{proxy_}; }, [this] { return take_listeners(); });
-        proxy->group("");  // internal: the master execs it, users never type it
-        proxy->add_option("--channel", proxy_.channel_fd, "Channel to the master")->required();
-        proxy->add_option("--log-socket", proxy_.log_socket, "Where the master sends the access log's descriptor");
-        proxy->add_option("--listen", listen_specs_, "Inherited listening socket ADDR=FD");
-        proxy->add_option("--zone", proxy_.zones.rate_limit, "Inherited rate-limit zone (memfd)");
-        proxy->add_option("--cache-zone", proxy_.zones.cache, "Inherited response cache index (memfd)");
-        proxy->add_option("--tls-sessions", proxy_.zones.tls_sessions, "Inherited TLS session cache (memfd)");
     }
 
     std::variant<Command, ParseExit> parse(std::vector<std::string> args) {
@@ -179,15 +155,6 @@ private:
         return "";
     }
 
-    std::string take_listeners() {
-        for (const auto& spec : listen_specs_) {
-            auto l = parse_listener(spec);
-            if (!l) return "--listen expects ADDR=FD, got '" + spec + "'";
-            proxy_.listeners.push_back(*l);
-        }
-        return "";
-    }
-
     std::variant<Command, ParseExit> finish(const Entry& entry) {
         if (entry.check) {
             if (std::string why = entry.check(); !why.empty())
@@ -222,8 +189,6 @@ private:
     CheckCmd check_;
     StartupCmd startup_;
     DaemonCmd daemon_;
-    ProxyWorkerCmd proxy_;
-    std::vector<std::string> listen_specs_;
 };
 
 }  // namespace

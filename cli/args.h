@@ -6,8 +6,6 @@
 #include <variant>
 #include <vector>
 
-#include "proxy/proxy_worker.h"
-
 namespace ne::cli {
 
 struct StartCmd {
@@ -70,17 +68,9 @@ struct DaemonCmd {
     std::string log_format;   // "json": one JSON object per log line; "" = NODEEDGE_LOG_FORMAT or text
 };
 
-// The hidden entry point the master execs for each proxy worker.
-struct ProxyWorkerCmd {
-    int channel_fd = -1;
-    int log_socket = -1;           // the access log's descriptor comes through it
-    std::vector<proxy::InheritedListener> listeners;
-    proxy::InheritedZones zones;   // memfds shared by every proxy worker
-};
-
 using Command = std::variant<StartCmd, ActionCmd, ScaleCmd, StatusCmd, LogsCmd, FlushCmd,
                              DescribeCmd, SaveCmd, ResurrectCmd, KillCmd, VersionCmd, CheckCmd,
-                             StartupCmd, DaemonCmd, ProxyWorkerCmd, MonitCmd>;
+                             StartupCmd, DaemonCmd, MonitCmd>;
 
 // Parsing ended without a command to run: help (code 0, text for stdout) or a usage error
 // (code 2, text for stderr: the reason, then the usage line).

@@ -1,7 +1,7 @@
 // One function per command: the control request it sends (pure, so unit-tested: `cwd`
 // anchors the paths the user typed) and run(), which sends it and prints the reply.
-// `logs` lives in cli/logs.h and `startup` in cli/startup.h; `daemon` and `__proxy-worker`
-// are entry points dispatched by main.cpp.
+// `logs` lives in cli/logs.h and `startup` in cli/startup.h; `daemon` is an entry point
+// dispatched by main/main.cpp.
 #pragma once
 
 #include <nlohmann/json.hpp>

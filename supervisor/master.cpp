@@ -36,8 +36,9 @@ constexpr std::chrono::seconds kDrainDeadline{30};
 
 }  // namespace
 
-Master::Master(std::string home, std::string self_exe)
-    : home_(std::move(home)), exe_(std::move(self_exe)), base_(event_base_new()), logs_(home_) {}
+Master::Master(std::string home, std::string self_exe, ProxyResources& proxy_resources)
+    : home_(std::move(home)), exe_(std::move(self_exe)), proxy_resources_(proxy_resources), base_(event_base_new()),
+      logs_(home_) {}
 
 Master::~Master() = default;
 
@@ -49,7 +50,7 @@ Status Master::init() {
     if (!db) return db.error();
     db_ = std::move(*db);
 
-    proxy_ = std::make_unique<ProxyWorkers>(base_.get(), exe_, [this](uint64_t id) {
+    proxy_ = std::make_unique<ProxyWorkers>(base_.get(), exe_, proxy_resources_, [this](uint64_t id) {
         drains_->finish(id);
         if (Worker* w = find_worker(id)) w->on(Event::DrainDone, "drained");
     });
@@ -385,7 +386,7 @@ void report_start(int fd, const std::string& msg) {
 
 }  // namespace
 
-int run_daemon(const DaemonOptions& opts) {
+int run_daemon(const DaemonOptions& opts, ProxyResources& proxy_resources) {
     std::string home = ipc::control::home_dir();
     std::error_code ec;
     fs::create_directories(home, ec);
@@ -403,7 +404,7 @@ int run_daemon(const DaemonOptions& opts) {
         return 1;
     }
     write_pid(lock->get());
-    Master master(home, self_exe());
+    Master master(home, self_exe(), proxy_resources);
     if (auto s = master.init(); !s) {
         spdlog::error("daemon start failed: {}", s.error().message);
         report_start(ready_fd, "daemon start failed: " + s.error().message);

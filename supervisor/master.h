@@ -36,12 +36,13 @@ struct DaemonOptions {
     std::string log_format;    // "json", "text", or "" (NODEEDGE_LOG_FORMAT, else text)
 };
 
-// Runs the daemon until `kill` or SIGTERM/SIGINT; returns the exit code.
-int run_daemon(const DaemonOptions& opts);
+// Runs the daemon until `kill` or SIGTERM/SIGINT; returns the exit code. `proxy_resources`
+// makes what the proxy workers share (see proxy_resources.h).
+int run_daemon(const DaemonOptions& opts, ProxyResources& proxy_resources);
 
 class Master final : public WorkerHost, public CommandHost {
 public:
-    Master(std::string home, std::string self_exe);
+    Master(std::string home, std::string self_exe, ProxyResources& proxy_resources);
     ~Master() override;
     Status init();       // state.db, control socket, signals, timers; adopts what a crash left
     int run();           // the loop
@@ -83,6 +84,7 @@ private:
 
     std::string home_;
     std::string exe_;
+    ProxyResources& proxy_resources_;
     EventBasePtr base_;
     std::unique_ptr<StateDb> db_;
     std::unique_ptr<ControlServer> control_;

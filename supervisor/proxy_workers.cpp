@@ -12,10 +12,7 @@
 #include "ipc/net.h"
 #include "ipc/control.h"
 #include "ipc/fd_passing.h"
-#include "proxy/log/access_log.h"
-#include "proxy/cache/index.h"
-#include "proxy/limits/rate_limit_zone.h"
-#include "proxy/tls/session_cache.h"
+#include "ipc/proxy_launch.h"
 
 namespace ne::supervisor {
 
@@ -29,15 +26,16 @@ constexpr size_t kRateLimitKeys = 65536;
 
 }  // namespace
 
-ProxyWorkers::ProxyWorkers(event_base* base, std::string self_exe, OnDrainDone on_drain_done)
-    : base_(base), exe_(std::move(self_exe)), on_drain_done_(std::move(on_drain_done)) {
-    auto zone = proxy::SharedZone::create(proxy::SharedZone::bytes_for(kRateLimitKeys));
+ProxyWorkers::ProxyWorkers(event_base* base, std::string self_exe, ProxyResources& resources,
+                           OnDrainDone on_drain_done)
+    : base_(base), exe_(std::move(self_exe)), resources_(resources), on_drain_done_(std::move(on_drain_done)) {
+    auto zone = resources_.create_rate_limit_zone(kRateLimitKeys);
     if (zone)
         zone_ = std::move(*zone);
     else
         spdlog::error("{}; rate_limit is not enforced", zone.error().message);
     if (auto st = start_cache(); !st) spdlog::error("{}; responses are not cached", st.error().message);
-    if (auto sessions = proxy::TlsSessionCache::create())
+    if (auto sessions = resources_.create_tls_session_cache())
         tls_sessions_ = std::move(*sessions);
     else
         spdlog::error("{}; each proxy worker resumes only the TLS sessions it made", sessions.error().message);
@@ -52,7 +50,7 @@ Status ProxyWorkers::start_cache() {
             if (e->d_name[0] != '.') ::unlinkat(::dirfd(d), e->d_name, 0);
         ::closedir(d);
     }
-    auto index = proxy::CacheIndex::create();
+    auto index = resources_.create_cache_index();
     if (!index) return index.error();
     cache_zone_ = std::move(*index);
     return {};
@@ -113,7 +111,7 @@ void ProxyWorkers::start_generation() {
 void ProxyWorkers::set_config(json config) {
     config_ = std::move(config);
     const auto section = config_.value("proxy", json::object());
-    std::string path = proxy::access_log_path(section.value("access_log", ""), ipc::control::home_dir());
+    std::string path = resources_.access_log_path(section.value("access_log", ""), ipc::control::home_dir());
     // A file that could not be opened is tried again on every reload.
     if (path != access_log_path_ || (!path.empty() && !access_log_)) {
         access_log_path_ = std::move(path);
@@ -127,7 +125,7 @@ void ProxyWorkers::set_config(json config) {
 void ProxyWorkers::open_access_log() {
     access_log_.reset();
     if (access_log_path_.empty()) return;
-    auto fd = proxy::open_access_log(access_log_path_);
+    auto fd = resources_.open_access_log(access_log_path_);
     if (!fd) {
         spdlog::error("{}; not logging requests until it can be opened (reload or SIGUSR1)", fd.error().message);
         return;
@@ -188,30 +186,22 @@ Result<pid_t> ProxyWorkers::fork_one() {
     if (!log_sockets) return log_sockets.error().wrap("proxy worker");
     auto& [log_ours, log_theirs] = *log_sockets;
 
-    // Everything the child needs is prepared before fork: no allocation after it.
-    std::vector<int> sources{theirs.get(), log_theirs.get()};
-    std::vector<std::string> args{exe_, "__proxy-worker", "--channel", "3", "--log-socket", "4"};
-    int target = 5;
-    for (auto& a : order_) {
-        sources.push_back(listeners_[a].get());
-        args.push_back("--listen");
-        args.push_back(a + "=" + std::to_string(target++));
-    }
-    if (zone_) {
-        sources.push_back(zone_.get());
-        args.push_back("--zone");
-        args.push_back(std::to_string(target++));
-    }
-    if (cache_zone_) {
-        sources.push_back(cache_zone_.get());
-        args.push_back("--cache-zone");
-        args.push_back(std::to_string(target++));
-    }
-    if (tls_sessions_) {
-        sources.push_back(tls_sessions_.get());
-        args.push_back("--tls-sessions");
-        args.push_back(std::to_string(target++));
-    }
+    // Everything the child needs is prepared before fork: no allocation after it. The child
+    // finds the descriptors at 3, 4, ... in the order they are listed here.
+    std::vector<int> sources;
+    auto inherit = [&sources](int fd) {
+        sources.push_back(fd);
+        return 2 + static_cast<int>(sources.size());
+    };
+    ipc::ProxyLaunch launch;
+    launch.channel_fd = inherit(theirs.get());
+    launch.log_socket = inherit(log_theirs.get());
+    for (auto& a : order_) launch.listeners.push_back({a, inherit(listeners_[a].get())});
+    if (zone_) launch.rate_limit_zone = inherit(zone_.get());
+    if (cache_zone_) launch.cache_zone = inherit(cache_zone_.get());
+    if (tls_sessions_) launch.tls_sessions_zone = inherit(tls_sessions_.get());
+    std::vector<std::string> args = ipc::to_argv(launch);
+    args.insert(args.begin(), exe_);
     std::vector<char*> argv;
     for (auto& s : args) argv.push_back(s.data());
     argv.push_back(nullptr);

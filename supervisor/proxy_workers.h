@@ -21,6 +21,7 @@
 #include "ipc/unique_fd.h"
 #include "supervisor/credentials.h"
 #include "supervisor/metrics_totals.h"
+#include "supervisor/proxy_resources.h"
 
 namespace ne::supervisor {
 
@@ -28,7 +29,8 @@ class ProxyWorkers {
 public:
     using OnDrainDone = std::function<void(uint64_t backend_id)>;
 
-    ProxyWorkers(event_base* base, std::string self_exe, OnDrainDone on_drain_done);
+    // `resources` makes the zones and opens the access log; it must outlive this.
+    ProxyWorkers(event_base* base, std::string self_exe, ProxyResources& resources, OnDrainDone on_drain_done);
     ~ProxyWorkers();
 
     // Opens sockets for new addresses, keeps those already open, and closes the ones no longer
@@ -93,13 +95,14 @@ private:
 
     event_base* base_;
     std::string exe_;
+    ProxyResources& resources_;
     OnDrainDone on_drain_done_;
     std::map<std::string, UniqueFd> listeners_;
-    // Rate-limit buckets (proxy/limits/rate_limit_zone.h), created once and given to every proxy worker,
-    // re-forked ones too, so limits hold across workers and survive a proxy crash.
+    // Rate-limit buckets, created once and given to every proxy worker, re-forked ones too, so
+    // limits hold across workers and survive a proxy crash.
     UniqueFd zone_;
-    UniqueFd cache_zone_;                           // the response cache's index (proxy/cache/index.h)
-    UniqueFd tls_sessions_;                         // TLS sessions (proxy/tls/session_cache.h)
+    UniqueFd cache_zone_;                           // the response cache's index
+    UniqueFd tls_sessions_;                         // TLS sessions
     std::string access_log_path_;                   // "" when off
     UniqueFd access_log_;                           // invalid when off or it cannot be opened
     std::vector<std::string> order_;               // listen addresses, in fd order

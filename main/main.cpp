@@ -1,0 +1,88 @@
+// nodeedge, the one binary: picks the role this process plays, then runs it. The CLI parses
+// the command line and runs one command, exiting 0 (done), 1 (failed, with a one-line reason on
+// stderr) or 2 (usage error); `daemon` runs the supervisor and the hidden `__proxy-worker`
+// (which the daemon execs) a proxy worker. Those three libraries know nothing of each other:
+// this folder alone links them together.
+#include <cstdio>
+#include <exception>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "cli/args.h"
+#include "cli/commands.h"
+#include "cli/logs.h"
+#include "cli/monit.h"
+#include "cli/startup.h"
+#include "ipc/proxy_launch.h"
+#include "main/proxy_resources.h"
+#include "proxy/proxy_worker.h"
+#include "supervisor/master.h"
+
+namespace {
+
+template <typename... F>
+struct Overloaded : F... {
+    using F::operator()...;
+};
+template <typename... F>
+Overloaded(F...) -> Overloaded<F...>;
+
+int fail(std::string reason) {
+    // One line, whatever the message carried, so scripts can read it.
+    for (char& ch : reason) {
+        if (ch == '\n' || ch == '\r') ch = ' ';
+    }
+    std::fprintf(stderr, "nodeedge: %s\n", reason.c_str());
+    return 1;
+}
+
+int dispatch(const ne::cli::Command& command) {
+    return std::visit(
+        Overloaded{
+            [](const ne::cli::DaemonCmd& d) {
+                ne::entry::ProxyLibraryResources resources;
+                return ne::supervisor::run_daemon({d.foreground, d.log_format}, resources);
+            },
+            [](const auto& c) {
+                ne::Status s = ne::cli::run(c);
+                return s ? 0 : fail(s.error().message);
+            },
+        },
+        command);
+}
+
+// The master writes this command line (ipc/proxy_launch.h) and users never type it, so it
+// stays out of the CLI's grammar and help.
+int proxy_worker_role(const std::vector<std::string>& args) {
+    auto launch = ne::ipc::proxy_launch_from_argv(args);
+    if (!launch) {
+        fail(launch.error().message);
+        return 2;
+    }
+    std::vector<ne::proxy::InheritedListener> listeners;
+    for (const auto& l : launch->listeners) listeners.push_back({l.address, l.fd});
+    return ne::proxy::run_proxy_worker(launch->channel_fd, launch->log_socket, listeners,
+                                       {launch->rate_limit_zone, launch->cache_zone, launch->tls_sessions_zone});
+}
+
+int run(int argc, char** argv) {
+    if (argc > 1 && argv[1] == ne::ipc::kProxyWorkerVerb)
+        return proxy_worker_role(std::vector<std::string>(argv + 1, argv + argc));
+    auto parsed = ne::cli::parse_args(argc, argv);
+    if (auto* exit = std::get_if<ne::cli::ParseExit>(&parsed)) {
+        std::fputs(exit->text.c_str(), exit->code == 0 ? stdout : stderr);
+        return exit->code;
+    }
+    return dispatch(std::get<ne::cli::Command>(parsed));
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    try {
+        return run(argc, argv);
+    } catch (const std::exception& e) {
+        return fail(e.what());
+    }
+}

@@ -1,0 +1,30 @@
+// What the master makes for its proxy workers in the proxy's own formats: the shared memory
+// zones every worker maps and the access log they all append to. The entry (main/) implements
+// it with proxy/'s code and hands it to run_daemon, so the supervisor neither includes nor
+// links the proxy.
+#pragma once
+
+#include <cstddef>
+#include <string>
+
+#include "ipc/result.h"
+#include "ipc/unique_fd.h"
+
+namespace ne::supervisor {
+
+class ProxyResources {
+public:
+    virtual ~ProxyResources() = default;
+
+    // memfds for the workers to inherit; the errors say what could not be created.
+    virtual Result<UniqueFd> create_rate_limit_zone(size_t keys) = 0;   // room for `keys` at once
+    virtual Result<UniqueFd> create_cache_index() = 0;
+    virtual Result<UniqueFd> create_tls_session_cache() = 0;
+
+    // "[proxy] access_log" as written -> the file: "" when off, a relative path under `home`.
+    virtual std::string access_log_path(const std::string& written, const std::string& home) const = 0;
+    // Opens (creates) the file for appending; the error names it.
+    virtual Result<UniqueFd> open_access_log(const std::string& path) = 0;
+};
+
+}  // namespace ne::supervisor
