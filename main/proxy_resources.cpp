@@ -1,9 +1,9 @@
 #include "main/proxy_resources.h"
 
-#include "proxy/access_log.h"
-#include "proxy/cache_index.h"
-#include "proxy/shared_zone.h"
-#include "proxy/tls_session_cache.h"
+#include "proxy/log/access_log.h"
+#include "proxy/cache/index.h"
+#include "proxy/limits/rate_limit_zone.h"
+#include "proxy/tls/session_cache.h"
 
 namespace ne::entry {
 
