@@ -22,7 +22,7 @@ public:
 
         auto* start = add("start", "Start apps from an ecosystem.toml or a script",
                           "start <ecosystem.toml | script.js> [-i N|max|-K] [--name NAME] "
-                          "[--only APP] [--port BASE]",
+                          "[--only APP] [--port BASE] [--no-retry]",
                           [this] { return Command{start_}; }, [this] { return start_mismatch(); });
         start->add_option("target", start_.target, "ecosystem.toml or script to run")->required();
         start->add_option("-i,--instances", start_.instances, "Workers per app: N, max, or -K (CPUs - K)")
@@ -34,7 +34,11 @@ public:
                 "N|max|-K"));
         start->add_option("--name", start_.name, "App name (script only; default: the script's basename)");
         start->add_option("--only", start_.only, "Start only this app of the file");
-        start->add_option("--port", start_.port, "Base port: instance i gets PORT = BASE + i")
+        start->add_flag("--no-retry", start_.no_retry,
+                        "A worker that exits before it is ready fails the start at once (default: it is "
+                        "restarted up to max_restarts first)");
+        start->add_option("--port", start_.port,
+                          "Base port: instance i gets PORT = BASE + i (a script without --port: 3000)")
             ->check(CLI::Range(1, 65535));
 
         add_action("reload", "Rolling zero-downtime restart; with a file: apply its changed config",

@@ -14,6 +14,7 @@ struct StartCmd {
     std::string name;
     std::string only;
     int port = 0;           // --port; 0: not given
+    bool no_retry = false;  // --no-retry
 };
 
 // reload / restart / stop / delete: same shape, different verb.

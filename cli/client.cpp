@@ -144,10 +144,14 @@ Result<std::optional<json>> Client::call_if_running(const json& request) const {
     return std::optional<json>{std::move(*reply)};
 }
 
+Error no_daemon_error() {
+    return Error{"no daemon running (nodeedge start launches it)", Error::Kind::no_daemon};
+}
+
 Result<json> Client::call(const json& request) const {
     auto reply = call_if_running(request);
     if (!reply) return reply.error();
-    if (!*reply) return Error{"no daemon running (nodeedge start launches it)"};
+    if (!*reply) return no_daemon_error();
     return std::move(**reply);
 }
 

@@ -15,6 +15,9 @@ namespace ne::cli {
 // $NODEEDGE_HOME (or ~/.nodeedge) made absolute, so a daemon that changes directory agrees.
 std::string resolve_home();
 
+// What every verb that needs the daemon ends with when none runs (kind no_daemon: exit 3).
+Error no_daemon_error();
+
 class Client {
 public:
     explicit Client(std::string home);
@@ -22,7 +25,7 @@ public:
     // The reply's data (the daemon's {"ok": false, "error"} becomes an Error carrying it), or
     // nullopt when no daemon is running; nothing is started.
     Result<std::optional<nlohmann::json>> call_if_running(const nlohmann::json& request) const;
-    // As call_if_running, but no daemon is an Error that says so.
+    // As call_if_running, but no daemon is an Error that says so (no_daemon_error()).
     Result<nlohmann::json> call(const nlohmann::json& request) const;
     // As call, but first starts the daemon when none runs (start, resurrect): creates the home
     // folder (0700), execs this binary's `daemon`, and waits up to 10 s for its socket.

@@ -26,6 +26,8 @@ fs::path absolute_from(const fs::path& cwd, const std::string& typed) {
 }
 
 // A reply that carries workers is shown as the status table; otherwise the action is confirmed.
+// A reply with workers is shown as the status table, followed by what the daemon noted (an app
+// that `start` found already running); one without, as `done`.
 Status print_outcome(const json& reply, const std::string& done) {
     if (!reply.contains("workers")) {
         print(done + "\n");
@@ -34,6 +36,9 @@ Status print_outcome(const json& reply, const std::string& done) {
     auto view = parse_status(reply);
     if (!view) return view.error();
     print(render_status(*view, terminal_style()));
+    if (auto notes = reply.find("notes"); notes != reply.end() && notes->is_array())
+        for (const auto& note : *notes)
+            if (note.is_string()) print(note.get<std::string>() + "\n");
     return {};
 }
 
@@ -51,6 +56,7 @@ Result<json> start_request(const StartCmd& c, const fs::path& cwd) {
     if (!c.name.empty()) args["name"] = c.name;
     if (!c.only.empty()) args["only"] = c.only;
     if (c.port > 0) args["port"] = c.port;
+    if (c.no_retry) args["no_retry"] = true;
     return control::request("start", std::move(args));
 }
 
@@ -90,20 +96,11 @@ Status run(const ScaleCmd& c) {
 }
 
 Status run(const StatusCmd& c) {
-    auto reply = Client(resolve_home()).call_if_running(control::request("status"));
+    auto reply = Client(resolve_home()).call(control::request("status"));
     if (!reply) return reply.error();
-    StatusView view;
-    if (*reply) {
-        auto parsed = parse_status(**reply);
-        if (!parsed) return parsed.error();
-        view = std::move(*parsed);
-    }
-    if (c.json) {
-        print(render_workers_json(view.workers));
-        return {};
-    }
-    print(render_status(view, terminal_style()));
-    if (!*reply) print("no daemon running\n");
+    auto view = parse_status(*reply);
+    if (!view) return view.error();
+    print(c.json ? render_workers_json(view->workers) : render_status(*view, terminal_style()));
     return {};
 }
 
@@ -139,12 +136,8 @@ Status run(const ResurrectCmd&) {
 
 Status run(const KillCmd&) {
     Client client(resolve_home());
-    auto reply = client.call_if_running(control::request("kill"));
+    auto reply = client.call(control::request("kill"));
     if (!reply) return reply.error();
-    if (!*reply) {
-        print("no daemon running\n");
-        return {};
-    }
     if (auto s = client.wait_until_gone(kKillWait); !s) return s;
     print("daemon stopped\n");
     return {};

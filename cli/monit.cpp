@@ -122,6 +122,10 @@ std::string render_monit(const StatusView& view, const Style& style, const std::
 
 Status run(const MonitCmd&) {
     Client client(resolve_home());
+    // Nothing to watch: said as every verb that needs the daemon says it, before the screen is
+    // taken. A daemon that goes away later is shown in the frame until the user quits.
+    if (auto first = client.call_if_running(ipc::control::request("status")); !first) return first.error();
+    else if (!*first) return no_daemon_error();
     Style style = terminal_style();
     TerminalGuard term;
     g_quit = 0;

@@ -11,14 +11,19 @@
 namespace ne {
 
 struct Error {
+    // Failures that whoever reports the error must tell apart: the CLI exits 3 on no_daemon (as
+    // `systemctl status` does for a unit that is not running), 1 on anything else.
+    enum class Kind : unsigned char { failed, no_daemon };
+
     std::string message;
+    Kind kind = Kind::failed;
 
     // "connect 127.0.0.1:3000: Connection refused" from a context and an errno.
     static Error from_errno(const std::string& context, int err = errno) {
         return Error{context + ": " + std::strerror(err)};
     }
     // Prefix more context: err.wrap("api:1") -> "api:1: <message>".
-    Error wrap(const std::string& context) const { return Error{context + ": " + message}; }
+    Error wrap(const std::string& context) const { return Error{context + ": " + message, kind}; }
 };
 
 template <typename T>

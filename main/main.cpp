@@ -1,6 +1,6 @@
 // nodeedge, the one binary: picks the role this process plays, then runs it. The CLI parses
 // the command line and runs one command, exiting 0 (done), 1 (failed, with a one-line reason on
-// stderr) or 2 (usage error); `daemon` runs the supervisor and the hidden `__proxy-worker`
+// stderr), 2 (usage error) or 3 (the verb needs the daemon and none runs; README's table); `daemon` runs the supervisor and the hidden `__proxy-worker`
 // (which the daemon execs) a proxy worker. Those three libraries know nothing of each other:
 // this folder alone links them together.
 #include <cstdio>
@@ -28,6 +28,8 @@ struct Overloaded : F... {
 template <typename... F>
 Overloaded(F...) -> Overloaded<F...>;
 
+constexpr int kExitNoDaemon = 3;
+
 int fail(std::string reason) {
     // One line, whatever the message carried, so scripts can read it.
     for (char& ch : reason) {
@@ -46,7 +48,9 @@ int dispatch(const ne::cli::Command& command) {
             },
             [](const auto& c) {
                 ne::Status s = ne::cli::run(c);
-                return s ? 0 : fail(s.error().message);
+                if (s) return 0;
+                const int code = fail(s.error().message);
+                return s.error().kind == ne::Error::Kind::no_daemon ? kExitNoDaemon : code;
             },
         },
         command);

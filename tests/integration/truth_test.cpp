@@ -1,7 +1,14 @@
 // What `start` and `status` report is what is: a program already listening on an app's port is
-// refused by name and pid, never taken for a ready worker or sent the proxy's clients.
+// refused by name and pid, never taken for a ready worker or sent the proxy's clients; a worker
+// that crashes before it is ready is retried as PM2 does; a second `start` of a running app
+// changes nothing and says so; every verb's exit status, with and without a daemon, is the
+// README's.
 #include <sys/socket.h>
+#include <signal.h>
 #include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
 
 #include "integration/harness.h"
 #include "ipc/unique_fd.h"
@@ -61,6 +68,125 @@ TEST_F(TruthTest, AForeignListenerOnAnAppsPortIsRefusedByPidAndNeverServed) {
     }
     EXPECT_LT(::accept4(foreign.get(), nullptr, nullptr, SOCK_CLOEXEC), 0);
     EXPECT_EQ(errno, EAGAIN);
+}
+
+constexpr const char* kFailsFirst = R"([[apps]]
+name = "db"
+script = "${APPS}/fails_first.js"
+port = ${PORT}
+max_restarts = ${MAX}
+exp_backoff_restart_delay = "50ms"
+env = { COUNT_FILE = "${COUNT}", FAIL_STARTS = "2" }
+)";
+
+TEST_F(TruthTest, ACrashBeforeReadyIsRetriedUpToMaxRestarts) {
+    const int port = free_port();
+    const auto file = write_file("db.toml", kFailsFirst,
+                                 {{"PORT", std::to_string(port)}, {"MAX", "3"}, {"COUNT", dir() + "/count"}});
+    const RunResult r = run("start", file);
+    track_processes();
+    ASSERT_EQ(r.code, 0) << "two exits before ready, then it listens: " << r.out << r.err;
+    const auto rows = workers_of("db");
+    ASSERT_EQ(rows.size(), 1u);
+    EXPECT_EQ(rows[0].value("status", ""), "online");
+    EXPECT_EQ(rows[0].value("restarts", -1), 2) << rows[0].dump();
+    EXPECT_EQ(read_file(dir() + "/count"), "3");
+}
+
+TEST_F(TruthTest, ACrashBeforeReadyPastMaxRestartsOrWithNoRetryFailsTheStart) {
+    const int port = free_port();
+    const auto file = write_file("db.toml", kFailsFirst,
+                                 {{"PORT", std::to_string(port)}, {"MAX", "1"}, {"COUNT", dir() + "/count"}});
+    RunResult r = run("start", file);
+    track_processes();
+    EXPECT_EQ(r.code, 1) << r.out << r.err;
+    EXPECT_NE(r.err.find("db:0 exited with code 1 before becoming ready, after 1 restarts (max_restarts 1)"),
+              std::string::npos)
+        << r.err;
+    EXPECT_EQ(read_file(dir() + "/count"), "2");
+    ASSERT_EQ(run("delete", "db").code, 0);
+
+    ASSERT_TRUE(std::filesystem::remove(dir() + "/count"));
+    r = run("start", file, "--no-retry");
+    EXPECT_EQ(r.code, 1) << r.out << r.err;
+    EXPECT_NE(r.err.find("db:0 exited with code 1 before becoming ready (--no-retry)"), std::string::npos) << r.err;
+    EXPECT_EQ(read_file(dir() + "/count"), "1");
+}
+
+TEST_F(TruthTest, StartOfARunningAppChangesNeitherItNorItsStoredConfig) {
+    const int port = free_port_range(2);
+    const int listen = free_port();
+    const std::map<std::string, std::string> vars{{"PORT", std::to_string(port)}, {"LISTEN", std::to_string(listen)}};
+    ASSERT_EQ(run("start", write_file("eco.toml", kProxiedEcho, vars)).code, 0);
+    track_processes();
+
+    const RunResult again = run("start", dir() + "/eco.toml", "-i", "1");
+    EXPECT_EQ(again.code, 0) << again.out << again.err;
+    EXPECT_NE(again.out.find("echo is already running; start changed nothing"), std::string::npos) << again.out;
+    EXPECT_EQ(workers_of("echo").size(), 2u);
+
+    // What a daemon that crashed brings back: still two workers.
+    const pid_t daemon = daemon_pid();
+    ASSERT_GT(daemon, 0);
+    ::kill(daemon, SIGKILL);
+    ASSERT_TRUE(wait_until([&] { return !process_ref(daemon); }, 10s));
+    // The next start brings up a new daemon, which restores the running config first.
+    const RunResult after = run("start", dir() + "/eco.toml");
+    EXPECT_EQ(after.code, 0) << after.out << after.err;
+    track_processes();
+    EXPECT_TRUE(wait_until(
+        [&] {
+            auto rows = workers_of("echo");
+            return rows.size() == 2 && std::all_of(rows.begin(), rows.end(),
+                                                   [](const json& r) { return r.value("status", "") == "online"; });
+        },
+        30s))
+        << status_json().dump(2);
+}
+
+// Every verb as a new user meets it: without a daemon, the verbs that need one exit 3 with one
+// line; with one, success is 0, a failure 1, a usage error 2.
+TEST_F(TruthTest, EveryVerbsExitStatusWithAndWithoutADaemon) {
+    const int port = free_port_range(2);
+    const int listen = free_port();
+    const auto file = write_file("eco.toml", kProxiedEcho,
+                                 {{"PORT", std::to_string(port)}, {"LISTEN", std::to_string(listen)}});
+    const auto bad = write_file("bad.toml", "[[apps]]\nname = \"x\"\nscript = 3\n");
+    struct Verb {
+        std::vector<std::string> args;
+        int code;
+    };
+    auto check_all = [&](const std::vector<Verb>& verbs) {
+        for (const auto& v : verbs) {
+            const RunResult r = run_args(v.args);
+            std::string shown;
+            for (const auto& a : v.args) shown += a + " ";
+            EXPECT_EQ(r.code, v.code) << shown << "\nstdout: " << r.out << "\nstderr: " << r.err;
+            if (v.code == 3) {
+                EXPECT_EQ(r.out, "") << shown;
+                EXPECT_EQ(r.err, "nodeedge: no daemon running (nodeedge start launches it)\n") << shown;
+            }
+        }
+    };
+    check_all({
+        {{"status"}, 3}, {{"ls"}, 3}, {{"status", "--json"}, 3}, {{"monit"}, 3}, {{"kill"}, 3},
+        {{"stop", "echo"}, 3}, {{"restart", "all"}, 3}, {{"reload", "echo"}, 3}, {{"delete", "echo"}, 3},
+        {{"scale", "echo", "3"}, 3}, {{"describe", "echo"}, 3}, {{"flush"}, 3}, {{"save"}, 3},
+        {{"logs", "echo", "--lines", "1"}, 1}, {{"check", file}, 0}, {{"check", bad}, 1},
+        {{"--version"}, 0}, {{"frobnicate"}, 2}, {{"start"}, 2}, {{"start", file, "--bogus"}, 2},
+        {{"start", dir() + "/missing.toml"}, 1},
+    });
+    EXPECT_EQ(daemon_pid(), 0) << "a verb that needs the daemon started one";
+
+    ASSERT_EQ(run("start", file).code, 0);
+    track_processes();
+    check_all({
+        {{"status"}, 0}, {{"status", "--json"}, 0}, {{"describe", "echo"}, 0}, {{"describe", "nope"}, 1},
+        {{"scale", "echo", "3"}, 0}, {{"restart", "echo"}, 0}, {{"reload", "echo"}, 0}, {{"reload", bad}, 1},
+        {{"flush"}, 0}, {{"save"}, 0}, {{"stop", "nope"}, 1}, {{"scale", "echo", "x"}, 2},
+        {{"stop", "echo"}, 0}, {{"delete", "echo"}, 0}, {{"kill"}, 0},
+    });
+    check_all({{{"status"}, 3}});
 }
 
 }  // namespace
