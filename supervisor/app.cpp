@@ -150,6 +150,9 @@ std::shared_ptr<Replacement> App::replace(int instance, const std::string& reaso
     Worker& nw = add_worker(instance, port, slots_[static_cast<size_t>(instance)]);
     r->new_id = nw.id();
     replacements_.push_back(r);
+    // The old worker still serves: a replacement that crashes before it is ready fails the
+    // reload at once (reported, the old one kept) rather than being retried for minutes.
+    nw.no_retry_before_ready();
     nw.start();
     on_state_change(nw);
     return r;

@@ -193,16 +193,15 @@ void Worker::on_health(bool ok, const std::string& detail) {
 void Worker::schedule_restart() {
     auto uptime = duration_cast<milliseconds>(steady_clock::now() - started_);
     // A crash before the first ready is retried like any other, as PM2 does (a database that
-    // is not up yet at boot), unless `start --no-retry` asked to hear of it at once.
+    // is not up yet at boot), unless the caller wants to hear of it at once (no_retry_before_ready).
     auto delay = ever_ready_ || !no_retry_ ? policy_.on_exit(uptime) : std::nullopt;
     if (!delay) {
         const std::string tries = std::to_string(restarts_) + " restarts";
-        if (!ever_ready_)   // last_error_ says how it ended before becoming ready
-            last_error_ += no_retry_ ? " (--no-retry)" : ", after " + tries + " (max_restarts " +
-                                                              std::to_string(app_->max_restarts) + ")";
-        else
-            last_error_ = label() + ": giving up after " + tries + ", the last " +
-                          std::to_string(app_->max_restarts) + " unstable (errored)";
+        const std::string max = std::to_string(app_->max_restarts);
+        if (ever_ready_)
+            last_error_ = label() + ": giving up after " + tries + ", the last " + max + " unstable (errored)";
+        else if (!no_retry_)   // last_error_ already says how it ended before becoming ready
+            last_error_ += ", after " + tries + " (max_restarts " + max + ")";
         host_.event(*this, "errored", last_error_);
         on(Event::GiveUp, "max_restarts reached");
         return;

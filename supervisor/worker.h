@@ -71,8 +71,8 @@ public:
     uint64_t memory_bytes() const { return rss_; }
     bool ever_ready() const { return ever_ready_; }
     const std::string& last_error() const { return last_error_; }
-    // `start --no-retry`: a crash before the first ready ends in errored at once instead of
-    // being restarted up to max_restarts.
+    // A crash before the first ready ends in errored at once instead of being restarted up to
+    // max_restarts: `start --no-retry`, and every replacement (the worker it replaces serves on).
     void no_retry_before_ready() { no_retry_ = true; }
     std::string label() const;           // "api:1"
 

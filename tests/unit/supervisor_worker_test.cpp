@@ -318,7 +318,7 @@ std::vector<Row> rows() {
         {"crash before ready with --no-retry: errored at once", "exit 1", {},
          {no_retry(), start(), wait_state(S::Errored)},
          {S::Launching, S::Errored},
-         {"start", "exit", "errored"}, 0, "w:0 exited with code 1 before becoming ready (--no-retry)"},
+         {"start", "exit", "errored"}, 0, "w:0 exited with code 1 before becoming ready"},
         {"killed before ready, max_restarts 0: errored at once", "kill -9 $$",
          [](config::App& a) { a.max_restarts = 0; },
          {start(), wait_state(S::Errored)},
