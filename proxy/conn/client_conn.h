@@ -27,6 +27,7 @@
 #include "ipc/unique_fd.h"
 #include "proxy/conn/access_record.h"
 #include "proxy/conn/connection.h"
+#include "proxy/conn/expanded_headers.h"
 #include "proxy/conn/request_plan.h"
 #include "proxy/conn/zone_context.h"
 #include "proxy/cache/step.h"
@@ -189,9 +190,7 @@ private:
     size_t tried_count_ = 0;
     size_t max_tries_ = 1;
     std::unique_ptr<Tunnel> tunnel_;
-    std::string proxy_header_text_;             // reused: expanded proxy_headers values
-    std::vector<Header> proxy_header_views_;    // reused: views into proxy_header_text_
-    std::vector<size_t> proxy_header_ends_;     // reused: where each value ends in the text
+    ExpandedHeaders proxy_headers_;
     GzipStep gzip_;
     FileBody file_body_;                        // Phase::file
     CacheStep cache_;

@@ -37,19 +37,7 @@ void ClientConn::prepare_upstream(const RequestFacts& facts) {
     req.content_length = parser_.content_length();
     if (!lp.proxy_headers.empty()) {
         HostBuffer host;
-        const RequestVars vars = request_vars(facts, srv, plan_.authority, host);
-        proxy_header_text_.clear();
-        proxy_header_ends_.clear();
-        for (const auto& h : lp.proxy_headers) {
-            expand(h.value, vars, proxy_header_text_);
-            proxy_header_ends_.push_back(proxy_header_text_.size());
-        }
-        // Views once the text has stopped growing.
-        proxy_header_views_.clear();
-        const std::string_view text = proxy_header_text_;
-        for (size_t i = 0, at = 0; i < lp.proxy_headers.size(); at = proxy_header_ends_[i++])
-            proxy_header_views_.push_back({lp.proxy_headers[i].name, text.substr(at, proxy_header_ends_[i] - at)});
-        req.set_headers = proxy_header_views_;
+        req.set_headers = proxy_headers_.expand(lp.proxy_headers, request_vars(facts, srv, plan_.authority, host));
     }
     upstream_head_.clear();
     write_upstream_request(req, upstream_head_);
