@@ -132,6 +132,7 @@ struct Row {
     bool expect_continue = false;
     bool head_request = false;
     bool cache = false;
+    bool no_config = false;          // before the first config arrived
 };
 
 Decision rejected(uint32_t retry_after_s) {
@@ -156,13 +157,20 @@ protected:
         ASSERT_TRUE(tls_testing::write_test_cert(dir_.file("b.pem"), dir_.file("b.key"), "b.test"));
         auto cfg = config::load_string(kPlanConfig, dir_.file("ecosystem.toml"));
         ASSERT_TRUE(cfg.ok()) << cfg.error().message;
+        // A `return` that does not parse cannot come from a file (load rejects it), only from a
+        // payload the proxy reads again: the snapshot logs it and the location answers 500.
+        config::Location broken;
+        broken.exact = true;
+        broken.path = "/broken";
+        broken.return_ = "not a return";
+        cfg->servers[0].locations.push_back(broken);
         auto snap = build_snapshot(config::to_json(*cfg), pools_, nullptr);
         ASSERT_TRUE(snap.ok()) << snap.error().message;
         snap_ = *snap;
     }
 
     // Plans `request` as a row's connection would; the row's expectations are checked by the caller.
-    void plan(const Row& row, const Snapshot* snap, RequestPlan& out) {
+    void plan(const Row& row, RequestPlan& out) {
         parser_.begin();
         ASSERT_EQ(parser_.parse_head(row.request), MessageParser::Progress::head_complete) << row.what;
         context_.decision = row.zone;
@@ -174,7 +182,7 @@ protected:
         facts.request_id = "rid-1";
         facts.served = row.served;
         facts.quitting = row.quitting;
-        plan_request(facts, snap, context_, out);
+        plan_request(facts, row.no_config ? nullptr : snap_.get(), context_, out);
     }
 
     config::testing::TestDir dir_;
@@ -192,6 +200,8 @@ std::string header_text(const RequestPlan& p) {
 
 TEST_F(RequestPlanTest, Table) {
     const std::vector<Row> rows = {
+        {.what = "no config yet", .request = "GET / HTTP/1.1\r\nHost: a.test\r\n\r\n", .action = Action::respond,
+         .status = 503, .server = -1, .no_config = true},
         {.what = "CONNECT is refused and closes", .request = "CONNECT a.test:443 HTTP/1.1\r\nHost: a.test\r\n\r\n",
          .action = Action::respond, .status = 405, .keep_alive = false},
         {.what = "redirect_https on http keeps the TLS server's port",
@@ -270,13 +280,15 @@ TEST_F(RequestPlanTest, Table) {
          .header = "Location: https://b.test:8443/x", .server = 1},
         {.what = "an unknown host gets the first server", .request = "GET /files/a.txt HTTP/1.1\r\nHost: z.test\r\n\r\n",
          .action = Action::static_file, .status = 200},
+        {.what = "a `return` that did not parse", .request = "GET /broken HTTP/1.1\r\nHost: a.test\r\n\r\n",
+         .action = Action::respond, .status = 500},
         {.what = "a caching location", .request = "GET /cached/x HTTP/1.1\r\nHost: a.test\r\n\r\n",
          .action = Action::proxy, .cache = true},
     };
     for (const Row& row : rows) {
         SCOPED_TRACE(row.what);
         RequestPlan p;
-        plan(row, snap_.get(), p);
+        plan(row, p);
         EXPECT_EQ(p.action, row.action);
         const int status = p.action == Action::static_file ? (p.files ? p.files->status : -1) : p.status;
         EXPECT_EQ(status, row.status);
@@ -291,48 +303,34 @@ TEST_F(RequestPlanTest, Table) {
     }
 }
 
-TEST_F(RequestPlanTest, NoConfigYetIs503AndKeepsTheConnection) {
-    RequestPlan p;
-    plan({.what = "no snapshot", .request = "GET / HTTP/1.1\r\nHost: a.test\r\n\r\n", .action = Action::respond},
-         nullptr, p);
-    EXPECT_EQ(p.action, Action::respond);
-    EXPECT_EQ(p.status, 503);
-    EXPECT_TRUE(p.keep_alive);
-    EXPECT_EQ(p.server, -1);
-}
-
 TEST_F(RequestPlanTest, TheRateKeyAndWhatTheLogSays) {
     RequestPlan p;
     const std::string_view req = "GET /limited/ HTTP/1.1\r\nHost: a.test\r\nX-Api-Key: k9\r\n\r\n";
-    plan({.what = "passed", .request = req, .action = Action::proxy, .zone = Decision{}}, snap_.get(), p);
+    plan({.what = "passed", .request = req, .action = Action::proxy, .zone = Decision{}}, p);
     EXPECT_EQ(context_.asked, "k9");
     EXPECT_EQ(p.rate, RequestRecord::RateLimit::passed);
-    plan({.what = "delayed", .request = req, .action = Action::proxy, .zone = delayed(5)}, snap_.get(), p);
+    plan({.what = "delayed", .request = req, .action = Action::proxy, .zone = delayed(5)}, p);
     EXPECT_EQ(p.rate, RequestRecord::RateLimit::delayed);
-    plan({.what = "rejected", .request = req, .action = Action::respond, .zone = rejected(1)}, snap_.get(), p);
+    plan({.what = "rejected", .request = req, .action = Action::respond, .zone = rejected(1)}, p);
     EXPECT_EQ(p.rate, RequestRecord::RateLimit::rejected);
     // The zone could not count it: it passes and the log says nothing of a limit.
-    plan({.what = "uncounted", .request = req, .action = Action::proxy}, snap_.get(), p);
+    plan({.what = "uncounted", .request = req, .action = Action::proxy}, p);
     EXPECT_EQ(p.action, Action::proxy);
     EXPECT_EQ(p.rate, RequestRecord::RateLimit::none);
     // Unlimited locations never ask the zone.
     const int asked = context_.asked_count;
-    plan({.what = "unlimited", .request = "GET / HTTP/1.1\r\nHost: a.test\r\n\r\n", .action = Action::proxy},
-         snap_.get(), p);
+    plan({.what = "unlimited", .request = "GET / HTTP/1.1\r\nHost: a.test\r\n\r\n", .action = Action::proxy}, p);
     EXPECT_EQ(context_.asked_count, asked);
 }
 
 TEST_F(RequestPlanTest, APlanIsReusedWithoutLeftovers) {
     RequestPlan p;
-    plan({.what = "file", .request = "GET /files/a.txt HTTP/1.1\r\nHost: a.test\r\n\r\n", .action = Action::static_file},
-         snap_.get(), p);
+    plan({.what = "file", .request = "GET /files/a.txt HTTP/1.1\r\nHost: a.test\r\n\r\n", .action = Action::static_file}, p);
     ASSERT_TRUE(p.files.has_value());
-    plan({.what = "return", .request = "GET /old HTTP/1.1\r\nHost: a.test\r\n\r\n", .action = Action::ret},
-         snap_.get(), p);
+    plan({.what = "return", .request = "GET /old HTTP/1.1\r\nHost: a.test\r\n\r\n", .action = Action::ret}, p);
     EXPECT_FALSE(p.files.has_value());
     EXPECT_EQ(p.text, "https://a.test/old");
-    plan({.what = "proxy", .request = "GET / HTTP/1.1\r\nHost: a.test\r\n\r\n", .action = Action::proxy},
-         snap_.get(), p);
+    plan({.what = "proxy", .request = "GET / HTTP/1.1\r\nHost: a.test\r\n\r\n", .action = Action::proxy}, p);
     EXPECT_TRUE(p.text.empty());
     EXPECT_TRUE(p.headers().empty());
 }
