@@ -25,8 +25,7 @@ void AccessRecord::output_cb(evbuffer*, const evbuffer_cb_info* info, void* self
     static_cast<AccessRecord*>(self)->out_bytes_ += info->n_added;
 }
 
-void AccessRecord::begin(std::string_view remote_addr, std::string_view listen) {
-    if (active_) return;
+void AccessRecord::start(std::string_view remote_addr, std::string_view listen) {
     rec_.reset();
     rec_.start = RequestRecord::Clock::now();
     rec_.remote_addr = remote_addr;

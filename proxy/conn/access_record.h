@@ -29,8 +29,11 @@ public:
     // The output is about to go with its connection.
     void stop_counting();
 
-    // A request's first byte arrived; nothing while a record is open already.
-    void begin(std::string_view remote_addr, std::string_view listen);
+    // A request's first byte arrived; nothing while a record is open already (checked on
+    // every read of a head, hence inline).
+    void begin(std::string_view remote_addr, std::string_view listen) {
+        if (!active_) start(remote_addr, listen);
+    }
     void head(const MessageParser& request, std::string_view request_id);
     void request_id(std::string_view id) { rec_.request_id = id; }
     void routed(int server, const config::Location* location) {
@@ -54,6 +57,7 @@ public:
                 std::string_view pool);
 
 private:
+    void start(std::string_view remote_addr, std::string_view listen);
     static void output_cb(evbuffer*, const evbuffer_cb_info* info, void* self);
 
     RequestRecord rec_;
