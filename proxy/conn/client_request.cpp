@@ -78,10 +78,6 @@ void ClientConn::handle_head() {
         prepare_upstream(facts);
     evbuffer_drain(input(), parser_.head_size());  // the views end here
 
-    if (plan_.action == RequestPlan::Action::respond) {
-        respond(plan_.status, true, plan_.headers());
-        return;
-    }
     if (plan_.delay_ms > 0) {
         phase_ = Phase::queued;  // the body (if any) waits in the input meanwhile
         arm(Timer::rate_delay, milliseconds{plan_.delay_ms});
@@ -104,7 +100,8 @@ void ClientConn::take_request_id() {
 void ClientConn::proceed() {
     switch (plan_.action) {
         case RequestPlan::Action::respond:
-            return;  // answered at the head
+            respond(plan_.status, true, plan_.headers());
+            return;
         case RequestPlan::Action::ret:
             answer_return();
             return;
