@@ -3,7 +3,9 @@
 // redirects, rate limiting, `return`, static files, proxying, upgrades, keep-alive) in one
 // pure function, so that every rule is unit-tested without sockets. ClientConn executes the
 // plan. State that lives outside the request (the shared rate-limit zone, the clock) comes
-// in through PlanContext.
+// in through PlanContext. The one look outside is a static file's: StaticFiles::plan opens
+// the file, so that the plan holds the very file it answers with (no window between the
+// check and the use).
 #pragma once
 
 #include <array>
