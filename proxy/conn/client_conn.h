@@ -3,6 +3,13 @@
 // body, keep-alive idle, keepalive_requests), routes each request, waits for a ready backend
 // when there is none, hands the request to an UpstreamConn (retrying another backend when
 // that is safe), relays the response, and turns into a Tunnel after a 101.
+//
+// What a request gets is decided by plan_request() (request_plan.h); this class carries the
+// bytes, runs the timers and executes the plan. Its parts, by job:
+//   client_conn.cpp      the socket's events, timers and closing
+//   client_request.cpp   reading heads, carrying out the plan, finishing a request
+//   client_upstream.cpp  the upstream leg: dispatch, retries, the upstream's callbacks, tunnels
+//   client_answer.cpp    the proxy's own answers: errors, `return`, static and cached files
 #pragma once
 
 #include <sys/socket.h>
@@ -18,7 +25,11 @@
 
 #include "ipc/event_ptr.h"
 #include "ipc/unique_fd.h"
+#include "proxy/conn/access_record.h"
 #include "proxy/conn/connection.h"
+#include "proxy/conn/expanded_headers.h"
+#include "proxy/conn/request_plan.h"
+#include "proxy/conn/zone_context.h"
 #include "proxy/cache/step.h"
 #include "proxy/static/file_body.h"
 #include "proxy/http/gzip.h"
@@ -26,10 +37,8 @@
 #include "proxy/conn/local_response.h"
 #include "proxy/upstream/pool.h"
 #include "proxy/upstream/relay.h"
-#include "proxy/log/request_record.h"
 #include "proxy/snapshot.h"
 #include "proxy/upstream/upstream_conn.h"
-#include "proxy/route/variables.h"
 
 namespace ne::proxy {
 
@@ -51,7 +60,7 @@ public:
 private:
     enum class Phase : uint8_t {
         head,        // reading a request head (or idle between requests)
-        queued,      // waiting for a ready backend
+        queued,      // waiting for a ready backend, a rate-limit delay or a cache fill
         proxying,    // an upstream connection serves the request
         tunnel,      // after a 101: raw bytes both ways
         file,        // a file's body read through a filter (gzip) as the client takes it
@@ -61,7 +70,16 @@ private:
     };
     enum class Timer : uint8_t { none, keepalive, header, queue, linger, rate_delay, cache_lock };
 
-    // libevent trampolines
+    static constexpr MessageParser::Limits kRequestLimits{8192, 16384, 100};
+    // The largest head the parser may see before it has decided (see MessageParser's slack).
+    static constexpr size_t kMaxRequestHead = kRequestLimits.max_target + kRequestLimits.max_header_bytes + 4096;
+    // Reading from the client stays enabled; libevent suspends it by itself while this much
+    // input waits (a pipelined request, body bytes the upstream cannot take yet) and resumes
+    // once it is consumed. Toggling EV_READ around every request would cost two epoll_ctl
+    // calls each.
+    static constexpr size_t kMaxClientInput = kMaxRequestHead + 32 * 1024;
+
+    // ---- bytes and timers (client_conn.cpp) ----
     static void read_cb(bufferevent*, void* self);
     static void write_cb(bufferevent*, void* self);
     static void event_cb(bufferevent*, short what, void* self);
@@ -70,33 +88,40 @@ private:
     void on_write();
     void on_event(short what);
     void on_timer();
+    void arm(Timer t, std::chrono::milliseconds after);
+    void disarm();
+    void set_read_timeout(std::chrono::milliseconds t);
+    void close_after_flush();
+    void start_linger();
+    void close_now();
+    const config::Server* server() const;
+    evbuffer* input() const { return bufferevent_get_input(bev_.get()); }
+    evbuffer* output() const { return bufferevent_get_output(bev_.get()); }
 
-    // request cycle
+    // ---- the request: its head, its plan, its end (client_request.cpp) ----
     void next_request();
     void read_heads();
     void handle_head();
-    // Counts the request in its location's rate_limit bucket: 0 to go on now, a status to
-    // reject it with (Retry-After set), or `delay_ms_` set to hold it first.
-    int limit_rate(const RateRule& rule);
-    // What a routed request does once its head has left the input (after a rate-limit delay).
+    void take_request_id();
+    // Carries out plan_ once the head has left the input (after a rate-limit delay too).
     void proceed();
     void answer_return();
+    void finish_request();
+    void log_request();
+    std::string_view request_id() const { return {req_id_.data(), req_id_len_}; }
+
+    // ---- the upstream leg (client_upstream.cpp) ----
+    // While the head's views are valid: the request head for the backend, the body pump, the
+    // cache lookup.
+    void prepare_upstream(const RequestFacts& facts);
+    // The cache's clock: wall time, the same in every proxy worker.
+    static uint64_t cache_clock_ms();
+    void start_proxying();
     void dispatch();
     void pump_request_body();
-    void finish_request();
     void start_tunnel();
-    void serve_static(StaticPlan& plan);
-    void pump_file();
-    // Answers with a file's range (a static file, a cache file): copied behind the head when
-    // small (kCopiedFileBytes), else sendfile, or read through gzip when the response is
-    // compressed. `has_length`: the head states `length`. `preread`: the range's bytes when
-    // the caller read them already (a small cache file is read whole), else empty.
-    void send_file_answer(int status, std::span<const Header> headers, UniqueFd fd, std::string_view path,
-                          uint64_t offset, uint64_t length, bool body, bool has_length,
-                          std::string_view preread = {});
-    void serve_cached();
-    void start_proxying();
-
+    void drop_upstream();
+    void release_backend();
     // UpstreamConn::Owner
     void upstream_connected() override;
     void upstream_writable() override;
@@ -107,7 +132,7 @@ private:
     // PoolWaiter
     void on_backend_ready() override;
 
-    // endings
+    // ---- the proxy's own answers and files (client_answer.cpp) ----
     // `headers`: besides the error page's own (a static 405's Allow, a 416's Content-Range).
     void respond(int status, bool may_keep_alive = true, std::span<const Header> headers = {});
     void send_local(LocalResponse& r, bool may_keep_alive);
@@ -115,28 +140,16 @@ private:
     bool settle_keep_alive(bool may_keep_alive);
     // The proxy's own answer is queued whole: send it and go on to the next request.
     void end_local_response();
-    void drop_upstream();
-    void release_backend();
-    void close_after_flush();
-    void start_linger();
-    void close_now();
-    // The one place a finished request is reported: the access log (and metrics) read rec_.
-    // Called when the response is queued whole, when a tunnel closes, and when a connection
-    // closes under a request; at most once per request.
-    void log_request();
-    static void output_cb(evbuffer*, const evbuffer_cb_info* info, void* self);
-    // $host, $request_uri, ... of the current request, for `return` and `proxy_headers`.
-    // redirect_https: "https://host[:port]/target" (port: TlsContexts::https_port).
-    std::string_view https_location(std::string_view authority);
-    RequestVars request_vars(std::string_view authority);
-
-    void arm(Timer t, std::chrono::milliseconds after);
-    void disarm();
-    void set_read_timeout(std::chrono::milliseconds t);
-    const config::Server* server() const;
-    std::string_view request_id() const { return {req_id_.data(), req_id_len_}; }
-    evbuffer* input() const { return bufferevent_get_input(bev_.get()); }
-    evbuffer* output() const { return bufferevent_get_output(bev_.get()); }
+    void serve_static(StaticPlan& plan);
+    // Answers with a file's range (a static file, a cache file): copied behind the head when
+    // small (kCopiedFileBytes), else sendfile, or read through gzip when the response is
+    // compressed. `has_length`: the head states `length`. `preread`: the range's bytes when
+    // the caller read them already (a small cache file is read whole), else empty.
+    void send_file_answer(int status, std::span<const Header> headers, UniqueFd fd, std::string_view path,
+                          uint64_t offset, uint64_t length, bool body, bool has_length,
+                          std::string_view preread = {});
+    void serve_cached();
+    void pump_file();
 
     Runtime& rt_;
     BuffereventPtr bev_;
@@ -150,6 +163,7 @@ private:
     std::array<uint8_t, 16> hash_key_{};        // ip_hash: IPv4 /24 or IPv6 address
     size_t hash_key_len_ = 0;
     MessageParser parser_;
+    ZoneContext zone_context_;
     Phase phase_ = Phase::head;
     int served_ = 0;                            // requests answered on this connection
     bool quit_ = false;
@@ -159,17 +173,10 @@ private:
 
     // ---- the current request ----
     std::shared_ptr<const Snapshot> snap_;
-    int server_ = -1;
-    const config::Location* loc_ = nullptr;
-    LocationRoute route_;
+    RequestPlan plan_;                          // reused: what to do with it
     std::array<char, 200> req_id_{};
     size_t req_id_len_ = 0;
-    bool keep_alive_ = true;
-    bool http10_ = false;
-    bool head_request_ = false;
-    bool idempotent_ = false;
-    bool upgrade_ = false;
-    bool expect_continue_ = false;
+    bool keep_alive_ = true;                    // plan_.keep_alive, until the answer says otherwise
     bool sent_continue_ = false;
     bool body_started_ = false;                 // the upstream is connected; body may flow
     bool body_done_ = true;                     // the request body has been read whole
@@ -183,29 +190,13 @@ private:
     size_t tried_count_ = 0;
     size_t max_tries_ = 1;
     std::unique_ptr<Tunnel> tunnel_;
-    std::optional<StaticPlan> files_;           // a static answer decided, not sent yet
-    uint64_t delay_ms_ = 0;                     // rate_limit: hold the request this long
-    std::array<char, 12> retry_after_{};        // rate_limit: Retry-After of a rejection
-    std::string return_text_;                   // reused: an expanded `return` URL or text
-    std::string proxy_header_text_;             // reused: expanded proxy_headers values
-    std::vector<Header> proxy_header_views_;    // reused: views into proxy_header_text_
-    std::vector<size_t> proxy_header_ends_;     // reused: where each value ends in the text
-    std::array<char, 256> host_buf_{};          // $host, normalised
-    std::string https_location_;                // redirect_https: where to
-
-    // ---- what log_request() reports ----
-    RequestRecord rec_;
-    bool rec_active_ = false;                   // a request began and is not reported yet
-    uint64_t out_bytes_ = 0;                    // every byte queued to the client so far
-    uint64_t out_mark_ = 0;                     // out_bytes_ when the current request began
-    uint64_t head_bytes_ = 0;                   // the current response's head
-    RequestRecord::Clock::time_point up_start_{};
-    evbuffer* counted_out_ = nullptr;           // the output output_cb counts
-    evbuffer_cb_entry* out_cb_ = nullptr;
+    ExpandedHeaders proxy_headers_;
     GzipStep gzip_;
     FileBody file_body_;                        // Phase::file
     CacheStep cache_;
     CacheStep::Action cache_action_ = CacheStep::Action::proxy;
+    // After bev_ and tunnel_: it stops counting their output before they go.
+    AccessRecord record_;
 };
 
 }  // namespace ne::proxy

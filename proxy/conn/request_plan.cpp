@@ -1,0 +1,154 @@
+#include "proxy/conn/request_plan.h"
+
+#include <charconv>
+
+#include "proxy/http/forward_headers.h"
+#include "proxy/route/router.h"
+
+namespace ne::proxy {
+
+const config::Server kUnclaimedServer{};
+
+namespace {
+
+bool idempotent_method(llhttp_method_t m) {
+    return m == HTTP_GET || m == HTTP_HEAD || m == HTTP_OPTIONS || m == HTTP_PUT || m == HTTP_DELETE;
+}
+
+StaticRequest static_request(const MessageParser& p) {
+    return {p.method_name(), p.target(), p.header("if-none-match"), p.header("if-modified-since"),
+            p.header("range"), p.header("if-range")};
+}
+
+void answer(RequestPlan& plan, int status) {
+    plan.action = RequestPlan::Action::respond;
+    plan.status = status;
+}
+
+// CONNECT and an announced body over the limit: what follows the head is not a request whose
+// start can be found, so the connection closes after the answer.
+void refuse(RequestPlan& plan, int status) {
+    answer(plan, status);
+    plan.keep_alive = false;
+}
+
+}  // namespace
+
+void RequestPlan::clear() {
+    action = Action::respond;
+    status = 0;
+    text.clear();
+    files.reset();
+    server = -1;
+    location = nullptr;
+    route = {};
+    authority = {};
+    delay_ms = 0;
+    rate = RequestRecord::RateLimit::none;
+    keep_alive = head_request = http10 = idempotent = expect_continue = cache = false;
+    header_ = {};
+}
+
+RequestVars request_vars(const RequestFacts& facts, const config::Server& server, std::string_view authority,
+                         HostBuffer& host_buf) {
+    std::string_view host = authority.empty() ? facts.head->header("host") : authority;
+    if (host.empty()) host = server.server_name.empty() ? std::string_view{} : std::string_view(server.server_name.front());
+    RequestVars v;
+    v.scheme = facts.scheme;
+    v.host = normalize_host(host, host_buf.data(), host_buf.size());
+    v.target = split_target(facts.head->target()).origin;
+    v.remote_addr = facts.remote_addr;
+    v.request_id = facts.request_id;
+    const size_t colon = facts.listen.rfind(':');
+    v.server_port = colon == std::string_view::npos ? std::string_view{} : facts.listen.substr(colon + 1);
+    return v;
+}
+
+namespace {
+
+// Counts the request in its location's bucket: false when it is rejected (planned as such).
+bool admit(const RequestFacts& f, const RateRule& rule, PlanContext& context, RequestPlan& plan,
+           Header& retry_after) {
+    const std::string_view key = rule.header.empty() ? f.remote_addr : f.head->header(rule.header);
+    if (key.empty()) return true;  // nginx: an empty key is not limited
+    const std::optional<Decision> d = context.rate(rule, key);
+    if (!d) return true;
+    if (d->reject) {
+        plan.rate = RequestRecord::RateLimit::rejected;
+        auto [end, ec] = std::to_chars(plan.retry_after.data(), plan.retry_after.data() + plan.retry_after.size() - 1,
+                                       d->retry_after_s);
+        *end = '\0';
+        retry_after = {"Retry-After", plan.retry_after.data()};
+        answer(plan, rule.status);
+        return false;
+    }
+    plan.delay_ms = d->delay_ms;
+    plan.rate = d->delay_ms > 0 ? RequestRecord::RateLimit::delayed : RequestRecord::RateLimit::passed;
+    return true;
+}
+
+}  // namespace
+
+void plan_request(const RequestFacts& f, const Snapshot* snap, PlanContext& context, RequestPlan& plan) {
+    plan.clear();
+    const MessageParser& head = *f.head;
+    const llhttp_method_t method = head.method();
+    plan.http10 = head.http_minor() == 0;
+    plan.head_request = method == HTTP_HEAD;
+    plan.idempotent = idempotent_method(method);
+    plan.keep_alive = head.keep_alive() && !f.quitting;
+    if (!snap) return answer(plan, 503);
+
+    plan.authority = split_target(head.target()).authority;
+    plan.server = snap->routes.server_for(f.listen, plan.authority.empty() ? head.header("host") : plan.authority);
+    const config::Server& srv = plan.server >= 0 ? *snap->server(plan.server) : kUnclaimedServer;
+    if (f.served + 1 >= srv.keepalive_requests) plan.keep_alive = false;
+    if (method == HTTP_CONNECT) return refuse(plan, 405);
+    if (srv.redirect_https && f.scheme != "https") {
+        HostBuffer host;
+        const RequestVars v = request_vars(f, srv, plan.authority, host);
+        const int port = snap->tls.https_port(plan.server);
+        plan.text.assign("https://").append(v.host);
+        if (port != 443) plan.text.append(":").append(std::to_string(port));
+        plan.text.append(v.target);
+        plan.header_ = {"Location", plan.text};
+        return answer(plan, 301);
+    }
+    if (head.framing() == Framing::length && head.content_length() > srv.client_max_body_size)
+        return refuse(plan, 413);
+    const int li = snap->routes.location_for(plan.server, target_path(head.target()));
+    if (li < 0) return answer(plan, 404);
+
+    plan.location = &srv.locations[static_cast<size_t>(li)];
+    plan.route = snap->locations[static_cast<size_t>(plan.server)][static_cast<size_t>(li)];
+    const LocationPlan& lp = *plan.route.plan;
+    if (lp.rate && !admit(f, *lp.rate, context, plan, plan.header_)) return;
+    if (lp.ret) {
+        plan.action = RequestPlan::Action::ret;
+        plan.status = lp.ret->code;
+        HostBuffer host;
+        expand(lp.ret->text, request_vars(f, srv, plan.authority, host), plan.text);
+        if (lp.ret->redirect()) plan.header_ = {"Location", plan.text};
+        return;
+    }
+    const bool readable = method == HTTP_GET || method == HTTP_HEAD;
+    if (plan.route.files && (readable || !plan.route.pool)) {
+        plan.files = plan.route.files->plan(static_request(head), context.now());
+        // Files and an app: like nginx's `try_files $uri @app`, only a file that exists is
+        // served here; a missing one (or a directory) is the app's.
+        if (!plan.route.pool || !plan.files->missing) {
+            plan.action = RequestPlan::Action::static_file;
+            return;
+        }
+        plan.files.reset();
+    }
+    if (!plan.route.pool) return answer(plan, 500);  // a `return` that did not parse (logged when the config came)
+
+    plan.action = head.upgrade() && plan.location->websocket && method == HTTP_GET ? RequestPlan::Action::tunnel
+                                                                                  : RequestPlan::Action::proxy;
+    plan.expect_continue = head.framing() != Framing::none && !plan.http10 &&
+                           header_is(trim_ows(head.header("expect")), "100-continue");
+    plan.cache = plan.location->cache.enabled;
+}
+
+}  // namespace ne::proxy
