@@ -22,6 +22,8 @@
 //
 // A worker row: {id, name, instance, mode, pid, port, status, restarts, uptime_ms,
 //                cpu_percent, memory_bytes}  (SPEC.md's `status --json` fields).
+// `restarts` counts every restart of the instance, as PM2's ↺: crashes and requested ones
+// (restart, reload, memory limit, health check); each is a "restart" event with its reason.
 // proxy: {listen: ["127.0.0.1:8080", ...], connections, requests_per_sec,
 //         workers: [{pid, status}]}
 // An app: {name, requests_per_sec, p99_ms}. Rates and p99 are over the same last ten seconds

@@ -2,7 +2,8 @@
 // refused by name and pid, never taken for a ready worker or sent the proxy's clients; a worker
 // that crashes before it is ready is retried as PM2 does; a second `start` of a running app
 // changes nothing and says so; every verb's exit status, with and without a daemon, is the
-// README's; `status`'s p99 and request rates are what the app did.
+// README's; `status`'s p99 and request rates are what the app did; `restarts` counts every
+// restart, crash or requested.
 #include <sys/socket.h>
 #include <signal.h>
 #include <unistd.h>
@@ -261,6 +262,51 @@ TEST_F(TruthTest, StatusShowsTheP99AndTheRateTheAppServed) {
     std::smatch proxy;
     ASSERT_TRUE(std::regex_search(shown.out, proxy, std::regex(R"(proxy: .* ([0-9]+\.[0-9]) req/s)"))) << shown.out;
     EXPECT_EQ(proxy[1], app[1]) << shown.out;
+}
+
+// `restarts` counts every restart of an instance, as PM2's ↺ does, with its reason in describe.
+TEST_F(TruthTest, RestartsCountEveryRestartCrashOrRequested) {
+    const int port = free_port_range(2);
+    const int listen = free_port();
+    ASSERT_EQ(run("start", write_file("eco.toml", kProxiedEcho,
+                                      {{"PORT", std::to_string(port)}, {"LISTEN", std::to_string(listen)}}))
+                  .code,
+              0);
+    track_processes();
+    auto restarts = [&] {
+        std::vector<int> out;
+        for (const auto& r : workers_of("echo")) out.push_back(r.value("restarts", -1));
+        return out;
+    };
+    auto all_online = [&] {
+        auto rows = workers_of("echo");
+        return rows.size() == 2 &&
+               std::all_of(rows.begin(), rows.end(), [](const json& r) { return r.value("status", "") == "online"; });
+    };
+    EXPECT_EQ(restarts(), (std::vector<int>{0, 0}));
+
+    RunResult r = run("restart", "echo");
+    ASSERT_EQ(r.code, 0) << r.out << r.err;
+    EXPECT_EQ(restarts(), (std::vector<int>{1, 1}));
+
+    // A reload replaces each worker by a new one; the count goes on with the instance.
+    r = run("reload", "echo");
+    ASSERT_EQ(r.code, 0) << r.out << r.err;
+    track_processes();
+    EXPECT_EQ(restarts(), (std::vector<int>{2, 2}));
+
+    const int killed = workers_of("echo").at(0).value("pid", 0);
+    ASSERT_GT(killed, 0);
+    ASSERT_EQ(::kill(killed, SIGKILL), 0);
+    ASSERT_TRUE(wait_until([&] { return all_online() && workers_of("echo").at(0).value("pid", 0) != killed; }, 20s))
+        << status_json().dump(2);
+    track_processes();
+    EXPECT_EQ(restarts(), (std::vector<int>{3, 2}));
+
+    const RunResult d = run("describe", "echo");
+    ASSERT_EQ(d.code, 0) << d.err;
+    for (const char* why : {"restart requested", "reload, replacing pid", "after an unexpected exit"})
+        EXPECT_NE(d.out.find(why), std::string::npos) << why << "\n" << d.out;
 }
 
 }  // namespace
