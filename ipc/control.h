@@ -13,7 +13,7 @@
 //   reload   {target}    target: "all", an app name, or an absolute ecosystem.toml path
 //   restart  {target}    stop  {target}    delete {target}     target: "all" or an app name
 //   scale    {app, instances: int}
-//   status                                 -> {workers: [row...], proxy: {...}}
+//   status                                 -> {workers: [row...], proxy: {...}, apps: [...]}
 //   describe {app}                         -> {app: {...config}, workers: [row...], events: [...]}
 //   logs     {app?}                        -> {files: [{app, stream: "out"|"err", path}]}
 //   flush    {app?}
@@ -22,8 +22,13 @@
 //
 // A worker row: {id, name, instance, mode, pid, port, status, restarts, uptime_ms,
 //                cpu_percent, memory_bytes}  (SPEC.md's `status --json` fields).
+// `restarts` counts every restart of the instance, as PM2's ↺: crashes and requested ones
+// (restart, reload, memory limit, health check); each is a "restart" event with its reason.
 // proxy: {listen: ["127.0.0.1:8080", ...], connections, requests_per_sec,
 //         workers: [{pid, status}]}
+// An app: {name, requests_per_sec, p99_ms}. Rates and p99 are over the same last ten seconds
+// of the counters /metrics exposes; the proxy's counts every request it answered, an app's
+// those its workers answered (p99 of their upstream time).
 // An event: {ts_ms, worker: "api:1", kind: "start"|"exit"|"restart"|"memory"|"reload"|..., detail}
 #pragma once
 

@@ -1,5 +1,6 @@
 #include "ipc/messages.h"
 
+#include <algorithm>
 #include <stdexcept>
 
 namespace ne::ipc {
@@ -19,15 +20,31 @@ json header(const char* type) { return json{{"v", kVersion}, {"type", type}}; }
 json series_to_json(const RequestSeries& s) {
     return {{"k", s.kind == RequestSeries::Kind::upstream ? "u" : "l"},
             {"s", s.server}, {"n", s.name}, {"c", s.by_class}, {"b", s.latency},
-            {"sum", s.latency_sum}, {"cache", s.cache}, {"rl", s.rate_limit}};
+            {"sum", s.latency_sum}, {"bs", s.bucket_sum}, {"bq", s.bucket_sum_sq},
+            {"cache", s.cache}, {"rl", s.rate_limit}};
 }
 
-template <size_t N>
-void read_array(const json& j, const char* key, std::array<uint64_t, N>& out) {
+template <typename T, size_t N>
+void read_array(const json& j, const char* key, std::array<T, N>& out) {
     const json& a = j.at(key);
     if (!a.is_array() || a.size() != N)
         throw std::invalid_argument(std::string("series field '") + key + "' needs " + std::to_string(N) + " numbers");
-    for (size_t i = 0; i < N; ++i) out[i] = a[i].get<uint64_t>();
+    for (size_t i = 0; i < N; ++i) out[i] = a[i].get<T>();
+}
+
+// A proxy worker of an earlier build sends no per-bucket sums ("bs", "bq"). Its observations
+// are taken as spread evenly over each bucket (at the highest finite bound for +Inf), so that
+// quantiles of its counts come out as Prometheus' linear interpolation, as they did then.
+void spread_evenly(RequestSeries& s) {
+    const auto& bounds = kLatencyBuckets;
+    for (size_t i = 0; i < s.latency.size(); ++i) {
+        double n = static_cast<double>(s.latency[i]);
+        double lo = i == 0 ? 0 : bounds[i - 1];
+        double hi = i < bounds.size() ? bounds[i] : lo;
+        double mid = (lo + hi) / 2;
+        s.bucket_sum[i] = n * mid;
+        s.bucket_sum_sq[i] = n * (mid * mid + (hi - lo) * (hi - lo) / 12);
+    }
 }
 
 RequestSeries series_from_json(const json& j) {
@@ -38,6 +55,12 @@ RequestSeries series_from_json(const json& j) {
     read_array(j, "c", s.by_class);
     read_array(j, "b", s.latency);
     s.latency_sum = j.at("sum").get<double>();
+    if (j.contains("bs") || j.contains("bq")) {
+        read_array(j, "bs", s.bucket_sum);
+        read_array(j, "bq", s.bucket_sum_sq);
+    } else {
+        spread_evenly(s);
+    }
     read_array(j, "cache", s.cache);
     read_array(j, "rl", s.rate_limit);
     return s;
@@ -76,9 +99,23 @@ uint64_t RequestSeries::count() const {
     return n;
 }
 
+void RequestSeries::observe(int status, double seconds) {
+    ++by_class[static_cast<size_t>(std::clamp(status / 100, 1, 5) - 1)];
+    auto bucket = static_cast<size_t>(std::lower_bound(kLatencyBuckets.begin(), kLatencyBuckets.end(), seconds) -
+                                      kLatencyBuckets.begin());
+    ++latency[bucket];
+    latency_sum += seconds;
+    bucket_sum[bucket] += seconds;
+    bucket_sum_sq[bucket] += seconds * seconds;
+}
+
 void RequestSeries::add(const RequestSeries& o) {
     for (size_t i = 0; i < by_class.size(); ++i) by_class[i] += o.by_class[i];
-    for (size_t i = 0; i < latency.size(); ++i) latency[i] += o.latency[i];
+    for (size_t i = 0; i < latency.size(); ++i) {
+        latency[i] += o.latency[i];
+        bucket_sum[i] += o.bucket_sum[i];
+        bucket_sum_sq[i] += o.bucket_sum_sq[i];
+    }
     latency_sum += o.latency_sum;
     for (size_t i = 0; i < cache.size(); ++i) cache[i] += o.cache[i];
     for (size_t i = 0; i < rate_limit.size(); ++i) rate_limit[i] += o.rate_limit[i];

@@ -73,12 +73,19 @@ struct RequestSeries {
     std::array<uint64_t, 5> by_class{};                          // 1xx .. 5xx
     std::array<uint64_t, kLatencyBuckets.size() + 1> latency{};  // per bucket, last = +Inf
     double latency_sum = 0;      // seconds
+    // The sum and the sum of squares of the observations in each bucket (seconds, seconds²):
+    // the bucket's mean and spread, which place a quantile inside its bucket far closer than
+    // the bounds alone can (status' p99; /metrics exposes the Prometheus histogram only).
+    std::array<double, kLatencyBuckets.size() + 1> bucket_sum{};
+    std::array<double, kLatencyBuckets.size() + 1> bucket_sum_sq{};
     std::array<uint64_t, kCacheStatusNames.size()> cache{};
     std::array<uint64_t, kRateLimitResultNames.size()> rate_limit{};
 
     uint64_t count() const;      // requests counted (the sum of by_class)
     // Adds another worker's counters of the same series.
     void add(const RequestSeries& o);
+    // Counts one request: its HTTP status by class, and how long it took.
+    void observe(int status, double seconds);
     bool operator==(const RequestSeries&) const = default;
 };
 

@@ -76,7 +76,9 @@ std::vector<uint64_t> App::start() {
         else if (w->app_ptr() != cfg_) {
             // The config changed while it was stopped: a fresh worker picks it up.
             retired_.push_back(w->id());
-            w = &add_worker(i, cfg_->port + i, slots_[static_cast<size_t>(i)]);
+            Worker& fresh = add_worker(i, cfg_->port + i, slots_[static_cast<size_t>(i)]);
+            fresh.carry_restarts(*w);
+            w = &fresh;
         }
         started.push_back(w->id());
         w->start();
@@ -153,6 +155,8 @@ std::shared_ptr<Replacement> App::replace(int instance, const std::string& reaso
     // The old worker still serves: a replacement that crashes before it is ready fails the
     // reload at once (reported, the old one kept) rather than being retried for minutes.
     nw.no_retry_before_ready();
+    if (old) nw.carry_restarts(*old);
+    nw.count_restart(old && old->pid() > 0 ? reason + ", replacing pid " + std::to_string(old->pid()) : reason);
     nw.start();
     on_state_change(nw);
     return r;

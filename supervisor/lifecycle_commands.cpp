@@ -253,6 +253,7 @@ void LifecycleCommands::restart(const json& req, Reply reply) {
                     if (w->pid() > 0 || w->state() != State::Stopped) return false;
                 }
                 s.stopped = true;
+                w->count_restart("restart requested");
                 w->start();
                 return false;
             }

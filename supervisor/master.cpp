@@ -177,7 +177,9 @@ json Master::status_json() const {
     json rows = json::array();
     for (auto& a : apps_)
         for (Worker* w : a->workers()) rows.push_back(worker_row(running_, *a, *w));
-    return {{"workers", rows}, {"proxy", proxy_->status()}, {"apps", metrics_->app_rates()}};
+    json proxy = proxy_->status();
+    proxy["requests_per_sec"] = metrics_->proxy_requests_per_sec();
+    return {{"workers", rows}, {"proxy", std::move(proxy)}, {"apps", metrics_->app_rates()}};
 }
 
 // ---- loop plumbing ----------------------------------------------------------------------

@@ -26,6 +26,9 @@ public:
     // Why GET /health answers 503 (`stopping`: the daemon is shutting down); nullopt when ready.
     std::optional<std::string> unready_reason(bool stopping) const;
     nlohmann::json app_rates() const;                           // [{name, requests_per_sec, p99_ms}]
+    // Over the same window and from the same counters as app_rates(): the proxy's rate is
+    // every request it answered, so it is at least the sum of the apps'.
+    double proxy_requests_per_sec() const { return rates_.proxy_requests_per_sec(); }
     std::string systemd_status() const;                         // "2 apps, 5 workers online"
 
 private:

@@ -113,7 +113,7 @@ std::string render_prometheus(const MetricsInput& in) {
         for (State st : kStates)
             sample(o, "nodeedge_worker_state", fmt::format("{},state=\"{}\"", wl[i], to_string(st)),
                    in.workers[i].state == to_string(st) ? 1 : 0);
-    family(o, "nodeedge_worker_restarts", "gauge", "Times the worker's process was restarted.");
+    family(o, "nodeedge_worker_restarts", "gauge", "Restarts of the worker's instance, crashes and requested (restart, reload, memory limit, health check).");
     for (size_t i = 0; i < in.workers.size(); ++i) sample(o, "nodeedge_worker_restarts", wl[i], in.workers[i].restarts);
     family(o, "nodeedge_worker_memory_bytes", "gauge", "RSS of the worker and its children.");
     for (size_t i = 0; i < in.workers.size(); ++i) sample(o, "nodeedge_worker_memory_bytes", wl[i], in.workers[i].memory_bytes);

@@ -294,10 +294,7 @@ void ProxyWorkers::on_frame(pid_t pid, const std::string& payload) {
         auto it = procs_.find(pid);
         if (it == procs_.end()) return;
         Proc& p = it->second;
-        p.rps = static_cast<double>(s->requests - std::min(s->requests, p.prev_requests));
-        p.prev_requests = s->requests;
         p.connections = s->connections;
-        p.requests = s->requests;
         totals_.update(pid, *s);
     }
 }
@@ -375,13 +372,11 @@ std::vector<std::string> ProxyWorkers::listen_addresses() const { return order_;
 json ProxyWorkers::status() const {
     json workers = json::array();
     uint64_t conns = 0;
-    double rps = 0;
     for (auto& [pid, p] : procs_) {
         workers.push_back({{"pid", pid}, {"status", p.quitting ? "stopping" : "online"}});
         conns += p.connections;
-        rps += p.rps;
     }
-    return {{"listen", order_}, {"connections", conns}, {"requests_per_sec", rps}, {"workers", workers}};
+    return {{"listen", order_}, {"connections", conns}, {"workers", workers}};
 }
 
 }  // namespace ne::supervisor

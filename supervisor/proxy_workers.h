@@ -61,7 +61,8 @@ public:
     bool running() const { return !procs_.empty(); }
 
     std::vector<std::string> listen_addresses() const;
-    // {listen: [...], connections, requests_per_sec, workers: [{pid, status}]}
+    // {listen: [...], connections, workers: [{pid, status}]}; the request rate is the
+    // master's (MasterMetrics), over the same window as the apps' rates.
     nlohmann::json status() const;
     // Request counters summed over every proxy worker, past ones included.
     const ProxyTotals& totals() const { return totals_; }
@@ -75,9 +76,6 @@ private:
         std::unique_ptr<ipc::Channel> channel;
         UniqueFd log_socket;   // the access log's descriptor goes down here (ipc/fd_passing.h)
         uint64_t connections = 0;
-        uint64_t requests = 0;
-        uint64_t prev_requests = 0;
-        double rps = 0;
     };
     Result<pid_t> fork_one();
     // The cache's index zone and an empty $NODEEDGE_HOME/cache.

@@ -206,9 +206,13 @@ void Worker::schedule_restart() {
         on(Event::GiveUp, "max_restarts reached");
         return;
     }
-    ++restarts_;
-    host_.event(*this, "restart", "restarting in " + std::to_string(delay->count()) + " ms");
+    count_restart("after an unexpected exit, in " + std::to_string(delay->count()) + " ms");
     arm(restart_timer_, *delay, on_restart_timer);
+}
+
+void Worker::count_restart(const std::string& why) {
+    ++restarts_;
+    host_.event(*this, "restart", why);
 }
 
 void Worker::on_exit(int wait_status) {

@@ -50,6 +50,12 @@ public:
     Worker& operator=(const Worker&) = delete;
 
     void start();                        // from Stopped/Errored or new: spawn
+    // restarts() counts every restart of the instance, as PM2's ↺ does: a crash's, and one
+    // asked for (`restart`; a replacement for reload, memory limit or health check, which
+    // is a new Worker, so it carries on from its predecessor's count). `why` goes to the
+    // events, so describe tells them apart.
+    void count_restart(const std::string& why);
+    void carry_restarts(const Worker& previous) { restarts_ = previous.restarts_; }
     void on(Event e, const std::string& why = "");
     void on_exit(int wait_status);       // from the daemon's SIGCHLD loop
     // cpu % and rss; over max_memory_restart while online, asks the host for a replacement.

@@ -1,7 +1,5 @@
 #include "proxy/log/stats_table.h"
 
-#include <algorithm>
-
 namespace ne::proxy {
 
 static_assert(static_cast<size_t>(RequestRecord::RateLimit::passed) - 1 ==
@@ -17,15 +15,6 @@ std::pair<std::string, std::string> StatsTable::labels(const config::Server& srv
                          : !srv.listen.empty()    ? srv.listen.front().str()
                                                   : std::string();
     return {std::move(server), loc.exact ? "= " + loc.path : loc.path};
-}
-
-void StatsTable::observe(ipc::RequestSeries& s, int status, double seconds) {
-    int cls = std::clamp(status / 100, 1, 5);
-    ++s.by_class[static_cast<size_t>(cls - 1)];
-    const auto& bounds = ipc::kLatencyBuckets;
-    auto bucket = std::lower_bound(bounds.begin(), bounds.end(), seconds) - bounds.begin();
-    ++s.latency[static_cast<size_t>(bucket)];
-    s.latency_sum += seconds;
 }
 
 ipc::RequestSeries& StatsTable::location(const std::shared_ptr<const Snapshot>& snap, int server,
@@ -54,7 +43,7 @@ ipc::RequestSeries& StatsTable::location(const std::shared_ptr<const Snapshot>& 
 
 void StatsTable::count(const std::shared_ptr<const Snapshot>& snap, const RequestRecord& r, std::string_view upstream) {
     auto& loc = location(snap, r.server, r.location);
-    observe(loc, r.status, r.request_seconds);
+    loc.observe(r.status, r.request_seconds);
     if (r.rate_limit != RequestRecord::RateLimit::none)
         ++loc.rate_limit[static_cast<size_t>(r.rate_limit) - 1];
     if (upstream.empty() || r.upstream_seconds < 0) return;
@@ -64,7 +53,7 @@ void StatsTable::count(const std::shared_ptr<const Snapshot>& snap, const Reques
         it->second.kind = ipc::RequestSeries::Kind::upstream;
         it->second.name = upstream;
     }
-    observe(it->second, r.status, r.upstream_seconds);
+    it->second.observe(r.status, r.upstream_seconds);
 }
 
 void StatsTable::count_cache(const std::shared_ptr<const Snapshot>& snap, int server, const config::Location* loc,

@@ -38,8 +38,6 @@ public:
     // The labels of a location: its server's first server_name (else its first listen
     // address) and its path as written ("= /x" for an exact one).
     static std::pair<std::string, std::string> labels(const config::Server& srv, const config::Location& loc);
-    // Adds one observation to a series.
-    static void observe(ipc::RequestSeries& s, int status, double seconds);
 
 private:
     ipc::RequestSeries& location(const std::shared_ptr<const Snapshot>& snap, int server,

@@ -2,13 +2,17 @@
 // refused by name and pid, never taken for a ready worker or sent the proxy's clients; a worker
 // that crashes before it is ready is retried as PM2 does; a second `start` of a running app
 // changes nothing and says so; every verb's exit status, with and without a daemon, is the
-// README's.
+// README's; `status`'s p99 and request rates are what the app did; `restarts` counts every
+// restart, crash or requested.
 #include <sys/socket.h>
 #include <signal.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <filesystem>
+#include <memory>
+#include <regex>
+#include <thread>
 
 #include "integration/harness.h"
 #include "ipc/unique_fd.h"
@@ -29,6 +33,19 @@ listen = ["127.0.0.1:${LISTEN}"]
 [[servers.locations]]
 path = "/"
 app = "echo"
+)";
+
+constexpr const char* kProxiedSlow = R"([[apps]]
+name = "slow"
+script = "${APPS}/slow.js"
+port = ${PORT}
+
+[[servers]]
+listen = ["127.0.0.1:${LISTEN}"]
+
+[[servers.locations]]
+path = "/"
+app = "slow"
 )";
 
 class TruthTest : public IntegrationTest {};
@@ -187,6 +204,109 @@ TEST_F(TruthTest, EveryVerbsExitStatusWithAndWithoutADaemon) {
         {{"stop", "echo"}, 0}, {{"delete", "echo"}, 0}, {{"kill"}, 0},
     });
     check_all({{{"status"}, 3}});
+}
+
+// Every answer of the app takes 300 ms (slow.js sleeps, then answers): status' p99 for it is
+// that time, not the interpolation between the bucket's bounds (0.25, 0.5], and its req/s is
+// what the clients got over the same ten seconds, as is the proxy's (every request is the app's).
+TEST_F(TruthTest, StatusShowsTheP99AndTheRateTheAppServed) {
+    const int port = free_port();
+    const int listen = free_port();
+    ASSERT_EQ(run("start", write_file("slow.toml", kProxiedSlow,
+                                      {{"PORT", std::to_string(port)}, {"LISTEN", std::to_string(listen)}}))
+                  .code,
+              0);
+    track_processes();
+
+    constexpr double kAnswerMs = 300;
+    std::vector<std::unique_ptr<LoadLoop>> clients;
+    for (int i = 0; i < 3; ++i) {
+        clients.push_back(std::make_unique<LoadLoop>(listen, "/slow?ms=300"));
+        clients.back()->start();
+    }
+    auto answered = [&] {
+        int n = 0;
+        for (auto& c : clients) n += c->snapshot().ok;
+        return n;
+    };
+    // What the clients got, once a second, while the traffic fills status' ten-second window.
+    std::vector<std::pair<std::chrono::steady_clock::time_point, int>> seen;
+    for (int i = 0; i < 13; ++i) {
+        seen.emplace_back(std::chrono::steady_clock::now(), answered());
+        std::this_thread::sleep_for(1s);
+    }
+    const RunResult shown = run("status");
+    const auto now = std::chrono::steady_clock::now();
+    const int total = answered();
+    int failed = 0;
+    for (auto& c : clients) failed += c->stop().failed;
+    ASSERT_EQ(shown.code, 0) << shown.err;
+    EXPECT_EQ(failed, 0);
+
+    std::smatch app;
+    ASSERT_TRUE(std::regex_search(shown.out, app, std::regex(R"(slow\s+(?:\||│) ([0-9]+\.[0-9])\s+(?:\||│) ([0-9]+\.[0-9])ms)")))
+        << shown.out;
+    const double app_rate = std::stod(app[1]);
+    const double p99_ms = std::stod(app[2]);
+    EXPECT_GT(p99_ms, 250) << shown.out;   // the bucket's bounds
+    EXPECT_LE(p99_ms, 500) << shown.out;
+    EXPECT_NEAR(p99_ms, kAnswerMs, kAnswerMs * 0.1) << shown.out;
+
+    const auto ten_ago = now - 10s;
+    auto from = std::min_element(seen.begin(), seen.end(), [&](const auto& a, const auto& b) {
+        return std::chrono::abs(a.first - ten_ago) < std::chrono::abs(b.first - ten_ago);
+    });
+    const double sent_rate = (total - from->second) / std::chrono::duration<double>(now - from->first).count();
+    EXPECT_NEAR(app_rate, sent_rate, sent_rate * 0.25) << shown.out << "the clients got " << sent_rate << " req/s";
+
+    std::smatch proxy;
+    ASSERT_TRUE(std::regex_search(shown.out, proxy, std::regex(R"(proxy: .* ([0-9]+\.[0-9]) req/s)"))) << shown.out;
+    EXPECT_EQ(proxy[1], app[1]) << shown.out;
+}
+
+// `restarts` counts every restart of an instance, as PM2's ↺ does, with its reason in describe.
+TEST_F(TruthTest, RestartsCountEveryRestartCrashOrRequested) {
+    const int port = free_port_range(2);
+    const int listen = free_port();
+    ASSERT_EQ(run("start", write_file("eco.toml", kProxiedEcho,
+                                      {{"PORT", std::to_string(port)}, {"LISTEN", std::to_string(listen)}}))
+                  .code,
+              0);
+    track_processes();
+    auto restarts = [&] {
+        std::vector<int> out;
+        for (const auto& r : workers_of("echo")) out.push_back(r.value("restarts", -1));
+        return out;
+    };
+    auto all_online = [&] {
+        auto rows = workers_of("echo");
+        return rows.size() == 2 &&
+               std::all_of(rows.begin(), rows.end(), [](const json& r) { return r.value("status", "") == "online"; });
+    };
+    EXPECT_EQ(restarts(), (std::vector<int>{0, 0}));
+
+    RunResult r = run("restart", "echo");
+    ASSERT_EQ(r.code, 0) << r.out << r.err;
+    EXPECT_EQ(restarts(), (std::vector<int>{1, 1}));
+
+    // A reload replaces each worker by a new one; the count goes on with the instance.
+    r = run("reload", "echo");
+    ASSERT_EQ(r.code, 0) << r.out << r.err;
+    track_processes();
+    EXPECT_EQ(restarts(), (std::vector<int>{2, 2}));
+
+    const int killed = workers_of("echo").at(0).value("pid", 0);
+    ASSERT_GT(killed, 0);
+    ASSERT_EQ(::kill(killed, SIGKILL), 0);
+    ASSERT_TRUE(wait_until([&] { return all_online() && workers_of("echo").at(0).value("pid", 0) != killed; }, 20s))
+        << status_json().dump(2);
+    track_processes();
+    EXPECT_EQ(restarts(), (std::vector<int>{3, 2}));
+
+    const RunResult d = run("describe", "echo");
+    ASSERT_EQ(d.code, 0) << d.err;
+    for (const char* why : {"restart requested", "reload, replacing pid", "after an unexpected exit"})
+        EXPECT_NE(d.out.find(why), std::string::npos) << why << "\n" << d.out;
 }
 
 }  // namespace

@@ -71,6 +71,10 @@ TEST(IpcMessages, StatsCarryTheirRequestSeries) {
     loc.latency[0] = 5;
     loc.latency.back() = 1;
     loc.latency_sum = 12.5;
+    loc.bucket_sum[0] = 0.0125;
+    loc.bucket_sum_sq[0] = 0.00003125;
+    loc.bucket_sum.back() = 12.4875;
+    loc.bucket_sum_sq.back() = 155.9377;
     loc.cache[static_cast<size_t>(CacheStatus::hit)] = 4;
     loc.rate_limit[static_cast<size_t>(RateLimitResult::rejected)] = 9;
     RequestSeries up;
@@ -100,10 +104,15 @@ TEST(IpcMessages, SeriesAddSumsEveryCounter) {
     b.latency[3] = 5;
     a.latency_sum = 1.5;
     b.latency_sum = 2;
+    a.bucket_sum[3] = 0.08;
+    b.bucket_sum[3] = 0.2;
+    b.bucket_sum_sq[3] = 0.008;
     b.cache[1] = 3;
     a.add(b);
     EXPECT_EQ(a.by_class, (std::array<uint64_t, 5>{2, 3, 4, 5, 6}));
     EXPECT_EQ(a.latency[3], 7u);
     EXPECT_DOUBLE_EQ(a.latency_sum, 3.5);
+    EXPECT_DOUBLE_EQ(a.bucket_sum[3], 0.28);
+    EXPECT_DOUBLE_EQ(a.bucket_sum_sq[3], 0.008);
     EXPECT_EQ(a.cache[1], 3u);
 }

@@ -59,6 +59,9 @@ TEST(ProxyStatsTable, CountsByStatusClassAndLatencyBucket) {
     EXPECT_EQ(loc->latency[5], 1u);    // 0.2 <= 0.25
     EXPECT_EQ(loc->latency.back(), 1u);  // 11 s: +Inf
     EXPECT_DOUBLE_EQ(loc->latency_sum, 0.004 + 0.2 + 11.0 + 0.005);
+    EXPECT_DOUBLE_EQ(loc->bucket_sum[0], 0.004 + 0.005);
+    EXPECT_DOUBLE_EQ(loc->bucket_sum_sq[0], 0.004 * 0.004 + 0.005 * 0.005);
+    EXPECT_DOUBLE_EQ(loc->bucket_sum.back(), 11.0);
     const auto* up = find(all, "api");
     ASSERT_NE(up, nullptr);
     EXPECT_EQ(up->kind, ipc::RequestSeries::Kind::upstream);

@@ -15,11 +15,25 @@ ipc::RequestSeries series(Kind kind, std::string name, uint64_t ok, uint64_t err
     s.kind = kind;
     s.server = kind == Kind::location ? "example.com" : "";
     s.name = std::move(name);
-    s.by_class[1] = ok;
-    s.by_class[4] = errors;
-    s.latency[2] = ok + errors;  // all in the 25 ms bucket
-    s.latency_sum = 0.02 * static_cast<double>(ok + errors);
+    for (uint64_t i = 0; i < ok; ++i) s.observe(200, 0.02);      // all in the 25 ms bucket
+    for (uint64_t i = 0; i < errors; ++i) s.observe(500, 0.02);
     return s;
+}
+
+// The histogram of these request times, counted as a proxy worker counts them.
+LatencyHistogram histogram_of(const std::vector<double>& seconds) {
+    ipc::RequestSeries s;
+    for (double t : seconds) s.observe(200, t);
+    return {s.latency, s.bucket_sum, s.bucket_sum_sq};
+}
+
+std::vector<double> repeated(size_t n, double seconds) { return std::vector<double>(n, seconds); }
+
+// n request times spread evenly over [from, to].
+std::vector<double> spread(size_t n, double from, double to) {
+    std::vector<double> out;
+    for (size_t i = 0; i < n; ++i) out.push_back(from + (to - from) * static_cast<double>(i) / static_cast<double>(n - 1));
+    return out;
 }
 
 ipc::Stats stats(int pid, uint64_t conns, std::vector<ipc::RequestSeries> s) {
@@ -59,18 +73,74 @@ TEST(SupervisorProxyTotals, StayMonotonicWhenAWorkerIsReforked) {
     EXPECT_EQ(t.requests(), 103u);
 }
 
-TEST(SupervisorHistogramQuantile, InterpolatesInsideTheBucketLikePrometheus) {
-    LatencyBuckets b{};
-    EXPECT_LT(histogram_quantile(0.99, b), 0);
-    b[2] = 100;  // (0.01, 0.025]
-    EXPECT_NEAR(histogram_quantile(0.5, b), 0.0175, 1e-9);
-    EXPECT_NEAR(histogram_quantile(0.99, b), 0.01 + 0.015 * 0.99, 1e-9);
-    b[0] = 98;   // 98 under 5 ms, 100 in (10, 25] ms: p99 still lands in the slow bucket
-    b[2] = 2;
-    EXPECT_NEAR(histogram_quantile(0.99, b), 0.01 + 0.015 * 0.5, 1e-9);
-    b = {};
-    b.back() = 5;  // only +Inf: the highest finite bound
-    EXPECT_DOUBLE_EQ(histogram_quantile(0.99, b), 10);
+TEST(SupervisorHistogramQuantile, EmptyHasNone) {
+    EXPECT_LT(histogram_quantile(0.99, LatencyHistogram{}), 0);
+}
+
+TEST(SupervisorHistogramQuantile, RequestsThatAllTakeTheSameTimeGiveThatTime) {
+    // Prometheus' interpolation from bound to bound says 2.485 s for these.
+    EXPECT_NEAR(histogram_quantile(0.99, histogram_of(repeated(1000, 1.01))), 1.01, 0.02 * 1.01);
+    EXPECT_NEAR(histogram_quantile(0.99, histogram_of(repeated(1000, 0.3))), 0.3, 0.02 * 0.3);
+    EXPECT_NEAR(histogram_quantile(0.5, histogram_of(repeated(7, 0.004))), 0.004, 0.02 * 0.004);
+}
+
+TEST(SupervisorHistogramQuantile, BimodalLandsInTheRightModeAtItsTime) {
+    auto times = repeated(900, 0.003);
+    auto slow = repeated(100, 1.01);
+    times.insert(times.end(), slow.begin(), slow.end());
+    auto h = histogram_of(times);
+    EXPECT_NEAR(histogram_quantile(0.99, h), 1.01, 0.02 * 1.01);
+    EXPECT_NEAR(histogram_quantile(0.5, h), 0.003, 0.02 * 0.003);
+    // Exactly at the edge of the fast mode: still the fast requests' time.
+    EXPECT_NEAR(histogram_quantile(0.9, h), 0.003, 0.02 * 0.003);
+}
+
+TEST(SupervisorHistogramQuantile, EvenSpreadOverABucketIsPrometheusInterpolation) {
+    auto h = histogram_of(spread(1001, 1.0 + 1e-9, 2.5));
+    EXPECT_NEAR(histogram_quantile(0.99, h), 1 + 1.5 * 0.99, 0.01);
+    EXPECT_NEAR(histogram_quantile(0.5, h), 1.75, 0.01);
+}
+
+TEST(SupervisorHistogramQuantile, SpreadInsideABucketFollowsTheSpread) {
+    // 0.26 .. 0.34 s, all in (0.25, 0.5]: the true p99 is 0.3392.
+    auto h = histogram_of(spread(1001, 0.26, 0.34));
+    EXPECT_NEAR(histogram_quantile(0.99, h), 0.3392, 0.02 * 0.3392);
+}
+
+TEST(SupervisorHistogramQuantile, NeverLeavesTheBucket) {
+    // Half at each end of (1, 2.5]: an even spread as wide as the variance would reach past
+    // both bounds.
+    auto times = repeated(500, 1.001);
+    auto high = repeated(500, 2.5);
+    times.insert(times.end(), high.begin(), high.end());
+    auto h = histogram_of(times);
+    for (double q : {0.01, 0.5, 0.99, 1.0}) {
+        double v = histogram_quantile(q, h);
+        EXPECT_GT(v, 1.0) << q;
+        EXPECT_LE(v, 2.5) << q;
+    }
+}
+
+TEST(SupervisorHistogramQuantile, BeyondTheLastBoundIsTheirTime) {
+    EXPECT_NEAR(histogram_quantile(0.99, histogram_of(repeated(100, 12.0))), 12.0, 0.02 * 12.0);
+}
+
+TEST(SupervisorHistogramQuantile, AnEarlierProxyWorkerWithoutBucketSumsGivesPrometheusAnswers) {
+    ipc::RequestSeries s;
+    s.kind = Kind::upstream;
+    s.name = "api";
+    s.by_class[1] = 105;
+    s.latency[2] = 100;    // (0.01, 0.025]
+    s.latency.back() = 5;  // +Inf
+    auto j = nlohmann::json::parse(ipc::encode(ipc::Stats{1, 0, 105, {s}}));
+    j["series"][0].erase("bs");
+    j["series"][0].erase("bq");
+    auto decoded = ipc::decode(j.dump());
+    ASSERT_TRUE(decoded.ok()) << decoded.error().message;
+    const auto& got = std::get<ipc::Stats>(*decoded).series.at(0);
+    LatencyHistogram h{got.latency, got.bucket_sum, got.bucket_sum_sq};
+    EXPECT_NEAR(histogram_quantile(0.5, h), 0.01 + 0.015 * (52.5 / 100), 1e-9);
+    EXPECT_NEAR(histogram_quantile(0.99, h), 10, 1e-9);  // in +Inf: the highest finite bound
 }
 
 TEST(SupervisorRateWindow, RateAndP99OverTheWindow) {
@@ -82,12 +152,26 @@ TEST(SupervisorRateWindow, RateAndP99OverTheWindow) {
     w.sample(t0 + std::chrono::seconds(2), {series(Kind::upstream, "api", 300), series(Kind::location, "/", 9)});
     auto r = w.rate("api");
     EXPECT_DOUBLE_EQ(r.requests_per_sec, 100);
-    EXPECT_NEAR(r.p99_seconds, 0.01 + 0.015 * 0.99, 1e-9);
+    EXPECT_NEAR(r.p99_seconds, 0.02, 1e-6);
     EXPECT_LT(w.rate("web").p99_seconds, 0);
     // Samples older than the span drop out: the rate follows the recent traffic.
     for (int i = 3; i <= 15; ++i) w.sample(t0 + std::chrono::seconds(i), {series(Kind::upstream, "api", 300)});
     EXPECT_DOUBLE_EQ(w.rate("api").requests_per_sec, 0);
     EXPECT_LT(w.rate("api").p99_seconds, 0);
+}
+
+TEST(SupervisorRateWindow, TheProxysRateIsEveryLocationsOverTheSameSeconds) {
+    RateWindow w;
+    auto t0 = RateWindow::Clock::time_point{} + std::chrono::hours(1);
+    EXPECT_EQ(w.proxy_requests_per_sec(), 0);
+    w.sample(t0, {series(Kind::location, "/api/", 10), series(Kind::location, "/static/", 5),
+                  series(Kind::upstream, "api", 10)});
+    // 4 s later: /api/ answered 40 more, 8 of them without an upstream's answer (502); /static/
+    // answered 20 from files.
+    w.sample(t0 + std::chrono::seconds(4), {series(Kind::location, "/api/", 42, 8), series(Kind::location, "/static/", 25),
+                                            series(Kind::upstream, "api", 42)});
+    EXPECT_DOUBLE_EQ(w.proxy_requests_per_sec(), 15);
+    EXPECT_DOUBLE_EQ(w.rate("api").requests_per_sec, 8);
 }
 
 TEST(SupervisorMetricsText, RendersFamiliesWithCumulativeBuckets) {
