@@ -55,6 +55,15 @@ Status unique_names(const std::vector<T>& items, const std::string& kind) {
 struct PortClaim {
     const App* app;
     PortRange range;
+    bool reload;  // the alternate range rolling reloads move workers to
+
+    std::string ports() const { return (reload ? "reload " : "") + ports_text(range); }
+    std::string formula() const {
+        if (!reload) return "port + instances - 1";
+        if (app->reload_port > 0) return "reload_port + instances - 1";
+        return "port + " + std::to_string(kReloadPortOffset) + " + instances - 1, as reload_port is not set";
+    }
+    std::string str() const { return "app '" + app->name + "' (" + ports() + ")"; }
 };
 
 Result<std::vector<PortClaim>> app_ports(const Config& c, int cpus) {
@@ -64,17 +73,18 @@ Result<std::vector<PortClaim>> app_ports(const Config& c, int cpus) {
         if (!instances)
             return at(a.where, "app '" + a.name + "': instances '" + a.instances +
                                    "' is not an integer > 0, \"max\" or a negative integer");
-        const PortRange range = app_port_range(a, *instances);
-        if (range.first < 1 || range.last > 65535)
-            return at(a.where, "app '" + a.name + "': " + ports_text(range) +
-                                   " (port + instances - 1) fall outside 1-65535");
-        for (const PortClaim& other : claims) {
-            if (range.first <= other.range.last && other.range.first <= range.last)
-                return at(a.where, "app '" + a.name + "' (" + ports_text(range) +
-                                       ") overlaps app '" + other.app->name + "' (" +
-                                       ports_text(other.range) + ")" + also_at(other.app->where));
+        const PortClaim own{&a, app_port_range(a, *instances), false};
+        const PortClaim reload{&a, app_reload_range(a, *instances), true};
+        for (const PortClaim& claim : {own, reload}) {
+            if (claim.range.first < 1 || claim.range.last > 65535)
+                return at(a.where, "app '" + a.name + "': " + claim.ports() + " (" + claim.formula() +
+                                       ") fall outside 1-65535");
+            for (const PortClaim& other : claims) {
+                if (claim.range.first <= other.range.last && other.range.first <= claim.range.last)
+                    return at(a.where, claim.str() + " overlaps " + other.str() + also_at(other.app->where));
+            }
+            claims.push_back(claim);
         }
-        claims.push_back(PortClaim{&a, range});
     }
     return claims;
 }
@@ -86,7 +96,7 @@ Status listeners_avoid_apps(const Config& c, const std::vector<PortClaim>& claim
             for (const PortClaim& claim : claims) {
                 if (l.port >= claim.range.first && l.port <= claim.range.last)
                     return at(l.where, "listen " + l.str() + " clashes with app '" +
-                                           claim.app->name + "' " + ports_text(claim.range) +
+                                           claim.app->name + "' " + claim.ports() +
                                            also_at(claim.app->where));
             }
         }
@@ -149,6 +159,11 @@ Status locations_resolve(const Config& c) {
 
 PortRange app_port_range(const App& a, int instances) {
     return PortRange{a.port, a.port + instances - 1};
+}
+
+PortRange app_reload_range(const App& a, int instances) {
+    const int base = reload_base(a);
+    return PortRange{base, base + instances - 1};
 }
 
 Status validate(const Config& c, int cpus) {

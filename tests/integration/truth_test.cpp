@@ -2,7 +2,7 @@
 // refused by name and pid, never taken for a ready worker or sent the proxy's clients; a worker
 // that crashes before it is ready is retried as PM2 does; a second `start` of a running app
 // changes nothing and says so; every verb's exit status, with and without a daemon, is the
-// README's.
+// README's; after a reload every worker sits on a port the config names.
 #include <sys/socket.h>
 #include <signal.h>
 #include <unistd.h>
@@ -187,6 +187,44 @@ TEST_F(TruthTest, EveryVerbsExitStatusWithAndWithoutADaemon) {
         {{"stop", "echo"}, 0}, {{"delete", "echo"}, 0}, {{"kill"}, 0},
     });
     check_all({{{"status"}, 3}});
+}
+
+constexpr const char* kReloadPorts = R"([[apps]]
+name = "echo"
+script = "${APPS}/echo.js"
+instances = 2
+port = ${PORT}
+reload_port = ${RELOAD}
+listen_timeout = "5s"
+)";
+
+TEST_F(TruthTest, EveryReloadMovesEachInstanceBetweenItsTwoDocumentedPorts) {
+    const int port = free_port_range(2);
+    const int reload = free_port_range(2);
+    const auto file = write_file("eco.toml", kReloadPorts,
+                                 {{"PORT", std::to_string(port)}, {"RELOAD", std::to_string(reload)}});
+    ASSERT_EQ(run("start", file).code, 0);
+    track_processes();
+
+    // Each instance answers directly on the port status shows, which is the documented one.
+    auto expect_on = [&](int base, const std::string& after) {
+        SCOPED_TRACE(after);
+        const auto rows = workers_of("echo");
+        ASSERT_EQ(rows.size(), 2u) << status_json().dump(2);
+        for (int i = 0; i < 2; ++i) {
+            EXPECT_EQ(rows[static_cast<size_t>(i)].value("port", 0), base + i) << rows[static_cast<size_t>(i)].dump();
+            EXPECT_EQ(get_json(base + i, "/").value("port", 0), base + i);
+        }
+    };
+    expect_on(port, "start");
+    // A restart keeps a worker's port; each reload moves it to the other one.
+    const std::pair<const char*, int> steps[] = {{"reload", reload}, {"restart", reload}, {"reload", port}};
+    for (const auto& [verb, base] : steps) {
+        const RunResult r = run(verb, "echo");
+        ASSERT_EQ(r.code, 0) << verb << ": " << r.out << r.err;
+        track_processes();
+        expect_on(base, verb);
+    }
 }
 
 }  // namespace

@@ -242,6 +242,7 @@ script = "sub/server.js"
 cwd = "sub"
 instances = "max"
 port = 4000
+reload_port = 24000
 env = { WORKERS = 4, DEBUG = true }
 log_max_size = "20M"
 log_retain = 2
@@ -290,6 +291,7 @@ servers = [ { address = "10.0.0.6:80" } ]
     EXPECT_EQ(a.script, base + "/sub/server.js");  // the file's folder, not cwd
     EXPECT_EQ(a.cwd, base + "/sub");
     EXPECT_EQ(a.instances, "max");
+    EXPECT_EQ(a.reload_port, 24000);
     EXPECT_EQ(a.env, (std::map<std::string, std::string>{{"WORKERS", "4"}, {"DEBUG", "true"}}));
     EXPECT_EQ(a.log_max_size, 20ull << 20);
     EXPECT_EQ(a.log_retain, 2);
@@ -496,6 +498,18 @@ const ErrorCase kValidateCases[] = {
      3, 7, "none.pem: No such file or directory"},
     {"tls and plain on one address", "[[servers]]\nlisten = [\"127.0.0.1:8443\"]\ntls = { cert = \"cert.pem\", key = \"key.pem\" }\n\n"
      "[[servers]]\nlisten = [\"127.0.0.1:8443\"]\n", 6, 11, "listen 127.0.0.1:8443 is plain here but TLS in another server"},
+    {"reload ports overlap another app", "[[apps]]\nname = \"a\"\nscript = \"app.js\"\nport = 3000\n\n"
+     "[[apps]]\nname = \"b\"\nscript = \"app.js\"\nport = 13000\n", 6, 1,
+     "app 'b' (port 13000) overlaps app 'a' (reload port 13000)"},
+    {"reload ports overlap another app's reload ports", "[[apps]]\nname = \"a\"\nscript = \"app.js\"\nport = 3000\n"
+     "instances = 2\nreload_port = 5000\n\n[[apps]]\nname = \"b\"\nscript = \"app.js\"\nport = 4000\nreload_port = 5001\n",
+     8, 1, "app 'b' (reload port 5001) overlaps app 'a' (reload ports 5000-5001)"},
+    {"reload_port inside the app's own ports", "[[apps]]\nname = \"a\"\nscript = \"app.js\"\nport = 3000\n"
+     "instances = 4\nreload_port = 3002\n", 1, 1, "app 'a' (reload ports 3002-3005) overlaps app 'a' (ports 3000-3003)"},
+    {"default reload ports past 65535", "[[apps]]\nname = \"a\"\nscript = \"app.js\"\nport = 60000\n", 1, 1,
+     "app 'a': reload port 70000 (port + 10000 + instances - 1, as reload_port is not set) fall outside 1-65535"},
+    {"listen clashes with a reload port", "[[apps]]\nname = \"a\"\nscript = \"app.js\"\nport = 3000\ninstances = 2\n\n"
+     "[[servers]]\nlisten = [\"0.0.0.0:13001\"]\n", 8, 11, "listen 0.0.0.0:13001 clashes with app 'a' reload ports 13000-13001"},
     {"duplicate upstream", "[[upstreams]]\nname = \"u\"\nservers = [{ address = \"a:1\" }]\n"
      "[[upstreams]]\nname = \"u\"\nservers = [{ address = \"a:2\" }]\n", 4, 1, "duplicate upstream name 'u'"},
 };
@@ -574,12 +588,28 @@ TEST_F(ValidateTest, MaxAndMinusKResolveWithTheGivenCpus) {
     EXPECT_EQ(bad.error().message, "app 'a': instances 'many' is not an integer > 0, \"max\" or a negative integer");
 }
 
+TEST_F(LoadTest, AnExplicitReloadPortMovesTheReloadRange) {
+    auto c = load("[[apps]]\nname = \"a\"\nscript = \"app.js\"\nport = 3000\nreload_port = 3500\n\n"
+                  "[[apps]]\nname = \"b\"\nscript = \"app.js\"\nport = 13000\n");
+    EXPECT_TRUE(c.ok()) << c.error().message;
+}
+
 TEST(AppPortRange, IsPortToPortPlusInstancesMinusOne) {
     App a;
     a.port = 3000;
     EXPECT_EQ(app_port_range(a, 1).first, 3000);
     EXPECT_EQ(app_port_range(a, 1).last, 3000);
     EXPECT_EQ(app_port_range(a, 4).last, 3003);
+}
+
+TEST(AppPortRange, TheReloadRangeStartsAtReloadPortOrPortPlusTenThousand) {
+    App a;
+    a.port = 3000;
+    EXPECT_EQ(app_reload_range(a, 2).first, 13000);
+    EXPECT_EQ(app_reload_range(a, 2).last, 13001);
+    a.reload_port = 5000;
+    EXPECT_EQ(app_reload_range(a, 1).first, 5000);
+    EXPECT_EQ(app_reload_range(a, 1).last, 5000);
 }
 
 TEST_F(LoadTest, ConfigForScriptDerivesNameAndCwd) {
