@@ -2,6 +2,7 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <map>
 #include <set>
 
@@ -138,6 +139,37 @@ Status tls_consistent_per_listener(const Config& c) {
     return {};
 }
 
+// Servers on one address are virtual hosts the router picks between by Host, as nginx does;
+// from one file that is the author's layout. From two files a second catch-all (no
+// server_name) or a name served twice never gets a request, so the file started later would
+// run apps nobody reaches.
+Status servers_distinct_across_files(const Config& c) {
+    for (size_t i = 0; i < c.servers.size(); ++i) {
+        const Server& s = c.servers[i];
+        for (size_t j = 0; j < i; ++j) {
+            const Server& earlier = c.servers[j];
+            if (earlier.where.file == s.where.file) continue;
+            for (const ListenAddr& l : s.listen) {
+                for (const ListenAddr& other : earlier.listen) {
+                    if (other.str() != l.str()) continue;
+                    if (s.server_name.empty() && earlier.server_name.empty())
+                        return at(l.where, "listen " + l.str() +
+                                               " already has a default server (no server_name) from another file" +
+                                               also_at(other.where));
+                    for (const std::string& name : s.server_name) {
+                        if (std::find(earlier.server_name.begin(), earlier.server_name.end(), name) !=
+                            earlier.server_name.end())
+                            return at(l.where, "listen " + l.str() + ": server_name '" + name +
+                                                   "' is already served there from another file" +
+                                                   also_at(other.where));
+                    }
+                }
+            }
+        }
+    }
+    return {};
+}
+
 Status locations_resolve(const Config& c) {
     std::set<std::string> apps;
     std::set<std::string> upstreams;
@@ -172,6 +204,7 @@ Status validate(const Config& c, int cpus) {
     auto claims = app_ports(c, cpus);
     if (!claims) return claims.error();
     if (auto st = listeners_avoid_apps(c, *claims); !st) return st;
+    if (auto st = servers_distinct_across_files(c); !st) return st;
     if (auto st = tls_consistent_per_listener(c); !st) return st;
     if (auto st = locations_resolve(c); !st) return st;
     if (auto st = scripts_exist(c); !st) return st;

@@ -1,7 +1,8 @@
 // Cross-field checks on a whole Config (also on the daemon's merge of several files, or after
 // `start -i N` / `--port` overrides): duplicate app or upstream names, app port ranges (their
 // own and their reload ranges) that overlap each other, leave 1-65535, or take a [[servers]]
-// listen port on a loopback or wildcard address; TLS and plain servers on one listen
+// listen port on a loopback or wildcard address; two catch-all servers, or one server_name,
+// on one listen address from two different files; TLS and plain servers on one listen
 // address; locations naming an unknown app or
 // upstream; scripts that do not exist; TLS
 // settings that config/tls.h refuses (unreadable or mismatched cert/key, bad protocols). The first problem found is

@@ -2,7 +2,8 @@
 // refused by name and pid, never taken for a ready worker or sent the proxy's clients; a worker
 // that crashes before it is ready is retried as PM2 does; a second `start` of a running app
 // changes nothing and says so; every verb's exit status, with and without a daemon, is the
-// README's; after a reload every worker sits on a port the config names.
+// README's; after a reload every worker sits on a port the config names; a second file that
+// would take over another file's address, server name or app is refused naming both.
 #include <sys/socket.h>
 #include <signal.h>
 #include <unistd.h>
@@ -225,6 +226,83 @@ TEST_F(TruthTest, EveryReloadMovesEachInstanceBetweenItsTwoDocumentedPorts) {
         track_processes();
         expect_on(base, verb);
     }
+}
+
+// Line 8, column 11 is the listen address; SERVER_NAME is line 9.
+constexpr const char* kServedApp = R"([[apps]]
+name = "${NAME}"
+script = "${APPS}/echo.js"
+port = ${PORT}
+listen_timeout = "5s"
+
+[[servers]]
+listen = ["127.0.0.1:${LISTEN}"]
+${SERVER_NAME}
+
+[[servers.locations]]
+path = "/"
+app = "${NAME}"
+)";
+
+TEST_F(TruthTest, ASecondFileMayAddVirtualHostsButNotTakeOverAnAddressOrAnApp) {
+    const int listen = free_port();
+    const int port_a = free_port();
+    const int port_b = free_port();
+    auto eco = [&](const std::string& file, const std::string& name, int port, const std::string& server_name) {
+        return write_file(file, kServedApp,
+                          {{"NAME", name}, {"PORT", std::to_string(port)}, {"LISTEN", std::to_string(listen)},
+                           {"SERVER_NAME", server_name}});
+    };
+    const auto a = eco("a.toml", "echo", port_a, "");
+    ASSERT_EQ(run("start", a).code, 0);
+    track_processes();
+    const auto before = workers_of("echo");
+    ASSERT_EQ(before.size(), 1u);
+    const std::string listen_text = "127.0.0.1:" + std::to_string(listen);
+    auto expect_a_unchanged = [&] {
+        const auto rows = workers_of("echo");
+        ASSERT_EQ(rows.size(), 1u);
+        EXPECT_EQ(rows[0].value("pid", 0), before[0].value("pid", -1));
+        EXPECT_EQ(get_json(listen, "/").value("port", 0), port_a);
+    };
+
+    // A second default server on A's address.
+    const auto b = eco("b.toml", "other", port_b, "");
+    RunResult r = run("start", b);
+    EXPECT_EQ(r.code, 1) << r.out << r.err;
+    EXPECT_NE(r.err.find(b + ":8:11: listen " + listen_text + " already has a default server (no server_name) from "
+                         "another file (" + a + ":8:11)"),
+              std::string::npos)
+        << r.err;
+    EXPECT_TRUE(workers_of("other").empty());
+    expect_a_unchanged();
+
+    // A's app name from another file, on ports of its own.
+    const auto c = eco("c.toml", "echo", free_port(), "server_name = [\"c.test\"]");
+    r = run("start", c);
+    EXPECT_EQ(r.code, 1) << r.out << r.err;
+    EXPECT_NE(r.err.find(c + ":1:1: duplicate app name 'echo' (" + a + ":1:1)"), std::string::npos) << r.err;
+    expect_a_unchanged();
+
+    // Starting A again replaces A's own server rather than clashing with it.
+    r = run("start", a);
+    EXPECT_EQ(r.code, 0) << r.out << r.err;
+    expect_a_unchanged();
+
+    // A named server on the same address is a virtual host beside A's catch-all.
+    eco("b.toml", "other", port_b, "server_name = [\"b.test\"]");
+    r = run("start", b);
+    ASSERT_EQ(r.code, 0) << r.out << r.err;
+    track_processes();
+    // The app port that answered a request for `host`, 0 when none did.
+    const auto port_for = [&](const std::string& host) {
+        const auto resp = http_get(listen, "/", {{"Host", host}});
+        const json body = resp.ok() ? json::parse(resp->body, nullptr, false) : json();
+        return body.is_object() ? body.value("port", 0) : 0;
+    };
+    EXPECT_EQ(port_for("b.test"), port_b);
+    EXPECT_EQ(port_for("a.test"), port_a);
+    expect_a_unchanged();
 }
 
 }  // namespace

@@ -594,6 +594,68 @@ TEST_F(LoadTest, AnExplicitReloadPortMovesTheReloadRange) {
     EXPECT_TRUE(c.ok()) << c.error().message;
 }
 
+// What the daemon validates after merging a second file into the running config.
+class CrossFileTest : public LoadTest {
+protected:
+    static Server server(const std::string& file, int line, std::vector<std::string> names = {}) {
+        Server s;
+        s.listen = {ListenAddr{"127.0.0.1", 8080, Where{file, line, 11}}};
+        s.server_name = std::move(names);
+        s.where = Where{file, line - 1, 1};
+        return s;
+    }
+    static Config with(std::vector<Server> servers) {
+        Config c;
+        c.servers = std::move(servers);
+        return c;
+    }
+};
+
+TEST_F(CrossFileTest, ASecondDefaultServerOnOneAddressIsRefusedNamingBothFiles) {
+    auto st = validate(with({server("/a.toml", 2), server("/b.toml", 5)}), 1);
+    ASSERT_FALSE(st.ok());
+    EXPECT_EQ(st.error().message,
+              "/b.toml:5:11: listen 127.0.0.1:8080 already has a default server (no server_name) from another "
+              "file (/a.toml:2:11)");
+}
+
+TEST_F(CrossFileTest, OneServerNameOnOneAddressFromTwoFilesIsRefused) {
+    auto st = validate(with({server("/a.toml", 2, {"a.test", "x.test"}), server("/b.toml", 5, {"x.test"})}), 1);
+    ASSERT_FALSE(st.ok());
+    EXPECT_EQ(st.error().message,
+              "/b.toml:5:11: listen 127.0.0.1:8080: server_name 'x.test' is already served there from another "
+              "file (/a.toml:2:11)");
+}
+
+TEST_F(CrossFileTest, VirtualHostsAndOneFilesOwnServersStayAccepted) {
+    EXPECT_TRUE(validate(with({server("/a.toml", 2), server("/b.toml", 5, {"b.test"})}), 1).ok());
+    EXPECT_TRUE(validate(with({server("/a.toml", 2, {"a.test"}), server("/b.toml", 5, {"b.test"})}), 1).ok());
+    // Within one file the router's nginx rules decide, as they always did.
+    EXPECT_TRUE(validate(with({server("/a.toml", 2), server("/a.toml", 5)}), 1).ok());
+    Server elsewhere = server("/b.toml", 5);
+    elsewhere.listen[0].port = 8081;
+    EXPECT_TRUE(validate(with({server("/a.toml", 2), elsewhere}), 1).ok());
+}
+
+TEST_F(CrossFileTest, AppPortsOverlappingAcrossFilesNameBothFiles) {
+    App a;
+    a.name = "a";
+    a.script = dir_.file("app.js");
+    a.port = 3000;
+    a.instances = "2";
+    a.where = Where{"/a.toml", 1, 1};
+    App b = a;
+    b.name = "b";
+    b.port = 3001;
+    b.where = Where{"/b.toml", 4, 1};
+    Config c;
+    c.apps = {a, b};
+    auto st = validate(c, 1);
+    ASSERT_FALSE(st.ok());
+    EXPECT_EQ(st.error().message,
+              "/b.toml:4:1: app 'b' (ports 3001-3002) overlaps app 'a' (ports 3000-3001) (/a.toml:1:1)");
+}
+
 TEST(AppPortRange, IsPortToPortPlusInstancesMinusOne) {
     App a;
     a.port = 3000;
