@@ -19,6 +19,8 @@ std::string ListenAddr::str() const {
     return (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
 }
 
+int reload_base(const App& a) { return a.reload_port > 0 ? a.reload_port : a.port + kReloadPortOffset; }
+
 int usable_cpus() {
     // The affinity mask, not the machine's CPU count: under taskset or a container's cpuset
     // "max" must mean the CPUs we may actually run on.

@@ -48,6 +48,10 @@ struct App {
     // Resolved by resolve_instances(); kept as written so `save` round-trips it.
     std::string instances = "1";
     int port = 3000;
+    // Base of the range a rolling reload alternates with: instance i on port + i is replaced
+    // on reload_port + i and the next replacement moves it back, so both ports of every
+    // instance are known in advance (firewall rules, direct checks). 0: reload_base() default.
+    int reload_port = 0;
     std::map<std::string, std::string> env;
     uint64_t max_memory_restart = 0;  // bytes; 0 = no limit
     Duration kill_timeout{5000};
@@ -225,6 +229,14 @@ struct Config {
 
 // Number of usable CPUs (sched_getaffinity), at least 1.
 int usable_cpus();
+
+// Far enough above `port` that apps packed PM2-style at 3000, 4000, 5000, 8000, 8080 keep clear
+// of each other's alternate ranges (port + 1000 would put 3000's on 4000), and below the
+// kernel's ephemeral ports (32768 up) for every port below 22768.
+constexpr int kReloadPortOffset = 10000;
+// The alternate range's first port: reload_port, or port + kReloadPortOffset when unset (so
+// it follows `start --port`).
+int reload_base(const App& a);
 
 // "4" -> 4, "max" -> cpus, "-1" -> cpus - 1 (at least 1). nullopt for anything else.
 std::optional<int> resolve_instances(const std::string& written, int cpus);

@@ -42,6 +42,7 @@ void fields(V& v, S& a) {
     v("args", a.args);
     v("instances", a.instances);
     v("port", a.port);
+    v("reload_port", a.reload_port);
     v("env", a.env);
     v("max_memory_restart", a.max_memory_restart);
     v("kill_timeout", a.kill_timeout);

@@ -122,7 +122,7 @@ HealthCheck read_health_check(const toml::table& t, Context& cx) {
 App read_app(const toml::table& t, Context& cx) {
     TableReader r(t, "[[apps]]",
                   {"name", "script", "cwd", "interpreter", "node_args", "args", "instances", "port",
-                   "env", "max_memory_restart", "kill_timeout", "listen_timeout", "wait_ready",
+                   "reload_port", "env", "max_memory_restart", "kill_timeout", "listen_timeout", "wait_ready",
                    "min_uptime", "max_restarts", "restart_delay", "exp_backoff_restart_delay",
                    "merge_logs", "out_file", "error_file", "log_date_format", "log_max_size",
                    "log_retain", "health_check", "user", "group"},
@@ -145,6 +145,7 @@ App read_app(const toml::table& t, Context& cx) {
                [](const std::string& s) { return resolve_instances(s, 1).has_value(); },
                "an integer > 0, \"max\" or a negative integer (CPUs minus that many)");
     r.read("port", a.port, 1, 65535);
+    r.read("reload_port", a.reload_port, 1, 65535);
     r.read("env", a.env);
     r.read_size("max_memory_restart", a.max_memory_restart);
     r.read_duration("kill_timeout", a.kill_timeout);

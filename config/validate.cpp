@@ -2,6 +2,7 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <map>
 #include <set>
 
@@ -55,6 +56,15 @@ Status unique_names(const std::vector<T>& items, const std::string& kind) {
 struct PortClaim {
     const App* app;
     PortRange range;
+    bool reload;  // the alternate range rolling reloads move workers to
+
+    std::string ports() const { return (reload ? "reload " : "") + ports_text(range); }
+    std::string formula() const {
+        if (!reload) return "port + instances - 1";
+        if (app->reload_port > 0) return "reload_port + instances - 1";
+        return "port + " + std::to_string(kReloadPortOffset) + " + instances - 1, as reload_port is not set";
+    }
+    std::string str() const { return "app '" + app->name + "' (" + ports() + ")"; }
 };
 
 Result<std::vector<PortClaim>> app_ports(const Config& c, int cpus) {
@@ -64,17 +74,18 @@ Result<std::vector<PortClaim>> app_ports(const Config& c, int cpus) {
         if (!instances)
             return at(a.where, "app '" + a.name + "': instances '" + a.instances +
                                    "' is not an integer > 0, \"max\" or a negative integer");
-        const PortRange range = app_port_range(a, *instances);
-        if (range.first < 1 || range.last > 65535)
-            return at(a.where, "app '" + a.name + "': " + ports_text(range) +
-                                   " (port + instances - 1) fall outside 1-65535");
-        for (const PortClaim& other : claims) {
-            if (range.first <= other.range.last && other.range.first <= range.last)
-                return at(a.where, "app '" + a.name + "' (" + ports_text(range) +
-                                       ") overlaps app '" + other.app->name + "' (" +
-                                       ports_text(other.range) + ")" + also_at(other.app->where));
+        const PortClaim own{&a, app_port_range(a, *instances), false};
+        const PortClaim reload{&a, app_reload_range(a, *instances), true};
+        for (const PortClaim& claim : {own, reload}) {
+            if (claim.range.first < 1 || claim.range.last > 65535)
+                return at(a.where, "app '" + a.name + "': " + claim.ports() + " (" + claim.formula() +
+                                       ") fall outside 1-65535");
+            for (const PortClaim& other : claims) {
+                if (claim.range.first <= other.range.last && other.range.first <= claim.range.last)
+                    return at(a.where, claim.str() + " overlaps " + other.str() + also_at(other.app->where));
+            }
+            claims.push_back(claim);
         }
-        claims.push_back(PortClaim{&a, range});
     }
     return claims;
 }
@@ -86,7 +97,7 @@ Status listeners_avoid_apps(const Config& c, const std::vector<PortClaim>& claim
             for (const PortClaim& claim : claims) {
                 if (l.port >= claim.range.first && l.port <= claim.range.last)
                     return at(l.where, "listen " + l.str() + " clashes with app '" +
-                                           claim.app->name + "' " + ports_text(claim.range) +
+                                           claim.app->name + "' " + claim.ports() +
                                            also_at(claim.app->where));
             }
         }
@@ -128,6 +139,37 @@ Status tls_consistent_per_listener(const Config& c) {
     return {};
 }
 
+// Servers on one address are virtual hosts the router picks between by Host, as nginx does;
+// from one file that is the author's layout. From two files a second catch-all (no
+// server_name) or a name served twice never gets a request, so the file started later would
+// run apps nobody reaches.
+Status servers_distinct_across_files(const Config& c) {
+    for (size_t i = 0; i < c.servers.size(); ++i) {
+        const Server& s = c.servers[i];
+        for (size_t j = 0; j < i; ++j) {
+            const Server& earlier = c.servers[j];
+            if (earlier.where.file == s.where.file) continue;
+            for (const ListenAddr& l : s.listen) {
+                for (const ListenAddr& other : earlier.listen) {
+                    if (other.str() != l.str()) continue;
+                    if (s.server_name.empty() && earlier.server_name.empty())
+                        return at(l.where, "listen " + l.str() +
+                                               " already has a default server (no server_name) from another file" +
+                                               also_at(other.where));
+                    for (const std::string& name : s.server_name) {
+                        if (std::find(earlier.server_name.begin(), earlier.server_name.end(), name) !=
+                            earlier.server_name.end())
+                            return at(l.where, "listen " + l.str() + ": server_name '" + name +
+                                                   "' is already served there from another file" +
+                                                   also_at(other.where));
+                    }
+                }
+            }
+        }
+    }
+    return {};
+}
+
 Status locations_resolve(const Config& c) {
     std::set<std::string> apps;
     std::set<std::string> upstreams;
@@ -151,12 +193,18 @@ PortRange app_port_range(const App& a, int instances) {
     return PortRange{a.port, a.port + instances - 1};
 }
 
+PortRange app_reload_range(const App& a, int instances) {
+    const int base = reload_base(a);
+    return PortRange{base, base + instances - 1};
+}
+
 Status validate(const Config& c, int cpus) {
     if (auto st = unique_names(c.apps, "app"); !st) return st;
     if (auto st = unique_names(c.upstreams, "upstream"); !st) return st;
     auto claims = app_ports(c, cpus);
     if (!claims) return claims.error();
     if (auto st = listeners_avoid_apps(c, *claims); !st) return st;
+    if (auto st = servers_distinct_across_files(c); !st) return st;
     if (auto st = tls_consistent_per_listener(c); !st) return st;
     if (auto st = locations_resolve(c); !st) return st;
     if (auto st = scripts_exist(c); !st) return st;

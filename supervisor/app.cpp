@@ -32,7 +32,6 @@ int bind_probe(int port) {
 }  // namespace
 
 int ephemeral_port() { return bind_probe(0); }
-bool port_free(int port) { return bind_probe(port) == port; }
 
 App::App(WorkerHost& host, std::shared_ptr<const config::App> cfg, int instances, Ids ids)
     : host_(host), cfg_(std::move(cfg)), instances_(instances), ids_(std::move(ids)) {
@@ -121,12 +120,12 @@ std::vector<uint64_t> App::scale(int instances) {
 }
 
 int App::replacement_port(const Worker* old, int instance) const {
-    int own = cfg_->port + instance;
-    // Alternate: a worker on its own port is replaced on a kernel-chosen one, and the next
-    // replacement moves back home if the port is free. No second port range is reserved.
-    if (old && old->port() == own) return ephemeral_port();
-    if (port_free(own)) return own;
-    return ephemeral_port();
+    // Both run until the new one is online, so they cannot share a port; alternating between
+    // the two reserved ranges keeps every instance on one of two ports known in advance. A
+    // port something else holds fails the replacement by name (Worker's start), and the old
+    // worker keeps serving.
+    const int home = cfg_->port + instance;
+    return old && old->port() == home ? config::reload_base(*cfg_) + instance : home;
 }
 
 bool App::replacing(int instance) const {
@@ -143,13 +142,7 @@ std::shared_ptr<Replacement> App::replace(int instance, const std::string& reaso
     r->instance = instance;
     r->reason = reason;
     r->old_id = old ? old->id() : 0;
-    int port = replacement_port(old, instance);
-    if (port <= 0) {
-        r->phase = Replacement::Phase::Failed;
-        r->error = name() + ":" + std::to_string(instance) + ": no free port for the replacement";
-        return r;
-    }
-    Worker& nw = add_worker(instance, port, slots_[static_cast<size_t>(instance)]);
+    Worker& nw = add_worker(instance, replacement_port(old, instance), slots_[static_cast<size_t>(instance)]);
     r->new_id = nw.id();
     replacements_.push_back(r);
     // The old worker still serves: a replacement that crashes before it is ready fails the

@@ -14,7 +14,8 @@
 
 namespace ne::supervisor {
 
-// One instance being replaced: the new worker starts (on a port of its own), and only once it
+// One instance being replaced: the new worker starts (on the instance's other port: port + i
+// or reload_port + i, whichever the old one is not on), and only once it
 // is online is the old one drained and stopped. If the new one fails, the old one keeps serving.
 struct Replacement {
     enum class Phase { Starting, Draining, Done, Failed };
@@ -80,9 +81,7 @@ private:
     std::vector<std::shared_ptr<Replacement>> replacements_;
 };
 
-// A free TCP port on 127.0.0.1 chosen by the kernel (bind to 0), for reload replacements.
+// A free TCP port on 127.0.0.1 chosen by the kernel (bind to 0).
 int ephemeral_port();
-// Whether 127.0.0.1:port can be bound right now.
-bool port_free(int port);
 
 }  // namespace ne::supervisor

@@ -46,6 +46,15 @@ void merge_routing(config::Config& into, const config::Config& file) {
     into.upstreams.insert(into.upstreams.end(), file.upstreams.begin(), file.upstreams.end());
 }
 
+// The app in `c` that `a` replaces: the one of its name that a's own file defined. One of that
+// name from another file is no match, so `a` goes in beside it and validation refuses the pair
+// with both files' positions, rather than a second file silently taking over the app.
+config::App* defined_before(config::Config& c, const config::App& a) {
+    auto it = std::find_if(c.apps.begin(), c.apps.end(),
+                           [&](auto& x) { return x.name == a.name && x.where.file == a.where.file; });
+    return it == c.apps.end() ? nullptr : &*it;
+}
+
 }  // namespace
 
 // ---- start ------------------------------------------------------------------------------
@@ -95,14 +104,17 @@ void LifecycleCommands::launch(config::Config cfg, const LaunchOptions& opts, Re
     merge_routing(next, cfg);
     std::vector<std::string> notes;
     for (auto& a : cfg.apps) {
+        config::App* before = defined_before(next, a);
+        if (!before) {
+            next.apps.push_back(a);
+            continue;
+        }
         if (const App* running = host_.find_app(a.name); running && !running->all_stopped()) {
             notes.push_back(a.name + " is already running; start changed nothing (reload applies a changed file, scale "
                             "a count)");
             continue;
         }
-        auto it = std::find_if(next.apps.begin(), next.apps.end(), [&](auto& x) { return x.name == a.name; });
-        if (it == next.apps.end()) next.apps.push_back(a);
-        else *it = a;
+        *before = a;
     }
     if (auto s = host_.apply_running(std::move(next)); !s) {
         reply(fail(s.error().message));
@@ -192,17 +204,17 @@ void LifecycleCommands::reload_file(const std::string& path, Reply reply) {
     merge_routing(next, *cfg);
     config::Config fresh;
     for (auto& a : cfg->apps) {
-        auto it = std::find_if(next.apps.begin(), next.apps.end(), [&](auto& x) { return x.name == a.name; });
-        if (it == next.apps.end()) {
+        config::App* before = defined_before(next, a);
+        if (!before) {
             next.apps.push_back(a);
             fresh.apps.push_back(a);
             continue;
         }
         config::Config one, two;
-        one.apps = {*it};
+        one.apps = {*before};
         two.apps = {a};
         if (config::to_json(one) != config::to_json(two)) changed.push_back(a.name);
-        *it = a;
+        *before = a;
     }
     if (auto s = host_.apply_running(std::move(next)); !s) {
         reply(fail(s.error().message + " (nothing was changed)"));

@@ -24,6 +24,7 @@
 #include <random>
 #include <sstream>
 
+#include "config/config.h"
 #include "ipc/unique_fd.h"
 
 extern char** environ;
@@ -645,7 +646,10 @@ std::pair<int, int> ephemeral_ports() {
 
 int IntegrationTest::free_port_range(int n) {
     constexpr int kLowest = 10000;
-    const int below = ephemeral_ports().first;
+    // An app's reload range sits kReloadPortOffset above its ports (reload_port's default): it
+    // is handed out with them and must stay below the ephemeral ports too.
+    constexpr int kTwin = config::kReloadPortOffset;
+    const int below = ephemeral_ports().first - kTwin;
     // Tests run side by side: each process starts at its own random place.
     static std::mt19937 pick(static_cast<unsigned>(::getpid()) ^ static_cast<unsigned>(std::random_device{}()));
     if (below - n > kLowest) {
@@ -653,13 +657,14 @@ int IntegrationTest::free_port_range(int n) {
         for (int attempt = 0; attempt < 200; ++attempt) {
             const int base = base_of(pick);
             bool all_free = true;
-            for (int p = base; p < base + n && all_free; ++p) all_free = port_is_free(p);
+            for (int p = base; p < base + n && all_free; ++p) all_free = port_is_free(p) && port_is_free(p + kTwin);
             if (!all_free) continue;
-            for (int p = base; p < base + n; ++p) handed_out_ports_.insert(p);
+            for (int p = base; p < base + n; ++p) handed_out_ports_.insert({p, p + kTwin});
             return base;
         }
     }
-    ADD_FAILURE() << "no " << n << " consecutive free loopback ports found in " << kLowest << ".." << below;
+    ADD_FAILURE() << "no " << n << " consecutive free loopback ports (and their reload twins) found in " << kLowest
+                  << ".." << below;
     return 0;
 }
 

@@ -192,7 +192,8 @@ protected:
     // The rows of `status --json` for app `name`, ordered by instance.
     std::vector<json> workers_of(const std::string& name);
 
-    // A loopback port nothing listens on, never handed out twice in one test.
+    // A loopback port nothing listens on, never handed out twice in one test; so is the port
+    // 10000 above it, an app's default reload_port twin.
     int free_port();
     // The first of `n` consecutive free ports.
     int free_port_range(int n);

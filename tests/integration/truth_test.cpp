@@ -3,7 +3,9 @@
 // that crashes before it is ready is retried as PM2 does; a second `start` of a running app
 // changes nothing and says so; every verb's exit status, with and without a daemon, is the
 // README's; `status`'s p99 and request rates are what the app did; `restarts` counts every
-// restart, crash or requested.
+// restart, crash or requested; after a reload every worker sits on a port the config names; a
+// second file that would take over another file's address, server name or app is refused
+// naming both.
 #include <sys/socket.h>
 #include <signal.h>
 #include <unistd.h>
@@ -307,6 +309,121 @@ TEST_F(TruthTest, RestartsCountEveryRestartCrashOrRequested) {
     ASSERT_EQ(d.code, 0) << d.err;
     for (const char* why : {"restart requested", "reload, replacing pid", "after an unexpected exit"})
         EXPECT_NE(d.out.find(why), std::string::npos) << why << "\n" << d.out;
+}
+
+constexpr const char* kReloadPorts = R"([[apps]]
+name = "echo"
+script = "${APPS}/echo.js"
+instances = 2
+port = ${PORT}
+reload_port = ${RELOAD}
+listen_timeout = "5s"
+)";
+
+TEST_F(TruthTest, EveryReloadMovesEachInstanceBetweenItsTwoDocumentedPorts) {
+    const int port = free_port_range(2);
+    const int reload = free_port_range(2);
+    const auto file = write_file("eco.toml", kReloadPorts,
+                                 {{"PORT", std::to_string(port)}, {"RELOAD", std::to_string(reload)}});
+    ASSERT_EQ(run("start", file).code, 0);
+    track_processes();
+
+    // Each instance answers directly on the port status shows, which is the documented one.
+    auto expect_on = [&](int base, const std::string& after) {
+        SCOPED_TRACE(after);
+        const auto rows = workers_of("echo");
+        ASSERT_EQ(rows.size(), 2u) << status_json().dump(2);
+        for (int i = 0; i < 2; ++i) {
+            EXPECT_EQ(rows[static_cast<size_t>(i)].value("port", 0), base + i) << rows[static_cast<size_t>(i)].dump();
+            EXPECT_EQ(get_json(base + i, "/").value("port", 0), base + i);
+        }
+    };
+    expect_on(port, "start");
+    // A restart keeps a worker's port; each reload moves it to the other one.
+    const std::pair<const char*, int> steps[] = {{"reload", reload}, {"restart", reload}, {"reload", port}};
+    for (const auto& [verb, base] : steps) {
+        const RunResult r = run(verb, "echo");
+        ASSERT_EQ(r.code, 0) << verb << ": " << r.out << r.err;
+        track_processes();
+        expect_on(base, verb);
+    }
+}
+
+// Line 8, column 11 is the listen address; SERVER_NAME is line 9.
+constexpr const char* kServedApp = R"([[apps]]
+name = "${NAME}"
+script = "${APPS}/echo.js"
+port = ${PORT}
+listen_timeout = "5s"
+
+[[servers]]
+listen = ["127.0.0.1:${LISTEN}"]
+${SERVER_NAME}
+
+[[servers.locations]]
+path = "/"
+app = "${NAME}"
+)";
+
+TEST_F(TruthTest, ASecondFileMayAddVirtualHostsButNotTakeOverAnAddressOrAnApp) {
+    const int listen = free_port();
+    const int port_a = free_port();
+    const int port_b = free_port();
+    auto eco = [&](const std::string& file, const std::string& name, int port, const std::string& server_name) {
+        return write_file(file, kServedApp,
+                          {{"NAME", name}, {"PORT", std::to_string(port)}, {"LISTEN", std::to_string(listen)},
+                           {"SERVER_NAME", server_name}});
+    };
+    const auto a = eco("a.toml", "echo", port_a, "");
+    ASSERT_EQ(run("start", a).code, 0);
+    track_processes();
+    const auto before = workers_of("echo");
+    ASSERT_EQ(before.size(), 1u);
+    const std::string listen_text = "127.0.0.1:" + std::to_string(listen);
+    auto expect_a_unchanged = [&] {
+        const auto rows = workers_of("echo");
+        ASSERT_EQ(rows.size(), 1u);
+        EXPECT_EQ(rows[0].value("pid", 0), before[0].value("pid", -1));
+        EXPECT_EQ(get_json(listen, "/").value("port", 0), port_a);
+    };
+
+    // A second default server on A's address.
+    const auto b = eco("b.toml", "other", port_b, "");
+    RunResult r = run("start", b);
+    EXPECT_EQ(r.code, 1) << r.out << r.err;
+    EXPECT_NE(r.err.find(b + ":8:11: listen " + listen_text + " already has a default server (no server_name) from "
+                         "another file (" + a + ":8:11)"),
+              std::string::npos)
+        << r.err;
+    EXPECT_TRUE(workers_of("other").empty());
+    expect_a_unchanged();
+
+    // A's app name from another file, on ports of its own.
+    const auto c = eco("c.toml", "echo", free_port(), "server_name = [\"c.test\"]");
+    r = run("start", c);
+    EXPECT_EQ(r.code, 1) << r.out << r.err;
+    EXPECT_NE(r.err.find(c + ":1:1: duplicate app name 'echo' (" + a + ":1:1)"), std::string::npos) << r.err;
+    expect_a_unchanged();
+
+    // Starting A again replaces A's own server rather than clashing with it.
+    r = run("start", a);
+    EXPECT_EQ(r.code, 0) << r.out << r.err;
+    expect_a_unchanged();
+
+    // A named server on the same address is a virtual host beside A's catch-all.
+    eco("b.toml", "other", port_b, "server_name = [\"b.test\"]");
+    r = run("start", b);
+    ASSERT_EQ(r.code, 0) << r.out << r.err;
+    track_processes();
+    // The app port that answered a request for `host`, 0 when none did.
+    const auto port_for = [&](const std::string& host) {
+        const auto resp = http_get(listen, "/", {{"Host", host}});
+        const json body = resp.ok() ? json::parse(resp->body, nullptr, false) : json();
+        return body.is_object() ? body.value("port", 0) : 0;
+    };
+    EXPECT_EQ(port_for("b.test"), port_b);
+    EXPECT_EQ(port_for("a.test"), port_a);
+    expect_a_unchanged();
 }
 
 }  // namespace

@@ -28,6 +28,7 @@ Config every_field_set() {
     a.args = {"--verbose", "x"};
     a.instances = "max";
     a.port = 4100;
+    a.reload_port = 14100;
     a.env = {{"NODE_ENV", "production"}, {"A", "b"}};
     a.max_memory_restart = 3ull << 30;  // past 32 bits on purpose
     a.kill_timeout = 7s;

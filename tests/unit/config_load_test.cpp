@@ -242,6 +242,7 @@ script = "sub/server.js"
 cwd = "sub"
 instances = "max"
 port = 4000
+reload_port = 24000
 env = { WORKERS = 4, DEBUG = true }
 log_max_size = "20M"
 log_retain = 2
@@ -290,6 +291,7 @@ servers = [ { address = "10.0.0.6:80" } ]
     EXPECT_EQ(a.script, base + "/sub/server.js");  // the file's folder, not cwd
     EXPECT_EQ(a.cwd, base + "/sub");
     EXPECT_EQ(a.instances, "max");
+    EXPECT_EQ(a.reload_port, 24000);
     EXPECT_EQ(a.env, (std::map<std::string, std::string>{{"WORKERS", "4"}, {"DEBUG", "true"}}));
     EXPECT_EQ(a.log_max_size, 20ull << 20);
     EXPECT_EQ(a.log_retain, 2);
@@ -496,6 +498,18 @@ const ErrorCase kValidateCases[] = {
      3, 7, "none.pem: No such file or directory"},
     {"tls and plain on one address", "[[servers]]\nlisten = [\"127.0.0.1:8443\"]\ntls = { cert = \"cert.pem\", key = \"key.pem\" }\n\n"
      "[[servers]]\nlisten = [\"127.0.0.1:8443\"]\n", 6, 11, "listen 127.0.0.1:8443 is plain here but TLS in another server"},
+    {"reload ports overlap another app", "[[apps]]\nname = \"a\"\nscript = \"app.js\"\nport = 3000\n\n"
+     "[[apps]]\nname = \"b\"\nscript = \"app.js\"\nport = 13000\n", 6, 1,
+     "app 'b' (port 13000) overlaps app 'a' (reload port 13000)"},
+    {"reload ports overlap another app's reload ports", "[[apps]]\nname = \"a\"\nscript = \"app.js\"\nport = 3000\n"
+     "instances = 2\nreload_port = 5000\n\n[[apps]]\nname = \"b\"\nscript = \"app.js\"\nport = 4000\nreload_port = 5001\n",
+     8, 1, "app 'b' (reload port 5001) overlaps app 'a' (reload ports 5000-5001)"},
+    {"reload_port inside the app's own ports", "[[apps]]\nname = \"a\"\nscript = \"app.js\"\nport = 3000\n"
+     "instances = 4\nreload_port = 3002\n", 1, 1, "app 'a' (reload ports 3002-3005) overlaps app 'a' (ports 3000-3003)"},
+    {"default reload ports past 65535", "[[apps]]\nname = \"a\"\nscript = \"app.js\"\nport = 60000\n", 1, 1,
+     "app 'a': reload port 70000 (port + 10000 + instances - 1, as reload_port is not set) fall outside 1-65535"},
+    {"listen clashes with a reload port", "[[apps]]\nname = \"a\"\nscript = \"app.js\"\nport = 3000\ninstances = 2\n\n"
+     "[[servers]]\nlisten = [\"0.0.0.0:13001\"]\n", 8, 11, "listen 0.0.0.0:13001 clashes with app 'a' reload ports 13000-13001"},
     {"duplicate upstream", "[[upstreams]]\nname = \"u\"\nservers = [{ address = \"a:1\" }]\n"
      "[[upstreams]]\nname = \"u\"\nservers = [{ address = \"a:2\" }]\n", 4, 1, "duplicate upstream name 'u'"},
 };
@@ -574,12 +588,90 @@ TEST_F(ValidateTest, MaxAndMinusKResolveWithTheGivenCpus) {
     EXPECT_EQ(bad.error().message, "app 'a': instances 'many' is not an integer > 0, \"max\" or a negative integer");
 }
 
+TEST_F(LoadTest, AnExplicitReloadPortMovesTheReloadRange) {
+    auto c = load("[[apps]]\nname = \"a\"\nscript = \"app.js\"\nport = 3000\nreload_port = 3500\n\n"
+                  "[[apps]]\nname = \"b\"\nscript = \"app.js\"\nport = 13000\n");
+    EXPECT_TRUE(c.ok()) << c.error().message;
+}
+
+// What the daemon validates after merging a second file into the running config.
+class CrossFileTest : public LoadTest {
+protected:
+    static Server server(const std::string& file, int line, std::vector<std::string> names = {}) {
+        Server s;
+        s.listen = {ListenAddr{"127.0.0.1", 8080, Where{file, line, 11}}};
+        s.server_name = std::move(names);
+        s.where = Where{file, line - 1, 1};
+        return s;
+    }
+    static Config with(std::vector<Server> servers) {
+        Config c;
+        c.servers = std::move(servers);
+        return c;
+    }
+};
+
+TEST_F(CrossFileTest, ASecondDefaultServerOnOneAddressIsRefusedNamingBothFiles) {
+    auto st = validate(with({server("/a.toml", 2), server("/b.toml", 5)}), 1);
+    ASSERT_FALSE(st.ok());
+    EXPECT_EQ(st.error().message,
+              "/b.toml:5:11: listen 127.0.0.1:8080 already has a default server (no server_name) from another "
+              "file (/a.toml:2:11)");
+}
+
+TEST_F(CrossFileTest, OneServerNameOnOneAddressFromTwoFilesIsRefused) {
+    auto st = validate(with({server("/a.toml", 2, {"a.test", "x.test"}), server("/b.toml", 5, {"x.test"})}), 1);
+    ASSERT_FALSE(st.ok());
+    EXPECT_EQ(st.error().message,
+              "/b.toml:5:11: listen 127.0.0.1:8080: server_name 'x.test' is already served there from another "
+              "file (/a.toml:2:11)");
+}
+
+TEST_F(CrossFileTest, VirtualHostsAndOneFilesOwnServersStayAccepted) {
+    EXPECT_TRUE(validate(with({server("/a.toml", 2), server("/b.toml", 5, {"b.test"})}), 1).ok());
+    EXPECT_TRUE(validate(with({server("/a.toml", 2, {"a.test"}), server("/b.toml", 5, {"b.test"})}), 1).ok());
+    // Within one file the router's nginx rules decide, as they always did.
+    EXPECT_TRUE(validate(with({server("/a.toml", 2), server("/a.toml", 5)}), 1).ok());
+    Server elsewhere = server("/b.toml", 5);
+    elsewhere.listen[0].port = 8081;
+    EXPECT_TRUE(validate(with({server("/a.toml", 2), elsewhere}), 1).ok());
+}
+
+TEST_F(CrossFileTest, AppPortsOverlappingAcrossFilesNameBothFiles) {
+    App a;
+    a.name = "a";
+    a.script = dir_.file("app.js");
+    a.port = 3000;
+    a.instances = "2";
+    a.where = Where{"/a.toml", 1, 1};
+    App b = a;
+    b.name = "b";
+    b.port = 3001;
+    b.where = Where{"/b.toml", 4, 1};
+    Config c;
+    c.apps = {a, b};
+    auto st = validate(c, 1);
+    ASSERT_FALSE(st.ok());
+    EXPECT_EQ(st.error().message,
+              "/b.toml:4:1: app 'b' (ports 3001-3002) overlaps app 'a' (ports 3000-3001) (/a.toml:1:1)");
+}
+
 TEST(AppPortRange, IsPortToPortPlusInstancesMinusOne) {
     App a;
     a.port = 3000;
     EXPECT_EQ(app_port_range(a, 1).first, 3000);
     EXPECT_EQ(app_port_range(a, 1).last, 3000);
     EXPECT_EQ(app_port_range(a, 4).last, 3003);
+}
+
+TEST(AppPortRange, TheReloadRangeStartsAtReloadPortOrPortPlusTenThousand) {
+    App a;
+    a.port = 3000;
+    EXPECT_EQ(app_reload_range(a, 2).first, 13000);
+    EXPECT_EQ(app_reload_range(a, 2).last, 13001);
+    a.reload_port = 5000;
+    EXPECT_EQ(app_reload_range(a, 1).first, 5000);
+    EXPECT_EQ(app_reload_range(a, 1).last, 5000);
 }
 
 TEST_F(LoadTest, ConfigForScriptDerivesNameAndCwd) {
