@@ -222,7 +222,12 @@ void Worker::on_exit(int wait_status) {
     bool expected = state_ == State::Stopping || state_ == State::Draining;
     host_.event(*this, "exit", "pid " + std::to_string(old) + " " + how);
     if (!expected) {
-        if (!ever_ready_) last_error_ = label() + " " + how + " before becoming ready";
+        if (!ever_ready_) {
+            last_error_ = label() + " " + how + " before becoming ready";
+            // Taken between the check before the spawn and the worker's bind, Node's EADDRINUSE:
+            // the worker is gone, so whoever listens there now is not this worker.
+            if (auto holder = port_holder(port_)) last_error_ += " (" + port_in_use_message(port_, *holder) + ")";
+        }
         on(Event::ExitUnexpected, how);
         return;
     }
