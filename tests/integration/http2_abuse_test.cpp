@@ -279,9 +279,12 @@ TEST_F(Http2AbuseTest, SettingsAndPingFloodsAreCutOff) {
     for (const auto& [what, piece] : floods) {
         auto c = attacker({}, true, /*rcvbuf=*/4096);
         const int sent = flood_without_reading(*c, piece, 2'000'000);
+        // The cut-off is the connection ending. How many frames the client got out says little:
+        // after its GOAWAY the proxy lingers, reading and discarding until the client stops or
+        // the linger time ends, and on a quiet machine the whole flood fits in that time (a run
+        // sent all 2,000,128 PINGs). The memory bound below is what must hold.
         EXPECT_TRUE(c->wait_closed(kCutOff)) << what;
-        EXPECT_LT(sent, 2'000'000) << "the proxy kept taking " << what << " frames";
-        std::printf("%s flood: %d frames sent before the cut-off\n", what.c_str(), sent);
+        std::printf("%s flood: %d frames sent before the client's sends failed\n", what.c_str(), sent);
     }
     // One SETTINGS frame with 1000 entries (nghttp2 takes at most 32).
     auto c = attacker();
