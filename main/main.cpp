@@ -64,10 +64,7 @@ int proxy_worker_role(const std::vector<std::string>& args) {
         fail(launch.error().message);
         return 2;
     }
-    std::vector<ne::proxy::InheritedListener> listeners;
-    for (const auto& l : launch->listeners) listeners.push_back({l.address, l.fd});
-    return ne::proxy::run_proxy_worker(launch->channel_fd, launch->log_socket, listeners,
-                                       {launch->rate_limit_zone, launch->cache_zone, launch->tls_sessions_zone});
+    return ne::proxy::run_proxy_worker(*launch);
 }
 
 int run(int argc, char** argv) {

@@ -56,8 +56,7 @@ public:
     ProxyWorker(const ProxyWorker&) = delete;
     ProxyWorker& operator=(const ProxyWorker&) = delete;
 
-    Status init(int channel_fd, int log_socket, const std::vector<InheritedListener>& listeners,
-                const InheritedZones& zones);
+    Status init(const ipc::ProxyLaunch& launch);
     int run();
 
 private:
@@ -89,41 +88,40 @@ private:
     bool finishing_ = false;
 };
 
-Status ProxyWorker::init(int channel_fd, int log_socket, const std::vector<InheritedListener>& listeners,
-                         const InheritedZones& zones) {
+Status ProxyWorker::init(const ipc::ProxyLaunch& launch) {
     base_ = new_loop();
     if (!base_) return Error{"proxy worker: cannot create an event loop"};
     auto [hi, lo] = random_seed();
     rt_ = std::make_unique<Runtime>(base_.get(), hi, lo);
-    if (zones.rate_limit >= 0) {
-        auto zone = SharedZone::attach(zones.rate_limit);
-        ::close(zones.rate_limit);  // the mapping stays; re-forked workers get the master's copy
+    if (launch.rate_limit_zone >= 0) {
+        auto zone = SharedZone::attach(launch.rate_limit_zone);
+        ::close(launch.rate_limit_zone);  // the mapping stays; re-forked workers get the master's copy
         if (!zone) return zone.error().wrap("proxy worker");
         rt_->zone.emplace(std::move(*zone));
     } else {
         spdlog::warn("proxy worker {}: started without a rate-limit zone; rate_limit is not enforced", getpid());
     }
-    if (zones.cache >= 0) {
-        auto index = CacheIndex::attach(zones.cache);
-        ::close(zones.cache);
+    if (launch.cache_zone >= 0) {
+        auto index = CacheIndex::attach(launch.cache_zone);
+        ::close(launch.cache_zone);
         if (!index) return index.error().wrap("proxy worker");
         rt_->cache = std::make_unique<CacheStore>(CacheStore{std::move(*index), ipc::control::home_dir() + "/cache"});
     } else {
         spdlog::warn("proxy worker {}: started without a cache zone; responses are not cached", getpid());
     }
     // Without it (the master said why), each context keeps OpenSSL's per-process cache.
-    if (zones.tls_sessions >= 0) {
-        auto sessions = TlsSessionCache::attach(zones.tls_sessions);
-        ::close(zones.tls_sessions);
+    if (launch.tls_sessions_zone >= 0) {
+        auto sessions = TlsSessionCache::attach(launch.tls_sessions_zone);
+        ::close(launch.tls_sessions_zone);
         if (!sessions) return sessions.error().wrap("proxy worker");
         rt_->tls_sessions.emplace(std::move(*sessions));
     }
     rt_->on_drained = [this](uint64_t id) { channel_->send(ipc::encode(ipc::DrainDone{id})); };
     rt_->on_all_closed = [this] { finish(); };
     channel_ = std::make_unique<ipc::Channel>(
-        base_.get(), UniqueFd(channel_fd), [this](std::string payload) { on_frame(payload); },
+        base_.get(), UniqueFd(launch.channel_fd), [this](std::string payload) { on_frame(payload); },
         [this](const std::string& why) { on_channel_closed(why); });
-    for (const auto& l : listeners) {
+    for (const auto& l : launch.listeners) {
         auto opened = Listener::open(base_.get(), l.address, l.fd,
                                      [this](UniqueFd fd, const sockaddr* peer, const std::string& address) {
                                          rt_->accept(std::move(fd), peer, address);
@@ -131,9 +129,9 @@ Status ProxyWorker::init(int channel_fd, int log_socket, const std::vector<Inher
         if (!opened) return opened.error();
         listeners_.push_back(std::move(*opened));
     }
-    if (log_socket >= 0) {
-        log_socket_.reset(log_socket);
-        log_event_.reset(event_new(base_.get(), log_socket, EV_READ | EV_PERSIST, log_socket_cb, this));
+    if (launch.log_socket >= 0) {
+        log_socket_.reset(launch.log_socket);
+        log_event_.reset(event_new(base_.get(), launch.log_socket, EV_READ | EV_PERSIST, log_socket_cb, this));
         event_add(log_event_.get(), nullptr);
     }
     stats_timer_.reset(event_new(base_.get(), -1, EV_PERSIST, stats_cb, this));
@@ -262,15 +260,14 @@ void ProxyWorker::quit_timer_cb(evutil_socket_t, short, void* self) {
 
 }  // namespace
 
-int run_proxy_worker(int channel_fd, int log_socket, const std::vector<InheritedListener>& listeners,
-                     const InheritedZones& zones) {
+int run_proxy_worker(const ipc::ProxyLaunch& launch) {
     // Writes to a client that went away must fail with EPIPE, not kill the process. SIGINT
     // from a terminal reaches the whole process group: the master decides when we stop.
     signal(SIGPIPE, SIG_IGN);
     signal(SIGINT, SIG_IGN);
     set_log_format("", "%+");  // the master's choice, through NODEEDGE_LOG_FORMAT
     ProxyWorker w;
-    if (auto st = w.init(channel_fd, log_socket, listeners, zones); !st) {
+    if (auto st = w.init(launch); !st) {
         spdlog::error("proxy worker {}: {}", getpid(), st.error().message);
         return 1;
     }

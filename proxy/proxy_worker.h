@@ -3,26 +3,14 @@
 // master announced (BackendAdd), and answers drains (BackendDrain -> DrainDone).
 #pragma once
 
-#include <string>
-#include <vector>
+#include "ipc/proxy_launch.h"
 
 namespace ne::proxy {
 
-struct InheritedListener {
-    std::string address;   // "127.0.0.1:8080", as in [[servers]] listen
-    int fd = -1;           // already bound and listening (opened by the master)
-};
-
-// The memfds the master shares with every proxy worker; -1: not there.
-struct InheritedZones {
-    int rate_limit = -1;     // proxy/limits/rate_limit_zone.h
-    int cache = -1;          // the response cache's index, proxy/cache/index.h
-    int tls_sessions = -1;   // proxy/tls/session_cache.h
-};
-
-// Runs until Quit or until the master's channel closes; returns the process exit code.
-// `log_socket`: where the master sends the access log's descriptor (ipc/fd_passing.h).
-int run_proxy_worker(int channel_fd, int log_socket, const std::vector<InheritedListener>& listeners,
-                     const InheritedZones& zones);
+// Runs with what the master handed down (its channel, the access log's socket, the listeners and
+// the shared zones: proxy/limits/rate_limit_zone.h, proxy/cache/index.h,
+// proxy/tls/session_cache.h; a zone of -1 is not there) until Quit or until the master's
+// channel closes; returns the process exit code.
+int run_proxy_worker(const ipc::ProxyLaunch& launch);
 
 }  // namespace ne::proxy

@@ -312,7 +312,10 @@ protected:
         if (pid_ == 0) {
             close(sv[0]);
             spdlog::set_level(spdlog::level::warn);
-            int rc = run_proxy_worker(sv[1], -1, {{address_, lfd->release()}}, InheritedZones{});
+            ipc::ProxyLaunch launch;
+            launch.channel_fd = sv[1];
+            launch.listeners = {{address_, lfd->release()}};
+            int rc = run_proxy_worker(launch);
             _exit(rc);
         }
         close(sv[1]);
