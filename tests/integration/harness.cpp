@@ -647,9 +647,11 @@ std::pair<int, int> ephemeral_ports() {
 int IntegrationTest::free_port_range(int n) {
     constexpr int kLowest = 10000;
     // An app's reload range sits kReloadPortOffset above its ports (reload_port's default): it
-    // is handed out with them and must stay below the ephemeral ports too.
+    // is handed out with them, stays below the ephemeral ports, and never meets the ports handed
+    // out below it, which another test running alongside may hold (its own reload moves a worker
+    // to its twin): bases in [kLowest, kLowest + kTwin), twins in [kLowest + kTwin, ...).
     constexpr int kTwin = config::kReloadPortOffset;
-    const int below = ephemeral_ports().first - kTwin;
+    const int below = std::min(kLowest + kTwin, ephemeral_ports().first - kTwin);
     // Tests run side by side: each process starts at its own random place.
     static std::mt19937 pick(static_cast<unsigned>(::getpid()) ^ static_cast<unsigned>(std::random_device{}()));
     if (below - n > kLowest) {

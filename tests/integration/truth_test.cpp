@@ -375,7 +375,8 @@ TEST_F(TruthTest, ASecondFileMayAddVirtualHostsButNotTakeOverAnAddressOrAnApp) {
                            {"SERVER_NAME", server_name}});
     };
     const auto a = eco("a.toml", "echo", port_a, "");
-    ASSERT_EQ(run("start", a).code, 0);
+    const RunResult started = run("start", a);
+    ASSERT_EQ(started.code, 0) << started.out << started.err;
     track_processes();
     const auto before = workers_of("echo");
     ASSERT_EQ(before.size(), 1u);
