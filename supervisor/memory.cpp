@@ -18,9 +18,6 @@ namespace ne::supervisor {
 
 namespace {
 
-struct DirClose { void operator()(DIR* d) const { closedir(d); } };
-using DirPtr = std::unique_ptr<DIR, DirClose>;
-
 // Calls f(number) for each whitespace-separated decimal number in text.
 template <typename F>
 void for_each_number(std::string_view text, F&& f) {

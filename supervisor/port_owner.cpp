@@ -14,9 +14,6 @@ namespace ne::supervisor {
 
 namespace {
 
-struct DirCloser { void operator()(DIR* d) const { closedir(d); } };
-using DirHandle = std::unique_ptr<DIR, DirCloser>;
-
 constexpr std::string_view kListenState = "0A";  // TCP_LISTEN in /proc/net/tcp's "st" column
 
 // The next whitespace-separated field of `line`, consumed.
@@ -72,7 +69,7 @@ uint64_t socket_inode(const std::string& link_path) {
 
 bool pid_holds(pid_t pid, std::span<const uint64_t> inodes) {
     const std::string dir = "/proc/" + std::to_string(pid) + "/fd";
-    DirHandle d(opendir(dir.c_str()));
+    DirPtr d(opendir(dir.c_str()));
     if (!d) return false;  // gone, or not ours to read
     while (const dirent* e = readdir(d.get())) {
         if (e->d_name[0] == '.') continue;
@@ -106,7 +103,7 @@ bool holds_any(std::span<const pid_t> pids, std::span<const uint64_t> inodes) {
 std::optional<PortHolder> port_holder(int port) {
     const std::vector<uint64_t> inodes = listening_inodes(port);
     if (inodes.empty()) return std::nullopt;
-    DirHandle proc(opendir("/proc"));
+    DirPtr proc(opendir("/proc"));
     while (proc) {
         const dirent* e = readdir(proc.get());
         if (!e) break;
