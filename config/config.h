@@ -74,6 +74,17 @@ struct App {
     // group), PM2's uid/gid; the daemon must be root for that. Empty: as the daemon.
     std::string user;
     std::string group;
+    // PM2's watch: restart the app (rolling, as `reload`) when a file under one of these
+    // paths changes. TOML `watch = true` means [cwd]; paths are absolute. Empty: off.
+    std::vector<std::string> watch;
+    // PM2's ignore_watch: patterns (globs, or regexes as PM2 reads them) for changes to skip.
+    std::vector<std::string> ignore_watch;
+    Duration watch_delay{1000};  // changes closer together than this make one restart
+    std::string cron_restart;    // PM2's cron_restart: "0 3 * * *" (5 or 6 fields); "" = none
+    bool autorestart = true;     // false: a worker that exits stays stopped (PM2's autorestart)
+    // PM2's increment_var: this env var (e.g. "INSTANCE_PORT") gets its value + i in instance i.
+    std::string increment_var;
+    std::string namespace_ = "default";  // PM2's namespace: verbs take it as a group of apps
     Where where;                 // the [[apps]] table
 
     bool operator==(const App&) const = default;

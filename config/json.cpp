@@ -61,6 +61,13 @@ void fields(V& v, S& a) {
     v("health_check", a.health_check);
     v("user", a.user);
     v("group", a.group);
+    v("watch", a.watch);
+    v("ignore_watch", a.ignore_watch);
+    v("watch_delay", a.watch_delay);
+    v("cron_restart", a.cron_restart);
+    v("autorestart", a.autorestart);
+    v("increment_var", a.increment_var);
+    v("namespace", a.namespace_);
     v("where", a.where);
 }
 
