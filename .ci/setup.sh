@@ -32,12 +32,14 @@ PACKAGES=(
     build-essential cmake ninja-build pkg-config git ca-certificates curl wrk procps
     libevent-dev libssl-dev libtomlplusplus-dev libsqlite3-dev libspdlog-dev
     googletest libgtest-dev node-llhttp zlib1g-dev libnghttp2-dev libcli11-dev
-    nlohmann-json3-dev libsystemd-dev
+    nlohmann-json3-dev libsystemd-dev libpcre2-dev
+    node-js-yaml   # ecosystem.yaml files are read with js-yaml, as PM2 reads them
 )
 if [ "$TEST_TOOLS" -eq 1 ]; then
     PACKAGES+=(slowhttptest sqlite3)
     PACKAGES+=(python3-prometheus-client dnsmasq-base)
     PACKAGES+=(nghttp2-client testssl.sh)   # HTTP/2 and TLS tests: nghttp, h2load, testssl
+    PACKAGES+=(nginx-light)   # import tests answer the same requests with nginx and compare
 fi
 if [ "$SANITIZE_TOOLS" -eq 1 ]; then
     PACKAGES+=(clang libclang-rt-dev)
@@ -68,7 +70,16 @@ if [ ${#missing[@]} -gt 0 ]; then
     fi
     log "installing ${missing[*]}"
     "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q
+    # Packages with a service (nginx for the tests) must not start it: the tests run their
+    # own instances on free ports. policy-rc.d's 101 forbids it; one left by the admin is kept.
+    own_policy=0
+    if [ ! -e /usr/sbin/policy-rc.d ]; then
+        printf '#!/bin/sh\nexit 101\n' | "${SUDO[@]}" tee /usr/sbin/policy-rc.d >/dev/null
+        "${SUDO[@]}" chmod 755 /usr/sbin/policy-rc.d
+        own_policy=1
+    fi
     "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+    [ "$own_policy" -eq 0 ] || "${SUDO[@]}" rm -f /usr/sbin/policy-rc.d
 else
     log "Debian packages: all installed"
 fi
