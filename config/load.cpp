@@ -7,8 +7,11 @@
 #include <climits>
 #include <algorithm>
 #include <cctype>
+#include <ctime>
 #include <filesystem>
 
+#include "config/cron_schedule.h"
+#include "config/ignore_pattern.h"
 #include "config/template.h"
 #include "config/toml_reader.h"
 #include "config/validate.h"
@@ -60,9 +63,10 @@ void read_count(TableReader& r, std::string_view key, std::string& out,
                r.label(key) + ": expected " + std::string(expected) + ", got " + text);
 }
 
-// Names end up in log file names and on the command line, where "all" already means every app.
-std::optional<std::string> app_name_problem(const std::string& name) {
-    if (name.empty()) return "an app name cannot be empty";
+// Names end up in log file names and on the command line, where "all" already means every app;
+// namespaces are taken where app names are (`stop NAMESPACE`), so they follow the same rules.
+std::optional<std::string> group_name_problem(const std::string& name, const std::string& what) {
+    if (name.empty()) return what + " cannot be empty";
     if (name == "all") return "'all' is reserved: on the command line it means every app";
     for (char c : name) {
         const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
@@ -72,6 +76,76 @@ std::optional<std::string> app_name_problem(const std::string& name) {
     if (name.front() == '.' || name.front() == '-')
         return "'" + name + "' must not start with '.' or '-'";
     return std::nullopt;
+}
+
+std::optional<std::string> app_name_problem(const std::string& name) {
+    return group_name_problem(name, "an app name");
+}
+
+// watch = true (the app's cwd) | false | ["path", ...]. Relative paths resolve against the
+// file's folder like every other path in the file; `watch = true` follows `cwd`.
+// ignore_watch: globs as chokidar (PM2's watcher) reads them, relative ones anchored at the
+// file's folder too, or "~ REGEX" / "~* REGEX" (ECMAScript, as a RegExp in a PM2 file)
+// checked here so that a bad one is refused at its line.
+void read_watch(TableReader& r, const Context& cx, App& a) {
+    if (const toml::node* n = r.get("watch")) {
+        if (const auto* b = n->as_boolean()) {
+            if (b->get()) a.watch = {a.cwd};
+        } else if (std::vector<std::string> paths; r.read("watch", paths)) {
+            for (std::string& p : paths) {
+                if (p.empty()) r.fail(n->source(), r.label("watch") + ": an empty path");
+                p = resolve(cx.base, p);
+            }
+            a.watch = std::move(paths);
+        }
+    }
+    std::vector<std::string> patterns;
+    if (!r.read("ignore_watch", patterns)) return;
+    const auto* array = r.get("ignore_watch")->as_array();
+    for (size_t i = 0; i < patterns.size(); ++i) {
+        std::string& p = patterns[i];
+        const auto& at = array->get(i)->source();
+        const std::string label = r.label("ignore_watch") + "[" + std::to_string(i) + "]";
+        if (auto regex = ignore_regex(p)) {
+            if (auto problem = regex_problem(*regex))
+                r.fail(at, label + ": '" + regex->source + "' is not a valid regular expression: " + *problem);
+        } else if (p.empty()) {
+            r.fail(at, label + ": an empty pattern");
+        } else if (!p.starts_with('/')) {
+            p = (cx.base / (p.starts_with("./") ? p.substr(2) : p)).string();
+        }
+    }
+    a.ignore_watch = std::move(patterns);
+}
+
+// PM2 reads "0" as no cron; anything else must be an expression croner would take.
+void read_cron_restart(TableReader& r, App& a) {
+    std::string text;
+    if (!r.read("cron_restart", text)) return;
+    if (text == "0" || text.empty()) return;
+    if (auto c = CronSchedule::parse(text); !c)
+        r.fail(r.get("cron_restart")->source(), r.label("cron_restart") + ": " + c.error().message);
+    else if (!c->next_after(std::time(nullptr)))
+        r.fail(r.get("cron_restart")->source(),
+               r.label("cron_restart") + ": '" + text + "' never fires (no such date in the next nine years)");
+    else
+        a.cron_restart = text;
+}
+
+// Instance i gets the variable's value + i: a name the shell could export, and not one
+// nodeedge sets itself per instance.
+void read_increment_var(TableReader& r, App& a) {
+    if (!r.read("increment_var", a.increment_var)) return;
+    const std::string& v = a.increment_var;
+    const bool ok = !v.empty() && !std::isdigit(static_cast<unsigned char>(v[0])) &&
+                    v.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_") ==
+                        std::string::npos;
+    const auto& at = r.get("increment_var")->source();
+    if (!ok)
+        r.fail(at, r.label("increment_var") + ": '" + v + "' is not an environment variable name");
+    else if (v == "PORT" || v == "NODE_APP_INSTANCE")
+        r.fail(at, r.label("increment_var") + ": " + v + " is already set per instance (PORT = port + i, " +
+                       "NODE_APP_INSTANCE = i); set `port` instead");
 }
 
 void read_http_path(TableReader& r, std::string_view key, std::string& out) {
@@ -125,7 +199,8 @@ App read_app(const toml::table& t, Context& cx) {
                    "reload_port", "env", "max_memory_restart", "kill_timeout", "listen_timeout", "wait_ready",
                    "min_uptime", "max_restarts", "restart_delay", "exp_backoff_restart_delay",
                    "merge_logs", "out_file", "error_file", "log_date_format", "log_max_size",
-                   "log_retain", "health_check", "user", "group"},
+                   "log_retain", "health_check", "user", "group", "watch", "ignore_watch",
+                   "watch_delay", "cron_restart", "autorestart", "increment_var", "namespace"},
                   cx.diag);
     App a;
     a.where = r.where();
@@ -166,6 +241,15 @@ App read_app(const toml::table& t, Context& cx) {
         a.health_check = read_health_check(*hc, cx);
     r.read("user", a.user);
     r.read("group", a.group);
+    read_watch(r, cx, a);
+    r.read_duration("watch_delay", a.watch_delay);
+    read_cron_restart(r, a);
+    r.read("autorestart", a.autorestart);
+    read_increment_var(r, a);
+    if (r.read("namespace", a.namespace_)) {
+        if (auto problem = group_name_problem(a.namespace_, "a namespace"))
+            r.fail(r.get("namespace")->source(), r.label("namespace") + ": " + *problem);
+    }
     return a;
 }
 

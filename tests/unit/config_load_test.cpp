@@ -346,6 +346,53 @@ TEST_F(LoadTest, DefaultsFillAMinimalApp) {
     EXPECT_EQ(c->metrics, Metrics{});
 }
 
+TEST_F(LoadTest, Pm2ProcessKeys) {
+    auto c = load(R"toml([[apps]]
+name = "web"
+script = "app.js"
+cwd = "srv"
+watch = ["src", "/etc/web.conf", "../shared"]
+ignore_watch = ["logs", "./tmp/*.json", "/var/x/**", "~* \\.swp$"]
+watch_delay = "250ms"
+cron_restart = "0 3 * * MON-FRI"
+autorestart = false
+increment_var = "WORKER_PORT"
+namespace = "shop"
+
+[[apps]]
+name = "api"
+script = "app.js"
+cwd = "srv"
+port = 4000
+watch = true
+cron_restart = "0"
+)toml");
+    ASSERT_TRUE(c.ok()) << c.error().message;
+    const std::string base = dir_.path().string();
+    const App& a = c->apps[0];
+    // Every relative path in the file hangs from the file's folder, cwd or not.
+    EXPECT_EQ(a.watch, (std::vector<std::string>{base + "/src", "/etc/web.conf", dir_.path().parent_path().string() + "/shared"}));
+    EXPECT_EQ(a.ignore_watch,
+              (std::vector<std::string>{base + "/logs", base + "/tmp/*.json", "/var/x/**", "~* \\.swp$"}));
+    EXPECT_EQ(a.watch_delay, 250ms);
+    EXPECT_EQ(a.cron_restart, "0 3 * * MON-FRI");
+    EXPECT_FALSE(a.autorestart);
+    EXPECT_EQ(a.increment_var, "WORKER_PORT");
+    EXPECT_EQ(a.namespace_, "shop");
+    const App& b = c->apps[1];
+    EXPECT_EQ(b.watch, (std::vector<std::string>{base + "/srv"}));  // true: the app's cwd
+    EXPECT_EQ(b.cron_restart, "");                                  // "0": PM2's "no cron"
+    EXPECT_TRUE(b.autorestart);
+    EXPECT_EQ(b.namespace_, "default");
+    EXPECT_EQ(b.watch_delay, 1000ms);
+}
+
+TEST_F(LoadTest, WatchFalseWatchesNothing) {
+    auto c = load("[[apps]]\nname = \"a\"\nscript = \"app.js\"\nwatch = false\n");
+    ASSERT_TRUE(c.ok()) << c.error().message;
+    EXPECT_TRUE(c->apps[0].watch.empty());
+}
+
 TEST_F(LoadTest, ErrorPageResolvesAgainstTheFileFolder) {
     auto c = load("[proxy]\nerror_page = \"errors/50x.html\"\naccess_log = \"off\"\n");
     ASSERT_TRUE(c.ok()) << c.error().message;
@@ -467,6 +514,29 @@ const ErrorCase kErrorCases[] = {
     {"earliest error wins over key order",
      // toml++ visits keys alphabetically (port before script); the earlier line must be reported.
      "[[apps]]\nname = \"a\"\nscript = 1\nport = \"x\"\n", 3, 10, "apps.script: expected a string"},
+    {"watch as a number", "[[apps]]\nname = \"a\"\nscript = \"app.js\"\nwatch = 1\n", 4, 9,
+     "apps.watch: expected an array of strings, got integer"},
+    {"bad ignore_watch regex", "[[apps]]\nname = \"a\"\nscript = \"app.js\"\nignore_watch = [\"x\", \"~ (a\"]\n", 4, 22,
+     "apps.ignore_watch[1]: '(a' is not a valid regular expression"},
+    {"bad cron_restart", "[[apps]]\nname = \"a\"\nscript = \"app.js\"\ncron_restart = \"61 * * * *\"\n", 4, 16,
+     "apps.cron_restart: minute 61 is out of range 0-59"},
+    {"cron_restart with 4 fields", "[[apps]]\nname = \"a\"\nscript = \"app.js\"\ncron_restart = \"* * * *\"\n", 4, 16,
+     "apps.cron_restart: '* * * *' has 4 fields; expected 5"},
+    {"cron_restart that never fires", "[[apps]]\nname = \"a\"\nscript = \"app.js\"\ncron_restart = \"0 0 30 2 *\"\n",
+     4, 16, "never fires"},
+    {"watch_delay as integer", "[[apps]]\nname = \"a\"\nscript = \"app.js\"\nwatch_delay = 500\n", 4, 15,
+     "apps.watch_delay: expected a duration string"},
+    {"autorestart as string", "[[apps]]\nname = \"a\"\nscript = \"app.js\"\nautorestart = \"no\"\n", 4, 15,
+     "apps.autorestart: expected a boolean"},
+    {"bad increment_var", "[[apps]]\nname = \"a\"\nscript = \"app.js\"\nincrement_var = \"MY-VAR\"\n", 4, 17,
+     "'MY-VAR' is not an environment variable name"},
+    {"increment_var PORT", "[[apps]]\nname = \"a\"\nscript = \"app.js\"\nincrement_var = \"PORT\"\n", 4, 17,
+     "PORT is already set per instance"},
+    {"reserved namespace", "[[apps]]\nname = \"a\"\nscript = \"app.js\"\nnamespace = \"all\"\n", 4, 13, "'all' is reserved"},
+    {"bad namespace", "[[apps]]\nname = \"a\"\nscript = \"app.js\"\nnamespace = \"my shop\"\n", 4, 13,
+     "apps.namespace: 'my shop' may only contain"},
+    {"empty namespace", "[[apps]]\nname = \"a\"\nscript = \"app.js\"\nnamespace = \"\"\n", 4, 13,
+     "a namespace cannot be empty"},
 };
 
 TEST_F(LoadTest, ErrorsPointAtFileLineColumn) {
