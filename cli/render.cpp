@@ -13,6 +13,7 @@ WorkerRow worker_from_json(const json& j) {
     WorkerRow w;
     w.id = j.value("id", 0);
     w.name = j.value("name", "");
+    w.namespace_ = j.value("namespace", "default");
     w.instance = j.value("instance", 0);
     w.mode = j.value("mode", "");
     w.pid = j.value("pid", 0);
@@ -169,7 +170,8 @@ std::string render_workers_json(const std::vector<WorkerRow>& workers) {
                        {"restarts", w.restarts},
                        {"uptime_ms", w.uptime_ms},
                        {"cpu_percent", w.cpu_percent},
-                       {"memory_bytes", w.memory_bytes}});
+                       {"memory_bytes", w.memory_bytes},
+                       {"namespace", w.namespace_}});
     }
     return arr.dump() + "\n";
 }

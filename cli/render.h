@@ -19,6 +19,7 @@ namespace ne::cli {
 struct WorkerRow {
     int id = 0;
     std::string name;
+    std::string namespace_ = "default";  // PM2's namespace
     int instance = 0;
     std::string mode;
     int pid = 0;
@@ -70,7 +71,7 @@ Result<DescribeView> parse_describe(const nlohmann::json& reply);
 std::string render_status(const StatusView& view, const Style& style);
 // The per-app traffic table (app | req/s | p99); "" when no app is proxied.
 std::string render_traffic(const std::vector<AppTraffic>& apps, const Style& style);
-// One JSON array, the SPEC's keys in the SPEC's order, and a newline.
+// One JSON array, the SPEC's keys in the SPEC's order, then PM2's namespace, and a newline.
 std::string render_workers_json(const std::vector<WorkerRow>& workers);
 std::string render_describe(const DescribeView& view, const Style& style);
 

@@ -18,7 +18,11 @@ std::vector<App*> CommandHost::targets(const std::string& target, std::string& e
     std::vector<App*> out;
     for (auto& a : apps())
         if (target.empty() || target == "all" || a->name() == target) out.push_back(a.get());
-    if (out.empty() && !target.empty() && target != "all") error = "no app named '" + target + "'";
+    // As PM2: a name that is no app's may be a namespace, standing for its apps.
+    if (out.empty())
+        for (auto& a : apps())
+            if (a->config().namespace_ == target) out.push_back(a.get());
+    if (out.empty() && !target.empty() && target != "all") error = "no app or namespace named '" + target + "'";
     return out;
 }
 

@@ -28,6 +28,7 @@ int log_instances(const App& a) { return a.config().merge_logs ? 1 : a.instances
 json worker_row(const config::Config& running, const App& a, const Worker& w) {
     return {{"id", w.slot()},
             {"name", a.name()},
+            {"namespace", a.config().namespace_},
             {"instance", w.instance()},
             {"mode", proxied(running, a.name()) ? "cluster" : "fork"},
             {"pid", w.pid() > 0 ? w.pid() : 0},

@@ -25,6 +25,7 @@ const char* to_string(Event e) {
         case Event::KillTimeout: return "kill_timeout";
         case Event::ExitExpected: return "exit";
         case Event::ExitUnexpected: return "crash";
+        case Event::ExitNoRestart: return "exit, autorestart off";
         case Event::Restart: return "restart";
         case Event::GiveUp: return "give_up";
         case Event::HealthFailed: return "health_failed";
@@ -46,6 +47,7 @@ std::optional<Transition> on(State s, Event e) {
                 case Event::Drain:
                 case Event::Stop: return Transition{State::Stopping, {A::SendTerm}};
                 case Event::ExitUnexpected: return Transition{State::Launching, {A::ScheduleRestart}};
+                case Event::ExitNoRestart: return Transition{State::Stopped, {}};
                 case Event::Restart: return Transition{State::Launching, {A::Spawn}};
                 case Event::GiveUp: return Transition{State::Errored, {}};
                 default: return std::nullopt;
@@ -56,6 +58,7 @@ std::optional<Transition> on(State s, Event e) {
                 case Event::Stop: return Transition{State::Stopping, {A::PoolRemove, A::SendTerm}};
                 case Event::ExitUnexpected:
                     return Transition{State::Launching, {A::PoolRemove, A::ScheduleRestart}};
+                case Event::ExitNoRestart: return Transition{State::Stopped, {A::PoolRemove}};
                 case Event::HealthFailed: return Transition{State::Unhealthy, {A::PoolRemove}};
                 default: return std::nullopt;
             }
@@ -68,6 +71,7 @@ std::optional<Transition> on(State s, Event e) {
                 case Event::Stop: return Transition{State::Stopping, {A::PoolRemove, A::SendTerm}};
                 case Event::ExitUnexpected:
                     return Transition{State::Launching, {A::PoolRemove, A::ScheduleRestart}};
+                case Event::ExitNoRestart: return Transition{State::Stopped, {A::PoolRemove}};
                 default: return std::nullopt;
             }
         case State::Draining:
@@ -76,6 +80,7 @@ std::optional<Transition> on(State s, Event e) {
                 case Event::Stop: return Transition{State::Stopping, {A::PoolRemove, A::SendTerm}};
                 // It was leaving anyway: no restart, just forget it.
                 case Event::ExitUnexpected:
+                case Event::ExitNoRestart:
                 case Event::ExitExpected: return Transition{State::Stopped, {A::PoolRemove}};
                 default: return std::nullopt;
             }
@@ -83,7 +88,8 @@ std::optional<Transition> on(State s, Event e) {
             switch (e) {
                 case Event::KillTimeout: return Transition{State::Stopping, {A::SendKill}};
                 case Event::ExitExpected:
-                case Event::ExitUnexpected: return Transition{State::Stopped, {}};
+                case Event::ExitUnexpected:
+                case Event::ExitNoRestart: return Transition{State::Stopped, {}};
                 default: return std::nullopt;
             }
         case State::Stopped:

@@ -23,6 +23,7 @@ enum class Event {
     KillTimeout,     // kill_timeout passed after SIGTERM
     ExitExpected,    // the process exited after we asked it to
     ExitUnexpected,  // the process exited on its own (crash, OOM, kill -9 from outside)
+    ExitNoRestart,   // it exited on its own and autorestart is off: it stays down (PM2: stopped)
     Restart,         // the restart delay passed: spawn again
     GiveUp,          // the restart policy says no more (max_restarts)
     HealthFailed,    // `fails` health checks in a row failed

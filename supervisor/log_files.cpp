@@ -30,6 +30,18 @@ std::shared_ptr<LogFile> LogFiles::open(const config::App& app, int instance, bo
     return slot;
 }
 
+bool LogFiles::writes(const std::string& path) const {
+    for (const auto& [file, _] : files_) {
+        if (!path.starts_with(file)) continue;
+        std::string_view rest(path);
+        rest.remove_prefix(file.size());
+        if (rest.empty()) return true;
+        if (rest.size() > 1 && rest[0] == '.' && rest.find_first_not_of("0123456789", 1) == std::string_view::npos)
+            return true;
+    }
+    return false;
+}
+
 void LogFiles::reopen_all() {
     for (auto& [path, f] : files_) f->reopen();
 }

@@ -22,6 +22,9 @@ public:
     // The file, opened on first use (an error is logged; writes then go nowhere).
     std::shared_ptr<LogFile> open(const config::App& app, int instance, bool err);
     void reopen_all();   // SIGUSR1, after logrotate renamed them
+    // One of the files workers' output goes to, or a rotation of one ("out.log.2"): a watched
+    // app whose log lives in its own tree must not restart for its own output (PM2's loop).
+    bool writes(const std::string& path) const;
 
 private:
     std::string home_;

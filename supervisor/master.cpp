@@ -61,6 +61,7 @@ Status Master::init() {
         }
     });
     metrics_ = std::make_unique<MasterMetrics>(apps_, *proxy_);
+    triggers_ = std::make_unique<AppTriggers>(base_.get(), *this);
 
     for (int sig : {SIGCHLD, SIGTERM, SIGINT, SIGHUP, SIGUSR1}) {
         signals_.emplace_back(evsignal_new(base_.get(), sig, on_signal, this));
@@ -209,6 +210,8 @@ void Master::on_kick(evutil_socket_t, short, void* self) {
         if (!done) m->pending_.push_back(std::move(p));
     }
     for (auto& a : m->apps_) a->collect();
+    // Apps come, go and change config only through what runs before a kick.
+    m->triggers_->sync();
 }
 
 void Master::on_signal(evutil_socket_t sig, short, void* self) {

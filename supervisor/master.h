@@ -17,6 +17,7 @@
 #include "config/config.h"
 #include "ipc/event_ptr.h"
 #include "supervisor/app.h"
+#include "supervisor/app_triggers.h"
 #include "supervisor/command_host.h"
 #include "supervisor/commands.h"
 #include "supervisor/control_server.h"
@@ -93,6 +94,7 @@ private:
     std::unique_ptr<MasterMetrics> metrics_;
     std::unique_ptr<SystemdNotifier> systemd_;
     std::unique_ptr<DrainTracker> drains_;
+    std::unique_ptr<AppTriggers> triggers_;   // watch and cron_restart
     Commands commands_{*this};
     LogFiles logs_;
     config::Config running_;

@@ -7,19 +7,19 @@ namespace ne::supervisor {
 using ipc::control::fail;
 using ipc::control::ok;
 
-void RollingReload::start(CommandHost& host, const std::vector<std::string>& apps, Reply reply) {
-    auto r = std::make_shared<RollingReload>(host, apps, std::move(reply));
+void RollingReload::start(CommandHost& host, const std::vector<std::string>& apps, Reply reply, Cause cause) {
+    auto r = std::make_shared<RollingReload>(host, apps, std::move(reply), std::move(cause));
     host.wait_for([r] { return r->poll(); });
 }
 
-RollingReload::RollingReload(CommandHost& host, const std::vector<std::string>& apps, Reply reply)
-    : host_(host), reply_(std::move(reply)) {
+RollingReload::RollingReload(CommandHost& host, const std::vector<std::string>& apps, Reply reply, Cause cause)
+    : host_(host), reply_(std::move(reply)), cause_(std::move(cause)) {
     for (auto& n : apps) {
         App* a = host_.find_app(n);
         if (!a) continue;
         for (int i = 0; i < a->instances(); ++i) steps_.push_back({n, i});
         for (Worker* w : a->workers())
-            if (up(w->state())) host_.event(*w, "reload", "rolling reload requested");
+            if (up(w->state())) host_.event(*w, cause_.kind, cause_.detail);
     }
 }
 
@@ -40,7 +40,7 @@ bool RollingReload::poll() {
         Step s = steps_[next_++];
         App* app = host_.find_app(s.app);
         if (!app || s.instance >= app->instances()) continue;
-        current_ = app->replace(s.instance, "reload");
+        current_ = app->replace(s.instance, cause_.kind);
         // nullptr: already being replaced (e.g. memory limit), which serves as well.
     }
     for (auto& r : leaving_)

@@ -13,12 +13,20 @@
 
 namespace ne::supervisor {
 
+// Why the workers are replaced: the event kind in `describe` ("reload", "watch", "cron") and
+// its detail.
+struct ReloadCause {
+    std::string kind = "reload";
+    std::string detail = "rolling reload requested";
+};
+
 class RollingReload {
 public:
+    using Cause = ReloadCause;
     // Replies once every old worker has left, or with the first failure.
-    static void start(CommandHost& host, const std::vector<std::string>& apps, Reply reply);
+    static void start(CommandHost& host, const std::vector<std::string>& apps, Reply reply, Cause cause = {});
 
-    RollingReload(CommandHost& host, const std::vector<std::string>& apps, Reply reply);
+    RollingReload(CommandHost& host, const std::vector<std::string>& apps, Reply reply, Cause cause);
     bool poll();   // advances; true once replied
 
 private:
@@ -29,6 +37,7 @@ private:
 
     CommandHost& host_;
     Reply reply_;
+    Cause cause_;
     std::vector<Step> steps_;
     size_t next_ = 0;
     std::shared_ptr<Replacement> current_;

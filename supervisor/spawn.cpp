@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <charconv>
 #include <map>
 #include <string_view>
 
@@ -249,6 +250,18 @@ Result<Spawned> spawn(const SpawnSpec& spec) {
     return s;
 }
 
+namespace {
+
+// PM2's increment_var: the variable's value (0 when unset or not a number) plus the instance.
+std::string incremented(const std::string& base, int instance) {
+    long long n = 0;
+    auto [end, ec] = std::from_chars(base.data(), base.data() + base.size(), n);
+    if (ec != std::errc() || end != base.data() + base.size()) n = 0;  // JS: Number(x) || 0
+    return std::to_string(n + instance);
+}
+
+}  // namespace
+
 SpawnSpec worker_spec(const config::App& app, int instance, int port) {
     std::map<std::string, std::string> env;
     for (char** e = environ; e && *e; ++e) {
@@ -257,6 +270,7 @@ SpawnSpec worker_spec(const config::App& app, int instance, int port) {
         if (eq != std::string_view::npos) env[std::string(kv.substr(0, eq))] = kv.substr(eq + 1);
     }
     for (const auto& [k, v] : app.env) env[k] = v;
+    if (!app.increment_var.empty()) env[app.increment_var] = incremented(env[app.increment_var], instance);
     env["PORT"] = std::to_string(port);
     env["NODE_APP_INSTANCE"] = std::to_string(instance);
     env["name"] = app.name;

@@ -48,6 +48,8 @@ Result<Spawned> spawn(const SpawnSpec& spec);
 // app.user/app.group, and env = the
 // daemon's environment, then app.env, then PORT, NODE_APP_INSTANCE, name (PM2's names) and
 // NODEEDGE_APP, NODEEDGE_INSTANCE, which app.env cannot override (the proxy relies on PORT).
+// With increment_var, that variable is its value from there (0 when unset or not an integer)
+// plus the instance, PM2's increment_var.
 // node_ipc is on for every interpreter but "none" unless wait_ready, as under PM2, where apps
 // may call process.send() unconditionally: the caller must keep reading the ipc fd
 // (NodeIpcReader does) or the app's messages pile up in it.

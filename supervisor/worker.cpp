@@ -58,6 +58,7 @@ void Worker::start() {
 void Worker::on(Event e, const std::string& why) {
     auto t = supervisor::on(state_, e);
     if (!t) return;
+    if (e == Event::Stop || e == Event::Drain) asked_to_stop_ = true;
     State from = state_;
     state_ = t->next;
     std::string reason = why.empty() ? to_string(e) : why;
@@ -97,6 +98,7 @@ void Worker::run(Action a, const std::string& why) {
 
 void Worker::spawn() {
     restart_timer_.reset();
+    asked_to_stop_ = false;
     // Another program on the port would answer the readiness probe's connects and, if this
     // worker were taken for ready, the proxy's clients; the worker itself would die on EADDRINUSE.
     if (auto holder = port_holder(port_)) {
@@ -228,7 +230,8 @@ void Worker::on_exit(int wait_status) {
             // the worker is gone, so whoever listens there now is not this worker.
             if (auto holder = port_holder(port_)) last_error_ += " (" + port_in_use_message(port_, *holder) + ")";
         }
-        on(Event::ExitUnexpected, how);
+        // PM2: with autorestart off an exit, clean or not, leaves the process stopped.
+        on(app_->autorestart ? Event::ExitUnexpected : Event::ExitNoRestart, how);
         return;
     }
     on(Event::ExitExpected, how);

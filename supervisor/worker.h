@@ -76,6 +76,9 @@ public:
     double cpu_percent() const { return cpu_percent_; }
     uint64_t memory_bytes() const { return rss_; }
     bool ever_ready() const { return ever_ready_; }
+    // Told to stop or drain (stop, delete, scale down, shutdown) since its last spawn: watch and
+    // cron_restart leave it down, where an exit with autorestart off is theirs to restart.
+    bool asked_to_stop() const { return asked_to_stop_; }
     const std::string& last_error() const { return last_error_; }
     // A crash before the first ready ends in errored at once instead of being restarted up to
     // max_restarts: `start --no-retry`, and every replacement (the worker it replaces serves on).
@@ -111,6 +114,7 @@ private:
     bool ever_ready_ = false;
     bool failed_start_ = false;
     bool no_retry_ = false;
+    bool asked_to_stop_ = false;
     std::string last_error_;
     RestartPolicy policy_;
     std::chrono::steady_clock::time_point started_{};

@@ -24,9 +24,14 @@ json worker_json(int id, const std::string& name, int pid, const std::string& st
                 {"memory_bytes", 44145050}};
 }
 
+json with_namespace(json row, const std::string& ns) {
+    row["namespace"] = ns;
+    return row;
+}
+
 json status_reply() {
     return json{{"ok", true},
-                {"workers", {worker_json(0, "api", 4242, "online"), worker_json(1, "api", 0, "errored")}},
+                {"workers", {with_namespace(worker_json(0, "api", 4242, "online"), "shop"), worker_json(1, "api", 0, "errored")}},
                 {"proxy",
                  {{"listen", {"127.0.0.1:8080"}},
                   {"connections", 3},
@@ -122,16 +127,17 @@ TEST(CliRender, JsonHasTheSpecKeysInOrder) {
     EXPECT_EQ(out.back(), '\n');
     EXPECT_EQ(out.substr(0, out.find('}') + 1),
               R"([{"id":0,"name":"api","instance":0,"mode":"cluster","pid":4242,"port":3000,"status":"online",)"
-              R"("restarts":2,"uptime_ms":5000,"cpu_percent":0.3,"memory_bytes":44145050})");
+              R"("restarts":2,"uptime_ms":5000,"cpu_percent":0.3,"memory_bytes":44145050,"namespace":"shop"})");
     json parsed = json::parse(out);
     ASSERT_TRUE(parsed.is_array());
     ASSERT_EQ(parsed.size(), 2u);
     for (const auto& w : parsed) {
-        EXPECT_EQ(w.size(), 11u);
+        EXPECT_EQ(w.size(), 12u);
         EXPECT_TRUE(w["pid"].is_number_integer());
         EXPECT_TRUE(w["cpu_percent"].is_number());
         EXPECT_TRUE(w["memory_bytes"].is_number_unsigned());
     }
+    EXPECT_EQ(parsed[1]["namespace"], "default");  // an older daemon's rows have none
     EXPECT_EQ(render_workers_json({}), "[]\n");
 }
 

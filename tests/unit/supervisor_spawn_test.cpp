@@ -234,6 +234,22 @@ TEST(WorkerSpec, NodeInterpreter) {
     EXPECT_EQ(std::count_if(s.env.begin(), s.env.end(), [](const std::string& kv) { return kv.starts_with("PORT="); }), 1);
 }
 
+TEST(WorkerSpec, IncrementVarAddsTheInstanceToItsBase) {
+    config::App app = sample_app();
+    app.increment_var = "WORKER_PORT";
+    app.env["WORKER_PORT"] = "9000";
+    EXPECT_EQ(env_of(worker_spec(app, 0, 3000), "WORKER_PORT"), "9000");
+    EXPECT_EQ(env_of(worker_spec(app, 3, 3003), "WORKER_PORT"), "9003");
+    app.env.erase("WORKER_PORT");  // unset counts from 0, as PM2's Number(undefined) || 0
+    EXPECT_EQ(env_of(worker_spec(app, 2, 3002), "WORKER_PORT"), "2");
+    app.env["WORKER_PORT"] = "lots";
+    EXPECT_EQ(env_of(worker_spec(app, 1, 3001), "WORKER_PORT"), "1");
+    setenv("NE_SPAWN_TEST_BASE", "40", 1);  // the daemon's environment is a base too
+    app.increment_var = "NE_SPAWN_TEST_BASE";
+    EXPECT_EQ(env_of(worker_spec(app, 2, 3002), "NE_SPAWN_TEST_BASE"), "42");
+    unsetenv("NE_SPAWN_TEST_BASE");
+}
+
 TEST(WorkerSpec, NoInterpreterRunsTheScript) {
     config::App app = sample_app();
     app.interpreter = "none";
