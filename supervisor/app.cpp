@@ -86,6 +86,12 @@ std::vector<uint64_t> App::start() {
 }
 
 void App::stop(const std::string& why) {
+    // A reload (or a watch or cron restart) waiting on one of these hears that it ended.
+    for (auto& r : replacements_) {
+        if (r->phase != Replacement::Phase::Starting && r->phase != Replacement::Phase::Draining) continue;
+        r->phase = Replacement::Phase::Failed;
+        r->error = name() + ":" + std::to_string(r->instance) + ": the app was stopped (" + why + ")";
+    }
     replacements_.clear();
     for (auto* w : workers()) {
         if (up(w->state())) w->on(Event::Drain, why);
