@@ -77,7 +77,8 @@ struct App {
     // PM2's watch: restart the app (rolling, as `reload`) when a file under one of these
     // paths changes. TOML `watch = true` means [cwd]; paths are absolute. Empty: off.
     std::vector<std::string> watch;
-    // PM2's ignore_watch: patterns (globs, or regexes as PM2 reads them) for changes to skip.
+    // PM2's ignore_watch: absolute globs (the loader anchors relative ones at the file's
+    // folder) or "~ REGEX" / "~* REGEX" (config/ignore_pattern.h). Empty: PM2's defaults.
     std::vector<std::string> ignore_watch;
     Duration watch_delay{1000};  // changes closer together than this make one restart
     std::string cron_restart;    // PM2's cron_restart: "0 3 * * *" (5 or 6 fields); "" = none

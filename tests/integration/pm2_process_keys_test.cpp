@@ -127,10 +127,19 @@ TEST_F(Pm2ProcessKeysTest, IgnoreWatchPatternsReplacePm2sDefaults) {
     ASSERT_TRUE(restarted("web", 1)) << row("web").dump();
 }
 
-TEST_F(Pm2ProcessKeysTest, CronRestartReplacesTheWorkerAtEachFireTime) {
-    json first = start_app("tick", "echo.js", "cron_restart = \"* * * * * *\"\n");
+TEST_F(Pm2ProcessKeysTest, CronRestartReplacesTheWorkerAtEachFireTimeWithoutFailingARequest) {
+    const int listen = free_port();
+    json first = start_app("tick", "echo.js",
+                           "cron_restart = \"* * * * * *\"\n\n[[servers]]\nlisten = [\"127.0.0.1:" +
+                               std::to_string(listen) + "\"]\n[[servers.locations]]\npath = \"/\"\napp = \"tick\"\n");
     ASSERT_EQ(first.value("status", ""), "online") << first.dump();
-    ASSERT_TRUE(wait_until([&] { return row("tick").value("restarts", 0) >= 2; }, 30s)) << row("tick").dump();
+    // Restarts roll through the proxy as a reload does: clients see no failure.
+    LoadLoop load(listen, "/cron");
+    load.start();
+    ASSERT_TRUE(wait_until([&] { return row("tick").value("restarts", 0) >= 3; }, 30s)) << row("tick").dump();
+    auto stats = load.stop();
+    EXPECT_GT(stats.ok, 0);
+    EXPECT_EQ(stats.failed, 0) << stats.describe();
     EXPECT_NE(row("tick").value("pid", 0), first.value("pid", 0));
     RunResult d = run("describe", "tick");
     EXPECT_EQ(d.code, 0) << d.err;
