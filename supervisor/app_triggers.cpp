@@ -19,13 +19,13 @@ bool same_triggers(const config::App& a, const config::App& b) {
 
 bool wants_triggers(const config::App& a) { return !a.watch.empty() || !a.cron_restart.empty(); }
 
-// Stopped by a command: every current worker was told to stop and none runs.
+// Stopped (or being stopped) by a command: every current worker was told to stop.
 bool held(const App& a) {
     bool any = false;
     for (int i = 0; i < a.instances(); ++i) {
         const Worker* w = a.current(i);
         if (!w) continue;
-        if (!w->asked_to_stop() || w->pid() > 0) return false;
+        if (!w->asked_to_stop()) return false;
         any = true;
     }
     return any;
