@@ -31,6 +31,14 @@ bool held(const App& a) {
     return any;
 }
 
+// A worker on its way up (`start`, `restart`, a crash's restart): replacing it now would fail
+// the command waiting for it, and its spawn reads the files as they are anyway.
+bool launching(const App& a) {
+    for (int i = 0; i < a.instances(); ++i)
+        if (const Worker* w = a.current(i); w && w->state() == State::Launching) return true;
+    return false;
+}
+
 void arm(EventPtr& ev, event_base* base, std::chrono::milliseconds after, event_callback_fn cb, void* arg) {
     ev.reset(evtimer_new(base, cb, arg));
     timeval tv{static_cast<time_t>(after.count() / 1000), static_cast<suseconds_t>((after.count() % 1000) * 1000)};
@@ -137,6 +145,10 @@ void AppTriggers::fire(Trigger& t, const std::string& kind, const std::string& d
     }
     if (t.restarting) {  // cron during a restart: that restart serves; a change: one more after
         if (kind == "watch") t.changed_again = true;
+        return;
+    }
+    if (launching(*a)) {  // cron: this fire time passes; a change: asked again after watch_delay
+        if (kind == "watch") arm_watch(t);
         return;
     }
     t.restarting = true;
