@@ -1,0 +1,258 @@
+// docs/configuration.md is the reference users read; config/keys is what the loader accepts.
+// These tests keep the two the same set of keys, and make every example in the reference one
+// the loader accepts, so neither the documentation nor the loader can change alone.
+//
+// The reference's shape, which the parser below relies on:
+// - each key is a level-3 heading whose whole text is its dotted path in backticks,
+//   "### `servers.locations.cache.lock`" ("### `proxy`" for a key of the document itself);
+// - in its entry, a line "- Type: ... Default: ...", a line "- Example: `lock = true`" and at
+//   least one line "- nginx: ..." or "- PM2: ...";
+// - every ```toml block is a whole ecosystem.toml (app.js, cert.pem, key.pem and ocsp.der
+//   exist beside it).
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "config/keys.h"
+#include "config/load.h"
+#include "unit/config_test_dir.h"
+#include "unit/tls_test_cert.h"
+
+namespace ne::config {
+namespace {
+
+struct KeyEntry {
+    std::string table;  // "servers.locations.cache"; "" for the document itself
+    std::string key;    // "lock"
+    int line = 0;       // of the heading
+    std::string example;
+    bool has_type_and_default = false;
+    bool has_equivalent = false;
+
+    std::string path() const { return table.empty() ? key : table + "." + key; }
+};
+
+struct TomlBlock {
+    int line = 0;  // of the opening fence
+    std::string text;
+};
+
+struct Reference {
+    std::vector<KeyEntry> keys;
+    std::vector<TomlBlock> blocks;
+};
+
+std::string read_reference() {
+    std::ifstream in(NODEEDGE_SOURCE_DIR "/docs/configuration.md");
+    std::stringstream text;
+    text << in.rdbuf();
+    return text.str();
+}
+
+// "### `a.b.c`" -> "a.b.c"; "" for any other line.
+std::string key_heading(const std::string& line) {
+    const std::string open = "### `";
+    if (!line.starts_with(open) || !line.ends_with("`") || line.size() <= open.size() + 1) return "";
+    std::string path = line.substr(open.size(), line.size() - open.size() - 1);
+    if (path.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789_.") != std::string::npos) return "";
+    return path;
+}
+
+// The first `code span` of a line, or "".
+std::string first_code_span(const std::string& line) {
+    const size_t open = line.find('`');
+    if (open == std::string::npos) return "";
+    const size_t close = line.find('`', open + 1);
+    return close == std::string::npos ? "" : line.substr(open + 1, close - open - 1);
+}
+
+Reference parse_reference(const std::string& text) {
+    Reference ref;
+    std::istringstream in(text);
+    std::string line;
+    int number = 0;
+    KeyEntry* entry = nullptr;
+    TomlBlock* block = nullptr;
+    bool in_other_fence = false;
+    while (std::getline(in, line)) {
+        ++number;
+        if (block) {
+            if (line.starts_with("```"))
+                block = nullptr;
+            else
+                block->text += line + "\n";
+            continue;
+        }
+        if (in_other_fence) {
+            in_other_fence = !line.starts_with("```");
+            continue;
+        }
+        if (line == "```toml") {
+            block = &ref.blocks.emplace_back(TomlBlock{number, ""});
+            continue;
+        }
+        if (line.starts_with("```")) {
+            in_other_fence = true;
+            continue;
+        }
+        if (line.starts_with("#")) {
+            entry = nullptr;
+            if (std::string path = key_heading(line); !path.empty()) {
+                const size_t dot = path.rfind('.');
+                KeyEntry e;
+                e.table = dot == std::string::npos ? "" : path.substr(0, dot);
+                e.key = dot == std::string::npos ? path : path.substr(dot + 1);
+                e.line = number;
+                entry = &ref.keys.emplace_back(std::move(e));
+            }
+            continue;
+        }
+        if (!entry) continue;
+        if (line.starts_with("- Type:") && line.find("Default:") != std::string::npos)
+            entry->has_type_and_default = true;
+        else if (line.starts_with("- Example:"))
+            entry->example = first_code_span(line);
+        else if (line.starts_with("- nginx:") || line.starts_with("- PM2:"))
+            entry->has_equivalent = true;
+    }
+    return ref;
+}
+
+std::string where(const KeyEntry& e) {
+    return "docs/configuration.md:" + std::to_string(e.line) + " `" + e.path() + "`";
+}
+
+// The smallest file in which `example`, a line of table `table`, is the line under test:
+// the tables on the way to it with their required keys, plus the app "api" and the upstream
+// "backend" that examples of location keys name.
+struct SkeletonTable {
+    std::string_view path;
+    std::string_view header;
+    std::vector<std::pair<std::string_view, std::string_view>> required;  // key, line
+};
+
+const std::vector<SkeletonTable>& skeleton_tables() {
+    static const std::vector<SkeletonTable> tables = {
+        {"proxy", "[proxy]", {}},
+        {"metrics", "[metrics]", {}},
+        {"apps", "[[apps]]", {{"name", "name = \"api\""}, {"script", "script = \"app.js\""}}},
+        {"apps.health_check", "[apps.health_check]", {}},
+        {"servers", "[[servers]]", {{"listen", "listen = [\"127.0.0.1:8080\"]"}}},
+        {"servers.tls", "[servers.tls]", {{"cert", "cert = \"cert.pem\""}, {"key", "key = \"key.pem\""}}},
+        {"servers.gzip", "[servers.gzip]", {}},
+        {"servers.locations", "[[servers.locations]]", {{"path", "path = \"/\""}, {"app", "app = \"api\""}}},
+        {"servers.locations.rate_limit", "[servers.locations.rate_limit]", {{"rate", "rate = \"10r/s\""}}},
+        {"servers.locations.cache", "[servers.locations.cache]", {}},
+        {"upstreams", "[[upstreams]]",
+         {{"name", "name = \"backend\""}, {"servers", "servers = [{ address = \"127.0.0.1:9000\" }]"}}},
+        {"upstreams.servers", "[[upstreams.servers]]", {{"address", "address = \"127.0.0.1:9000\""}}},
+    };
+    return tables;
+}
+
+std::string skeleton_for(const KeyEntry& e) {
+    if (e.table.empty()) return e.example + "\n";
+    std::string doc;
+    // Each table on the way to e.table, with its required lines, except the one e's example
+    // (or the next table on the way) provides; a location has one handler, so an example of
+    // another one replaces the app.
+    const auto emit_chain = [&](std::string_view root) {
+        for (const SkeletonTable& t : skeleton_tables()) {
+            const std::string path(t.path);
+            const bool on_way = path == e.table || e.table.starts_with(path + ".");
+            if (!path.starts_with(root) || !on_way) continue;
+            doc += std::string(t.header) + "\n";
+            for (const auto& [key, line] : t.required) {
+                const bool provided = path == e.table ? key == e.key : e.table.starts_with(path + "." + std::string(key));
+                const bool other_handler = path == "servers.locations" && key == "app" && path == e.table &&
+                                           (e.key == "upstream" || e.key == "return");
+                if (!provided && !other_handler) doc += std::string(line) + "\n";
+            }
+            if (path == e.table) doc += e.example + "\n";
+        }
+    };
+    const std::string root = e.table.substr(0, e.table.find('.'));
+    if (root != "apps") doc += "[[apps]]\nname = \"api\"\nscript = \"app.js\"\n";
+    if (root != "upstreams") doc += "[[upstreams]]\nname = \"backend\"\nservers = [{ address = \"127.0.0.1:9000\" }]\n";
+    emit_chain(root);
+    return doc;
+}
+
+class ConfigReference : public ::testing::Test {
+protected:
+    void SetUp() override {
+        text_ = read_reference();
+        ASSERT_FALSE(text_.empty()) << "cannot read " NODEEDGE_SOURCE_DIR "/docs/configuration.md";
+        ref_ = parse_reference(text_);
+        dir_.write("app.js", "require('http').createServer().listen(process.env.PORT)\n");
+        // A DER OCSP response ("unauthorized"), which is all `check` asks of the file.
+        dir_.write("ocsp.der", std::string("\x30\x03\x0a\x01\x06", 5));
+        ASSERT_TRUE(ne::tls_testing::write_test_cert(dir_.file("cert.pem"), dir_.file("key.pem")));
+    }
+
+    Result<Config> load(const std::string& text) const {
+        return load_string(text, dir_.file("ecosystem.toml"));
+    }
+
+    std::string text_;
+    Reference ref_;
+    testing::TestDir dir_;
+};
+
+TEST_F(ConfigReference, DocumentsExactlyTheKeysTheLoaderAccepts) {
+    std::set<std::string> accepted;
+    for (const keys::Table& t : keys::tables())
+        for (std::string_view k : t.keys) accepted.insert(t.path.empty() ? std::string(k) : std::string(t.path) + "." + std::string(k));
+    std::map<std::string, int> documented;  // path -> heading line
+    for (const KeyEntry& e : ref_.keys) {
+        auto [it, inserted] = documented.emplace(e.path(), e.line);
+        EXPECT_TRUE(inserted) << where(e) << " is documented twice (first at line " << it->second << ")";
+    }
+    std::string missing;
+    for (const std::string& k : accepted)
+        if (!documented.contains(k)) missing += "\n  " + k;
+    std::string extra;
+    for (const auto& [k, line] : documented)
+        if (!accepted.contains(k)) extra += "\n  " + k + " (line " + std::to_string(line) + ")";
+    if (!missing.empty())
+        ADD_FAILURE() << "keys the loader accepts (config/keys.cpp) but docs/configuration.md does not document:" << missing;
+    if (!extra.empty())
+        ADD_FAILURE() << "keys docs/configuration.md documents but the loader rejects (not in config/keys.cpp):" << extra;
+}
+
+TEST_F(ConfigReference, EveryEntryHasTypeDefaultExampleAndEquivalent) {
+    for (const KeyEntry& e : ref_.keys) {
+        EXPECT_TRUE(e.has_type_and_default) << where(e) << ": no \"- Type: ... Default: ...\" line";
+        EXPECT_TRUE(e.has_equivalent) << where(e) << ": no \"- nginx:\" or \"- PM2:\" line";
+        EXPECT_TRUE(e.example.starts_with(e.key + " = "))
+            << where(e) << ": the \"- Example:\" line's first code span should be `" << e.key
+            << " = ...`, not `" << e.example << "`";
+    }
+}
+
+TEST_F(ConfigReference, EveryKeyExampleLoadsInItsTable) {
+    for (const KeyEntry& e : ref_.keys) {
+        if (!e.example.starts_with(e.key + " = ")) continue;  // reported by the test above
+        const std::string doc = skeleton_for(e);
+        auto c = load(doc);
+        EXPECT_TRUE(c) << where(e) << ": its example `" << e.example << "` does not load:\n  "
+                       << (c ? "" : c.error().message) << "\nin:\n" << doc;
+    }
+}
+
+TEST_F(ConfigReference, EveryTomlBlockLoads) {
+    EXPECT_FALSE(ref_.blocks.empty());
+    for (const TomlBlock& b : ref_.blocks) {
+        auto c = load(b.text);
+        EXPECT_TRUE(c) << "the ```toml block at docs/configuration.md:" << b.line
+                       << " does not load:\n  " << (c ? "" : c.error().message);
+    }
+}
+
+}  // namespace
+}  // namespace ne::config
