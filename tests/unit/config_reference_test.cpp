@@ -6,7 +6,8 @@
 // - each key is a level-3 heading whose whole text is its dotted path in backticks,
 //   "### `servers.locations.cache.lock`" ("### `proxy`" for a key of the document itself);
 // - in its entry, a line "- Type: ... Default: ...", a line "- Example: `lock = true`" and at
-//   least one line "- nginx: ..." or "- PM2: ...";
+//   least one line "- nginx: ..." or "- PM2: ..."; a default written as a value in backticks
+//   ("Default: `false`") must be the loader's, one in words ("Default: none") is not checked;
 // - every ```toml block is a whole ecosystem.toml (app.js, cert.pem, key.pem and ocsp.der
 //   exist beside it).
 #include <gtest/gtest.h>
@@ -31,6 +32,8 @@ struct KeyEntry {
     std::string key;    // "lock"
     int line = 0;       // of the heading
     std::string example;
+    // The default when the entry writes it as a value (`"5s"`); "" when in words ("none").
+    std::string default_value;
     bool has_type_and_default = false;
     bool has_equivalent = false;
 
@@ -113,8 +116,11 @@ Reference parse_reference(const std::string& text) {
             continue;
         }
         if (!entry) continue;
-        if (line.starts_with("- Type:") && line.find("Default:") != std::string::npos)
+        if (line.starts_with("- Type:") && line.find("Default:") != std::string::npos) {
             entry->has_type_and_default = true;
+            const std::string after = line.substr(line.find("Default:") + 8);
+            if (after.starts_with(" `")) entry->default_value = first_code_span(after);
+        }
         else if (line.starts_with("- Example:"))
             entry->example = first_code_span(line);
         else if (line.starts_with("- nginx:") || line.starts_with("- PM2:"))
@@ -155,8 +161,10 @@ const std::vector<SkeletonTable>& skeleton_tables() {
     return tables;
 }
 
-std::string skeleton_for(const KeyEntry& e) {
-    if (e.table.empty()) return e.example + "\n";
+// `line` sets e's key (the example, or the default); "" leaves the key out. It is always the
+// last line, so every table's position is the same with and without it.
+std::string skeleton_for(const KeyEntry& e, const std::string& line) {
+    if (e.table.empty()) return line.empty() ? "" : line + "\n";
     std::string doc;
     // Each table on the way to e.table, with its required lines, except the one e's example
     // (or the next table on the way) provides; a location has one handler, so an example of
@@ -173,7 +181,7 @@ std::string skeleton_for(const KeyEntry& e) {
                                            (e.key == "upstream" || e.key == "return");
                 if (!provided && !other_handler) doc += std::string(line) + "\n";
             }
-            if (path == e.table) doc += e.example + "\n";
+            if (path == e.table && !line.empty()) doc += line + "\n";
         }
     };
     const std::string root = e.table.substr(0, e.table.find('.'));
@@ -238,10 +246,26 @@ TEST_F(ConfigReference, EveryEntryHasTypeDefaultExampleAndEquivalent) {
 TEST_F(ConfigReference, EveryKeyExampleLoadsInItsTable) {
     for (const KeyEntry& e : ref_.keys) {
         if (!e.example.starts_with(e.key + " = ")) continue;  // reported by the test above
-        const std::string doc = skeleton_for(e);
+        const std::string doc = skeleton_for(e, e.example);
         auto c = load(doc);
         EXPECT_TRUE(c) << where(e) << ": its example `" << e.example << "` does not load:\n  "
                        << (c ? "" : c.error().message) << "\nin:\n" << doc;
+    }
+}
+
+TEST_F(ConfigReference, EveryDefaultIsTheLoadersDefault) {
+    for (const KeyEntry& e : ref_.keys) {
+        if (e.default_value.empty()) continue;
+        const std::string without = skeleton_for(e, "");
+        const std::string with = skeleton_for(e, e.key + " = " + e.default_value);
+        auto implicit = load(without);
+        auto written = load(with);
+        ASSERT_TRUE(implicit) << where(e) << ": " << implicit.error().message << "\nin:\n" << without;
+        ASSERT_TRUE(written) << where(e) << ": its default `" << e.default_value
+                             << "` does not load: " << written.error().message << "\nin:\n" << with;
+        EXPECT_TRUE(*implicit == *written)
+            << where(e) << ": the documented default `" << e.default_value
+            << "` is not what the loader uses when the key is absent";
     }
 }
 
