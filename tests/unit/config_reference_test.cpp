@@ -133,9 +133,9 @@ std::string where(const KeyEntry& e) {
     return "docs/configuration.md:" + std::to_string(e.line) + " `" + e.path() + "`";
 }
 
-// The smallest file in which `example`, a line of table `table`, is the line under test:
-// the tables on the way to it with their required keys, plus the app "api" and the upstream
-// "backend" that examples of location keys name.
+// The smallest file around one line of a table: the tables on the way to it with their
+// required keys, plus the app "api" and the upstream "backend" that examples of location keys
+// name.
 struct SkeletonTable {
     std::string_view path;
     std::string_view header;
@@ -165,29 +165,29 @@ const std::vector<SkeletonTable>& skeleton_tables() {
 // last line, so every table's position is the same with and without it.
 std::string skeleton_for(const KeyEntry& e, const std::string& line) {
     if (e.table.empty()) return line.empty() ? "" : line + "\n";
-    std::string doc;
-    // Each table on the way to e.table, with its required lines, except the one e's example
-    // (or the next table on the way) provides; a location has one handler, so an example of
-    // another one replaces the app.
-    const auto emit_chain = [&](std::string_view root) {
-        for (const SkeletonTable& t : skeleton_tables()) {
-            const std::string path(t.path);
-            const bool on_way = path == e.table || e.table.starts_with(path + ".");
-            if (!path.starts_with(root) || !on_way) continue;
-            doc += std::string(t.header) + "\n";
-            for (const auto& [key, line] : t.required) {
-                const bool provided = path == e.table ? key == e.key : e.table.starts_with(path + "." + std::string(key));
-                const bool other_handler = path == "servers.locations" && key == "app" && path == e.table &&
-                                           (e.key == "upstream" || e.key == "return");
-                if (!provided && !other_handler) doc += std::string(line) + "\n";
-            }
-            if (path == e.table && !line.empty()) doc += line + "\n";
-        }
-    };
     const std::string root = e.table.substr(0, e.table.find('.'));
-    if (root != "apps") doc += "[[apps]]\nname = \"api\"\nscript = \"app.js\"\n";
-    if (root != "upstreams") doc += "[[upstreams]]\nname = \"backend\"\nservers = [{ address = \"127.0.0.1:9000\" }]\n";
-    emit_chain(root);
+    std::string doc;
+    // A table's header and required lines, but for the key something else provides.
+    const auto emit = [&](const SkeletonTable& t, std::string_view provided) {
+        doc += std::string(t.header) + "\n";
+        for (const auto& [key, required_line] : t.required)
+            if (key != provided) doc += std::string(required_line) + "\n";
+    };
+    for (const SkeletonTable& t : skeleton_tables())
+        if ((t.path == "apps" || t.path == "upstreams") && t.path != root) emit(t, "");
+    for (const SkeletonTable& t : skeleton_tables()) {
+        const std::string path(t.path);
+        if (path == e.table) {
+            // A location has one handler: an example of another one replaces the app.
+            const bool other_handler = path == "servers.locations" && (e.key == "upstream" || e.key == "return");
+            emit(t, other_handler ? "app" : e.key);
+            if (!line.empty()) doc += line + "\n";
+        } else if (e.table.starts_with(path + ".")) {
+            // The next table on the way is this one's key of that name.
+            const std::string rest = e.table.substr(path.size() + 1);
+            emit(t, rest.substr(0, rest.find('.')));
+        }
+    }
     return doc;
 }
 
