@@ -5,8 +5,9 @@
 // The reference's shape, which the parser below relies on:
 // - each key is a level-3 heading whose whole text is its dotted path in backticks,
 //   "### `servers.locations.cache.lock`" ("### `proxy`" for a key of the document itself);
-// - in its entry, a line "- Type: ... Default: ...", a line "- Example: `lock = true`" and at
-//   least one line "- nginx: ..." or "- PM2: ..."; a default written as a value in backticks
+// - in its entry, a line "- Type: ... Default: ...", a line "- Example: `lock = true`" (more
+//   code spans on it are lines the example needs beside it in its table: "with `root = ...`")
+//   and at least one line "- nginx: ..." or "- PM2: ..."; a default written as a value in backticks
 //   ("Default: `false`") must be the loader's, one in words ("Default: none") is not checked;
 // - every ```toml block is a whole ecosystem.toml (app.js, cert.pem, key.pem and ocsp.der
 //   exist beside it).
@@ -31,7 +32,9 @@ struct KeyEntry {
     std::string table;  // "servers.locations.cache"; "" for the document itself
     std::string key;    // "lock"
     int line = 0;       // of the heading
-    std::string example;
+    // The Example line's code spans: the key's own line, then any it needs beside it in its
+    // table ("- Example: `try_files = [...]` with `root = \"dist\"`").
+    std::vector<std::string> example;
     // The default when the entry writes it as a value (`"5s"`); "" when in words ("none").
     std::string default_value;
     bool has_type_and_default = false;
@@ -66,13 +69,20 @@ std::string key_heading(const std::string& line) {
     return path;
 }
 
-// The first `code span` of a line, or "".
-std::string first_code_span(const std::string& line) {
-    const size_t open = line.find('`');
-    if (open == std::string::npos) return "";
-    const size_t close = line.find('`', open + 1);
-    return close == std::string::npos ? "" : line.substr(open + 1, close - open - 1);
+// The `code spans` of a line, in order.
+std::vector<std::string> code_spans(const std::string& line) {
+    std::vector<std::string> spans;
+    for (size_t open = line.find('`'); open != std::string::npos; open = line.find('`', open + 1)) {
+        const size_t close = line.find('`', open + 1);
+        if (close == std::string::npos) break;
+        spans.push_back(line.substr(open + 1, close - open - 1));
+        open = close;
+    }
+    return spans;
 }
+
+// "key = value" -> "key".
+std::string key_of(const std::string& toml_line) { return toml_line.substr(0, toml_line.find(" = ")); }
 
 Reference parse_reference(const std::string& text) {
     Reference ref;
@@ -119,10 +129,10 @@ Reference parse_reference(const std::string& text) {
         if (line.starts_with("- Type:") && line.find("Default:") != std::string::npos) {
             entry->has_type_and_default = true;
             const std::string after = line.substr(line.find("Default:") + 8);
-            if (after.starts_with(" `")) entry->default_value = first_code_span(after);
+            if (after.starts_with(" `")) entry->default_value = code_spans(after).front();
         }
         else if (line.starts_with("- Example:"))
-            entry->example = first_code_span(line);
+            entry->example = code_spans(line);
         else if (line.starts_with("- nginx:") || line.starts_with("- PM2:"))
             entry->has_equivalent = true;
     }
@@ -161,31 +171,39 @@ const std::vector<SkeletonTable>& skeleton_tables() {
     return tables;
 }
 
-// `line` sets e's key (the example, or the default); "" leaves the key out. It is always the
-// last line, so every table's position is the same with and without it.
-std::string skeleton_for(const KeyEntry& e, const std::string& line) {
-    if (e.table.empty()) return line.empty() ? "" : line + "\n";
+// `lines` go into e's table (the example, or the key at its default); none leaves the key
+// out. They come last, so every table's position is the same with and without them.
+std::string skeleton_for(const KeyEntry& e, const std::vector<std::string>& lines) {
+    std::set<std::string> provided;
+    std::string own;
+    for (const std::string& line : lines) {
+        provided.insert(key_of(line));
+        own += line + "\n";
+    }
+    if (e.table.empty()) return own;
     const std::string root = e.table.substr(0, e.table.find('.'));
     std::string doc;
-    // A table's header and required lines, but for the key something else provides.
-    const auto emit = [&](const SkeletonTable& t, std::string_view provided) {
+    // A table's header and required lines, but for the keys something else provides.
+    const auto emit = [&](const SkeletonTable& t, const std::set<std::string>& skip) {
         doc += std::string(t.header) + "\n";
         for (const auto& [key, required_line] : t.required)
-            if (key != provided) doc += std::string(required_line) + "\n";
+            if (!skip.contains(std::string(key))) doc += std::string(required_line) + "\n";
     };
     for (const SkeletonTable& t : skeleton_tables())
-        if ((t.path == "apps" || t.path == "upstreams") && t.path != root) emit(t, "");
+        if ((t.path == "apps" || t.path == "upstreams") && t.path != root) emit(t, {});
     for (const SkeletonTable& t : skeleton_tables()) {
         const std::string path(t.path);
         if (path == e.table) {
             // A location has one handler: an example of another one replaces the app.
-            const bool other_handler = path == "servers.locations" && (e.key == "upstream" || e.key == "return");
-            emit(t, other_handler ? "app" : e.key);
-            if (!line.empty()) doc += line + "\n";
+            std::set<std::string> skip = provided;
+            if (path == "servers.locations" && (provided.contains("upstream") || provided.contains("return")))
+                skip.insert("app");
+            emit(t, skip);
+            doc += own;
         } else if (e.table.starts_with(path + ".")) {
             // The next table on the way is this one's key of that name.
             const std::string rest = e.table.substr(path.size() + 1);
-            emit(t, rest.substr(0, rest.find('.')));
+            emit(t, {rest.substr(0, rest.find('.'))});
         }
     }
     return doc;
@@ -237,18 +255,19 @@ TEST_F(ConfigReference, EveryEntryHasTypeDefaultExampleAndEquivalent) {
     for (const KeyEntry& e : ref_.keys) {
         EXPECT_TRUE(e.has_type_and_default) << where(e) << ": no \"- Type: ... Default: ...\" line";
         EXPECT_TRUE(e.has_equivalent) << where(e) << ": no \"- nginx:\" or \"- PM2:\" line";
-        EXPECT_TRUE(e.example.starts_with(e.key + " = "))
+        const std::string first = e.example.empty() ? "" : e.example.front();
+        EXPECT_TRUE(first.starts_with(e.key + " = "))
             << where(e) << ": the \"- Example:\" line's first code span should be `" << e.key
-            << " = ...`, not `" << e.example << "`";
+            << " = ...`, not `" << first << "`";
     }
 }
 
 TEST_F(ConfigReference, EveryKeyExampleLoadsInItsTable) {
     for (const KeyEntry& e : ref_.keys) {
-        if (!e.example.starts_with(e.key + " = ")) continue;  // reported by the test above
+        if (e.example.empty() || !e.example.front().starts_with(e.key + " = ")) continue;  // reported above
         const std::string doc = skeleton_for(e, e.example);
         auto c = load(doc);
-        EXPECT_TRUE(c) << where(e) << ": its example `" << e.example << "` does not load:\n  "
+        EXPECT_TRUE(c) << where(e) << ": its example does not load:\n  "
                        << (c ? "" : c.error().message) << "\nin:\n" << doc;
     }
 }
@@ -256,8 +275,8 @@ TEST_F(ConfigReference, EveryKeyExampleLoadsInItsTable) {
 TEST_F(ConfigReference, EveryDefaultIsTheLoadersDefault) {
     for (const KeyEntry& e : ref_.keys) {
         if (e.default_value.empty()) continue;
-        const std::string without = skeleton_for(e, "");
-        const std::string with = skeleton_for(e, e.key + " = " + e.default_value);
+        const std::string without = skeleton_for(e, {});
+        const std::string with = skeleton_for(e, {e.key + " = " + e.default_value});
         auto implicit = load(without);
         auto written = load(with);
         ASSERT_TRUE(implicit) << where(e) << ": " << implicit.error().message << "\nin:\n" << without;
