@@ -73,7 +73,7 @@ public:
 
         auto* status = add("status", "Workers and proxy as a table", "status [--json]",
                            [this] { return Command{status_}; });
-        status->alias("ls")->alias("list");
+        status->alias("ls")->alias("list")->alias("ps")->alias("l");   // PM2's spellings of its list
         status->add_flag("--json", status_.json, "Print the workers as a JSON array");
 
         add("monit", "Live view of workers and traffic (q or Ctrl-C quits)", "monit",

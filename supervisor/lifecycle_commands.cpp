@@ -413,10 +413,11 @@ void LifecycleCommands::remove(const json& req, Reply reply) {
     for (Target& t : *targets) {
         if (t.whole()) continue;
         if (t.app->instances() > 1) {
-            reply(fail("delete: id " + std::to_string(t.app->current(t.instance) ? t.app->current(t.instance)->slot() : 0) +
-                       " is instance " + std::to_string(t.instance) + " of " + t.app->name() + ", which has " +
-                       std::to_string(t.app->instances()) + " workers; delete removes whole apps (`nodeedge delete " +
-                       t.app->name() + "`), scale removes workers (`nodeedge scale " + t.app->name() + " -1`)"));
+            const std::string& app = t.app->name();
+            reply(fail("delete: id " + std::to_string(t.id) + " is instance " + std::to_string(t.instance) + " of " +
+                       app + ", which has " + std::to_string(t.app->instances()) +
+                       " workers; delete removes whole apps (`nodeedge delete " + app +
+                       "`), scale removes workers (`nodeedge scale " + app + " -1`)"));
             return;
         }
         t.instance = Target::kWholeApp;

@@ -7,7 +7,8 @@ namespace ne::supervisor {
 
 namespace {
 
-// What one name matches: nothing, or whole apps, or one instance.
+// What one name matches: nothing, or whole apps, or one instance. PM2's order: "all", an app
+// of that name, a process id; a namespace is tried after the name, as PM2 does.
 std::vector<Target> resolve_one(const CommandHost& host, const std::string& name) {
     std::vector<Target> out;
     if (name == "all") {
@@ -19,7 +20,7 @@ std::vector<Target> resolve_one(const CommandHost& host, const std::string& name
         int id = std::stoi(name);
         for (auto& a : host.apps())
             for (Worker* w : a->workers())
-                if (w->slot() == id) return {{a.get(), w->instance()}};
+                if (w->slot() == id) return {{a.get(), w->instance(), id}};
     }
     return out;
 }

@@ -16,6 +16,7 @@ struct Target {
     static constexpr int kWholeApp = -1;
     App* app = nullptr;
     int instance = kWholeApp;   // or the one instance a worker id named
+    int id = -1;                // that worker id, for messages
     bool whole() const { return instance == kWholeApp; }
 };
 

@@ -196,6 +196,8 @@ TEST(CliArgs, StatusAndItsAliases) {
     EXPECT_TRUE(parse_as<StatusCmd>({"status", "--json"}).json);
     EXPECT_TRUE(parse_as<StatusCmd>({"ls", "--json"}).json);
     EXPECT_FALSE(parse_as<StatusCmd>({"list"}).json);
+    EXPECT_FALSE(parse_as<StatusCmd>({"ps"}).json);
+    EXPECT_TRUE(parse_as<StatusCmd>({"l", "--json"}).json);
 }
 
 TEST(CliArgs, LogsDefaults) {
