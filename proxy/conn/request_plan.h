@@ -81,15 +81,28 @@ struct RequestPlan {
     bool idempotent = false;                // may be retried on another backend
     bool expect_continue = false;           // proxy: send 100 Continue once a backend is connected
     bool cache = false;                     // proxy/tunnel: the location caches responses
+    // The path locations were matched against (decoded, normalised; after a try_files
+    // redirect, the new one), and the groups of the regex location that matched it.
+    std::string_view uri;
+    config::Captures captures;
+    int redirects = 0;                      // try_files internal redirects taken
 
     // Location (redirect_https, a `return` redirect) or Retry-After, else empty.
     std::span<const Header> headers() const { return {&header_, header_.name.empty() ? 0u : 1u}; }
     // Forgets the last request, keeping the text's capacity.
     void clear();
 
+    // nginx's limit on internal redirects: the 11th is a 500 (a try_files loop).
+    static constexpr int kMaxRedirects = 10;
+
 private:
     friend void plan_request(const RequestFacts&, const Snapshot*, PlanContext&, RequestPlan&);
+    friend struct Planner;
     Header header_{};
+    // Reused across requests, so that planning allocates only on the uncommon paths.
+    std::string normalized_;                // normalize_uri's buffer
+    std::string scratch_;                   // a template being expanded (try_files, alias)
+    std::string redirected_;                // the uri after an internal redirect
 };
 
 // The timeouts and limits of a request no server claims (no config yet, an address no server

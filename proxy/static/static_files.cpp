@@ -236,11 +236,15 @@ std::optional<std::string_view> StaticPlan::header(std::string_view name) const 
 
 StaticFiles::StaticFiles(const config::Location& location)
     : prefix_(location.path),
-      exact_(location.exact),
+      exact_(location.match == config::Match::exact),
+      prefixed_(location.match == config::Match::prefix || location.match == config::Match::exact ||
+                location.match == config::Match::prefix_stop),
       base_(location.alias.empty() ? location.root : location.alias),
       alias_(!location.alias.empty()),
       index_(location.index),
       expires_s_(std::chrono::duration_cast<std::chrono::seconds>(location.expires).count()) {
+    // "/srv/img/$1": files lie under "/srv/img", whatever the captures hold.
+    if (const size_t var = base_.find('$'); var != std::string::npos) base_.resize(base_.rfind('/', var) + 1);
     while (base_.size() > 1 && base_.back() == '/') base_.pop_back();
     // `expires` gives max-age; a cache_control that sets its own max-age wins, any other is
     // appended ("max-age=2592000, public, immutable").
@@ -255,15 +259,20 @@ StaticFiles::StaticFiles(const config::Location& location)
     }
 }
 
+namespace {
+
+bool method_allowed(const StaticRequest& req, StaticPlan& plan) {
+    if (req.method == "HEAD" || req.method == "GET") return true;
+    plan.status = 405;
+    plan.headers.emplace_back("Allow", "GET, HEAD");
+    return false;
+}
+
+}  // namespace
+
 StaticPlan StaticFiles::plan(const StaticRequest& req, std::time_t now) const {
     StaticPlan plan;
-    const bool head = req.method == "HEAD";
-    if (!head && req.method != "GET") {
-        plan.status = 405;
-        plan.headers.emplace_back("Allow", "GET, HEAD");
-        return plan;
-    }
-
+    if (!method_allowed(req, plan)) return plan;
     const Target target = path_and_query(req.target);
     std::string decoded;
     if (const int status = decode_path(target.path, decoded); status != 0) {
@@ -271,20 +280,53 @@ StaticPlan StaticFiles::plan(const StaticRequest& req, std::time_t now) const {
         return plan;
     }
     const auto path = normalize(decoded);
-    const bool in_location = path && (exact_ ? *path == prefix_ : path->starts_with(prefix_));
+    const bool in_location = path && (!prefixed_ || (exact_ ? *path == prefix_ : path->starts_with(prefix_)));
     if (!in_location) return plan;   // 404: it climbed out of the location
+    return open_uri(req, *path, now);
+}
 
+StaticPlan StaticFiles::plan_uri(const StaticRequest& req, std::string_view uri, std::time_t now) const {
+    StaticPlan plan;
+    if (!method_allowed(req, plan)) return plan;
+    const auto path = uri.find('\0') == std::string_view::npos ? normalize(uri) : std::nullopt;
+    plan.missing = true;
+    if (!path || (alias_ && prefixed_ && !path->starts_with(prefix_))) return plan;
+    return open_uri(req, *path, now);
+}
+
+StaticPlan StaticFiles::plan_file(const StaticRequest& req, std::string_view file, std::time_t now) const {
+    StaticPlan plan;
+    if (!method_allowed(req, plan)) return plan;
+    const auto path = file.find('\0') == std::string_view::npos ? normalize(file) : std::nullopt;
+    const bool inside = path && (base_ == "/" || path->starts_with(base_ + "/"));
+    if (!inside) return plan;
+    plan.path = *path;
+    if (plan.path.size() > 1 && plan.path.ends_with('/')) plan.path.pop_back();
+    return answer(req, std::move(plan), path->ends_with('/'), now);
+}
+
+StaticPlan StaticFiles::open_uri(const StaticRequest& req, const std::string& path, std::time_t now) const {
+    StaticPlan plan;
     // root keeps the whole URI path; alias replaces the location prefix. With a prefix that
-    // has no trailing slash ("/static"), "/staticx" must not map to "<alias>x".
-    std::string_view rel = *path;
-    if (alias_) {
+    // has no trailing slash ("/static"), "/staticx" must not map to "<alias>x". An alias in a
+    // regex location without captures is the file for every path it matches (nginx).
+    std::string_view rel = path;
+    if (alias_ && !prefixed_) {
+        rel = {};
+    } else if (alias_) {
         rel.remove_prefix(prefix_.size());
         if (!rel.empty() && rel.front() != '/' && !prefix_.ends_with('/')) return plan;
     }
     plan.path = base_;
     if (!rel.empty() && rel.front() != '/') plan.path.push_back('/');
     plan.path.append(rel);
+    return answer(req, std::move(plan), path.ends_with('/'), now);
+}
 
+// `plan.path` is the file to open; `dir_form`: the request named it with a trailing slash.
+StaticPlan StaticFiles::answer(const StaticRequest& req, StaticPlan plan, bool dir_form, std::time_t now) const {
+    const bool head = req.method == "HEAD";
+    const Target target = path_and_query(req.target);
     char real_base[PATH_MAX];
     if (!::realpath(base_.c_str(), real_base)) {
         plan.status = status_for_errno(errno);
@@ -296,7 +338,7 @@ StaticPlan StaticFiles::plan(const StaticRequest& req, std::time_t now) const {
 
     if (S_ISDIR(opened->st.st_mode)) {
         plan.missing = true;   // a directory is no file to serve (try_files $uri)
-        if (!path->ends_with('/')) {
+        if (!dir_form) {
             plan.status = 301;
             std::string location(target.path);
             location.push_back('/');

@@ -68,13 +68,25 @@ public:
     // `location` must have root or alias set (both absolute, as config/load makes them).
     explicit StaticFiles(const config::Location& location);
 
-    // `now` is the time of the request (for Expires).
+    // The file the request target names. `now` is the time of the request (for Expires).
     StaticPlan plan(const StaticRequest& request, std::time_t now) const;
+    // The file for `uri`, a path already decoded (try_files's "$uri", "$uri/"): its "." and
+    // ".." are resolved again, as it may hold captures. A uri outside an alias's prefix is
+    // missing.
+    StaticPlan plan_uri(const StaticRequest& request, std::string_view uri, std::time_t now) const;
+    // A file named outright: a regex location's alias with its captures expanded. It must lie
+    // under the alias's fixed part ("/srv/img" of "/srv/img/$1").
+    StaticPlan plan_file(const StaticRequest& request, std::string_view file, std::time_t now) const;
 
 private:
+    // Opens the file for the normalised `uri` and answers with it.
+    StaticPlan open_uri(const StaticRequest& request, const std::string& uri, std::time_t now) const;
+    StaticPlan answer(const StaticRequest& request, StaticPlan plan, bool dir_form, std::time_t now) const;
+
     std::string prefix_;                  // the location path, "/static/"
     bool exact_ = false;                  // "= /x": only that path
-    std::string base_;                    // root or alias, without a trailing '/'
+    bool prefixed_ = false;               // a prefix or exact location: requests lie under its path
+    std::string base_;                    // root or alias (its fixed part), without a trailing '/'
     bool alias_ = false;
     std::string index_;
     int64_t expires_s_ = 0;

@@ -181,7 +181,7 @@ TEST_F(LoadTest, SpecExampleParsesWithEveryValue) {
     const Location& api = s.locations[0];
     EXPECT_EQ(api.where, (Where{eco(), 47, 1}));
     EXPECT_EQ(api.path, "/api/");
-    EXPECT_FALSE(api.exact);
+    EXPECT_EQ(api.match, Match::prefix);
     EXPECT_EQ(api.app, "api");
     EXPECT_EQ(api.balance, "least_conn");
     EXPECT_EQ(api.keepalive, 64);
@@ -312,7 +312,7 @@ servers = [ { address = "10.0.0.6:80" } ]
     EXPECT_FALSE(s.gzip.enabled);
 
     const Location& exact = s.locations[0];
-    EXPECT_TRUE(exact.exact);
+    EXPECT_EQ(exact.match, Match::exact);
     EXPECT_EQ(exact.path, "/exact");
     EXPECT_EQ(exact.upstream, "backends");
     EXPECT_EQ(exact.balance, "round_robin");

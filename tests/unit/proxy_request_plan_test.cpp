@@ -160,7 +160,7 @@ protected:
         // A `return` that does not parse cannot come from a file (load rejects it), only from a
         // payload the proxy reads again: the snapshot logs it and the location answers 500.
         config::Location broken;
-        broken.exact = true;
+        broken.match = config::Match::exact;
         broken.path = "/broken";
         broken.return_ = "not a return";
         cfg->servers[0].locations.push_back(broken);
