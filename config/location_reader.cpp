@@ -46,7 +46,7 @@ CaptureNames read_location_path(TableReader& r, Location& l) {
     }
     if (!path.starts_with('/')) {
         r.fail(at, r.label("path") + ": '" + written +
-                       "' must be a prefix \"/p\", an exact match \"= /p\", \"^~ /p\", a regex \"~ REGEX\" "
+                       "' must be a prefix starting with '/', an exact match \"= /p\", \"^~ /p\", a regex \"~ REGEX\" "
                        "or \"~* REGEX\" (case-insensitive), or a named location \"@name\"");
         return {};
     }
@@ -156,11 +156,12 @@ void require_one_handler(TableReader& r) {
     const std::string files = present({"root", "alias"});
     const std::string all = present({"app", "upstream", "root", "alias", "return"});
     const bool one_each = proxies.find(',') == std::string::npos && files.find(',') == std::string::npos;
-    const bool fine = r.has("return") ? all == "return" : (!all.empty() && one_each);
+    // try_files alone ("=404", "@app") is a handler of its own; with files it needs root or alias.
+    const bool fine = r.has("return") ? all == "return" : ((!all.empty() || r.has("try_files")) && one_each);
     if (fine) return;
     std::string message =
-        "[[servers.locations]] needs one of app, upstream, root, alias, return (root or alias may "
-        "go with app or upstream: the file when it exists, else the app)";
+        "[[servers.locations]] needs one of app, upstream, root, alias, return, try_files (root or "
+        "alias may go with app or upstream: the file when it exists, else the app)";
     if (!all.empty()) message += " (found " + all + ")";
     r.fail(r.table().source(), message);
 }
