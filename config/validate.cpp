@@ -177,7 +177,8 @@ Status named_locations_resolve(const Server& s) {
     for (const Location& l : s.locations) {
         if (l.match != Match::named) continue;
         if (auto [it, added] = named.emplace(l.path, &l); !added)
-            return at(l.where, "location '" + l.path + "' is already defined in this server" + also_at(it->second->where));
+            return at(l.where,
+                      "location '" + l.path + "' is already defined in this server" + also_at(it->second->where));
     }
     for (const Location& l : s.locations) {
         if (l.try_files.empty() || !l.try_files.back().starts_with('@')) continue;

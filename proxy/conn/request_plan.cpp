@@ -4,6 +4,7 @@
 
 #include "proxy/http/forward_headers.h"
 #include "proxy/route/router.h"
+#include "proxy/route/uri.h"
 
 namespace ne::proxy {
 

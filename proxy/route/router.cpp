@@ -121,69 +121,6 @@ config::CaptureNames RouteTable::capture_names(int server, int location) const {
     return {};
 }
 
-namespace {
-
-int hex_digit(char c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
-// Nothing to decode, merge or resolve: the common case, answered without a copy.
-bool already_normal(std::string_view p) {
-    if (p.find_first_of("%\\") != std::string_view::npos || p.find("//") != std::string_view::npos) return false;
-    for (size_t dot = p.find("/."); dot != std::string_view::npos; dot = p.find("/.", dot + 1)) {
-        const std::string_view rest = p.substr(dot + 2);
-        if (rest.empty() || rest.front() == '/' || (rest.front() == '.' && (rest.size() == 1 || rest[1] == '/')))
-            return false;
-    }
-    return true;
-}
-
-}  // namespace
-
-NormalizedUri normalize_uri(std::string_view raw, std::string& buf) {
-    if (!raw.starts_with('/')) return {raw, 0};  // "*" and the like: matched as they are
-    if (already_normal(raw)) return {raw, 0};
-    buf.clear();
-    // Segment by segment: decode, then drop "" and ".", and pop for "..".
-    size_t pos = 1;
-    bool dir = true;
-    while (pos <= raw.size()) {
-        size_t end = raw.find('/', pos);
-        if (end == std::string_view::npos) end = raw.size();
-        const size_t mark = buf.size();
-        buf.push_back('/');
-        for (size_t i = pos; i < end; ++i) {
-            char c = raw[i];
-            if (c == '%') {
-                const int hi = i + 2 < raw.size() ? hex_digit(raw[i + 1]) : -1;
-                const int lo = hi >= 0 ? hex_digit(raw[i + 2]) : -1;
-                if (lo < 0) return {{}, 400};
-                c = static_cast<char>(hi * 16 + lo);
-                i += 2;
-                if (c == '/') return {{}, 404};
-            }
-            if (c == '\0' || c == '\\') return {{}, 404};
-            buf.push_back(c);
-        }
-        const std::string_view seg = std::string_view(buf).substr(mark + 1);
-        dir = seg.empty() || seg == "." || seg == "..";
-        if (seg == "..") {
-            buf.resize(mark);
-            const size_t parent = buf.rfind('/');
-            if (parent == std::string::npos) return {{}, 400};  // above the root
-            buf.resize(parent);
-        } else if (dir) {
-            buf.resize(mark);
-        }
-        pos = end + 1;
-    }
-    if (buf.empty() || dir) buf.push_back('/');
-    return {buf, 0};
-}
-
 std::string_view normalize_host(std::string_view host, char* buf, size_t cap) {
     if (!host.empty() && host.front() == '[') {
         // IPv6 literal: "[::1]:8080" -> "[::1]".

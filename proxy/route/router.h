@@ -33,7 +33,7 @@ public:
     int default_server(std::string_view listen) const;
 
     // Index into cfg.servers[server].locations, or -1. `path` is the request's path,
-    // normalised (normalize_uri). When a regex location wins, `captures` views its groups
+    // normalised (uri.h's normalize_uri). When a regex location wins, `captures` views its groups
     // (in `path` and this thread's match block: valid until the thread's next match);
     // otherwise they are cleared.
     int location_for(int server, std::string_view path, config::Captures* captures = nullptr) const;
@@ -82,17 +82,6 @@ private:
 // "Example.COM:8080" -> "example.com" written into `buf`; returns the view, or "" when the
 // name does not fit (such a name matches no server_name and gets the default server).
 std::string_view normalize_host(std::string_view host, char* buf, size_t cap);
-
-// The path locations are matched against, as nginx matches it: percent-decoded once, "//"
-// merged, "." and ".." resolved. Returns `raw` itself when there is nothing to do (no
-// allocation), else a view of `buf`. Fails with 400 (a malformed escape, ".." above the
-// root) or 404 (an encoded '/', a NUL or a backslash: static files refuse those, so no
-// decoder can find another path in the same bytes).
-struct NormalizedUri {
-    std::string_view path;
-    int status = 0;                                   // 0, or 400/404 (path is then empty)
-};
-NormalizedUri normalize_uri(std::string_view raw, std::string& buf);
 
 // The path part of a request target: "/a/b?x=1" -> "/a/b"; absolute-form
 // "http://h/a?x" -> "/a"; "*" stays "*".

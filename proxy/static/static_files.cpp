@@ -18,6 +18,7 @@
 #include "proxy/http/forward_headers.h"
 #include "proxy/static/mime.h"
 #include "proxy/route/router.h"
+#include "proxy/route/uri.h"
 
 namespace ne::proxy {
 
@@ -37,59 +38,6 @@ Target path_and_query(std::string_view target) {
     const size_t q = target.find('?');
     if (q == std::string_view::npos) return {target, {}};
     return {target.substr(0, q), target.substr(q + 1)};
-}
-
-int hex_value(char c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
-// Percent-decodes once into `out`. 0 on success, else the status to answer.
-int decode_path(std::string_view raw, std::string& out) {
-    out.clear();
-    out.reserve(raw.size());
-    for (size_t i = 0; i < raw.size(); ++i) {
-        char c = raw[i];
-        if (c == '%') {
-            const int hi = i + 2 < raw.size() ? hex_value(raw[i + 1]) : -1;
-            const int lo = hi >= 0 ? hex_value(raw[i + 2]) : -1;
-            if (lo < 0) return 400;
-            c = static_cast<char>(hi * 16 + lo);
-            i += 2;
-            if (c == '/') return 404;   // an encoded slash would join what the client split
-        }
-        if (c == '\0' || c == '\\') return 404;
-        out.push_back(c);
-    }
-    return 0;
-}
-
-// Resolves "." and ".." (and empty segments) of an absolute path; nullopt when ".." climbs
-// above "/". A trailing slash, or a last segment of "." or "..", leaves a trailing slash.
-std::optional<std::string> normalize(std::string_view path) {
-    if (!path.starts_with('/')) return std::nullopt;
-    std::vector<std::string_view> segments;
-    bool dir = false;
-    size_t pos = 1;
-    while (pos <= path.size()) {
-        size_t end = path.find('/', pos);
-        if (end == std::string_view::npos) end = path.size();
-        const std::string_view seg = path.substr(pos, end - pos);
-        dir = seg.empty() || seg == "." || seg == "..";
-        if (seg == "..") {
-            if (segments.empty()) return std::nullopt;
-            segments.pop_back();
-        } else if (!seg.empty() && seg != ".") {
-            segments.push_back(seg);
-        }
-        pos = end + 1;
-    }
-    std::string out;
-    for (const auto seg : segments) out.append("/").append(seg);
-    if (out.empty() || dir) out.push_back('/');
-    return out;
 }
 
 // ---- validators and conditions ----
@@ -274,35 +222,39 @@ StaticPlan StaticFiles::plan(const StaticRequest& req, std::time_t now) const {
     StaticPlan plan;
     if (!method_allowed(req, plan)) return plan;
     const Target target = path_and_query(req.target);
-    std::string decoded;
-    if (const int status = decode_path(target.path, decoded); status != 0) {
+    std::string path;
+    if (const int status = percent_decode(target.path, path); status != 0) {
         plan.status = status;
         return plan;
     }
-    const auto path = normalize(decoded);
-    const bool in_location = path && (!prefixed_ || (exact_ ? *path == prefix_ : path->starts_with(prefix_)));
+    const bool in_location =
+        resolve_dots(path) && (!prefixed_ || (exact_ ? path == prefix_ : path.starts_with(prefix_)));
     if (!in_location) return plan;   // 404: it climbed out of the location
-    return open_uri(req, *path, now);
+    return open_uri(req, path, now);
 }
 
 StaticPlan StaticFiles::plan_uri(const StaticRequest& req, std::string_view uri, std::time_t now) const {
     StaticPlan plan;
     if (!method_allowed(req, plan)) return plan;
-    const auto path = uri.find('\0') == std::string_view::npos ? normalize(uri) : std::nullopt;
+    // Decoded already: it is not decoded again, only its dots (from captures) are resolved.
+    std::string path(uri);
     plan.missing = true;
-    if (!path || (alias_ && prefixed_ && !path->starts_with(prefix_))) return plan;
-    return open_uri(req, *path, now);
+    const bool usable = path.find('\0') == std::string::npos && resolve_dots(path);
+    if (!usable || (alias_ && prefixed_ && !path.starts_with(prefix_))) return plan;
+    return open_uri(req, path, now);
 }
 
 StaticPlan StaticFiles::plan_file(const StaticRequest& req, std::string_view file, std::time_t now) const {
     StaticPlan plan;
     if (!method_allowed(req, plan)) return plan;
-    const auto path = file.find('\0') == std::string_view::npos ? normalize(file) : std::nullopt;
-    const bool inside = path && (base_ == "/" || path->starts_with(base_ + "/"));
+    std::string path(file);
+    const bool inside = path.find('\0') == std::string::npos && resolve_dots(path) &&
+                        (base_ == "/" || path.starts_with(base_ + "/"));
     if (!inside) return plan;
-    plan.path = *path;
-    if (plan.path.size() > 1 && plan.path.ends_with('/')) plan.path.pop_back();
-    return answer(req, std::move(plan), path->ends_with('/'), now);
+    const bool dir_form = path.ends_with('/');
+    plan.path = std::move(path);
+    if (plan.path.size() > 1 && dir_form) plan.path.pop_back();
+    return answer(req, std::move(plan), dir_form, now);
 }
 
 StaticPlan StaticFiles::open_uri(const StaticRequest& req, const std::string& path, std::time_t now) const {

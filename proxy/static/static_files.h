@@ -3,9 +3,11 @@
 // (evbuffer_add_file on plan.fd). No libevent types here, so every rule is unit-tested.
 //
 // Path safety (SPEC: a path that resolves outside root is never served):
-//   * the target is percent-decoded exactly once; a malformed escape is 400; a decoded NUL,
-//     an encoded slash (%2F) and any backslash are 404, so no second decoder (or a Windows
-//     share) can find a different path in the same bytes;
+//   * the target is percent-decoded exactly once (proxy/route/uri.h, as locations are
+//     matched); a malformed escape is 400; a decoded NUL, an encoded slash (%2F) and any
+//     backslash are 404, so no second decoder (or a Windows share) can find a different path
+//     in the same bytes; try_files elements and alias captures are decoded already and are
+//     never decoded again;
 //   * "." and ".." segments are resolved on the path alone; a path that climbs above "/" or
 //     out of the location's prefix is 404;
 //   * the file is opened, and the path the kernel actually opened (/proc/self/fd) must lie

@@ -464,19 +464,45 @@ const ErrorCase kErrorCases[] = {
      "upstreams.servers.address: 'nohost' is not host:port"},
     {"upstream without servers", "[[upstreams]]\nname = \"u\"\nservers = []\n", 3, 11,
      "an upstream needs at least one server"},
-    {"bad regex", "[[servers]]\nlisten = [\"127.0.0.1:8080\"]\n[[servers.locations]]\npath = '~ ^/(a'\nroot = \"/srv\"\n", 4, 8, "servers.locations.path: '~ ^/(a' is not a valid regex: missing closing parenthesis at offset 4"},
-    {"bad case-insensitive regex", "[[servers]]\nlisten = [\"127.0.0.1:8080\"]\n[[servers.locations]]\npath = '~* [z-a]'\nroot = \"/srv\"\n", 4, 8, "is not a valid regex: range out of order in character class at offset"},
-    {"bad named location", "[[servers]]\nlisten = [\"127.0.0.1:8080\"]\n[[servers.locations]]\npath = \"@a b\"\nreturn = \"204\"\n", 4, 8, "servers.locations.path: '@a b' is not a named location"},
-    {"try_files without root", "[[servers]]\nlisten = [\"127.0.0.1:8080\"]\n[[servers.locations]]\npath = \"/\"\ntry_files = [\"$uri\", \"=404\"]\n", 5, 13, "servers.locations.try_files: needs root or alias"},
-    {"named location used as a file", "[[servers]]\nlisten = [\"127.0.0.1:8080\"]\n[[servers.locations]]\npath = \"/\"\nroot = \"/srv\"\ntry_files = [\"@app\", \"/x\"]\n", 6, 13, "servers.locations.try_files[0]: '@app': a named location is never matched against a path; it can only be the fallback"},
-    {"try_files fallback", "[[servers]]\nlisten = [\"127.0.0.1:8080\"]\n[[servers.locations]]\npath = \"/\"\nroot = \"/srv\"\ntry_files = [\"$uri\", \"index.html\"]\n", 6, 13, "the last element is the fallback: \"=CODE\" (200-599)"},
-    {"try_files variable", "[[servers]]\nlisten = [\"127.0.0.1:8080\"]\n[[servers.locations]]\npath = \"/\"\nroot = \"/srv\"\ntry_files = [\"$url\", \"=404\"]\n", 6, 13, "unknown variable $url"},
-    {"try_files beside an app", "[[servers]]\nlisten = [\"127.0.0.1:8080\"]\n[[servers.locations]]\npath = \"/\"\nroot = \"/srv\"\napp = \"a\"\ntry_files = [\"$uri\", \"=404\"]\n", 7, 13, "with app or upstream in the same location, put the app in a named location"},
-    {"alias variables outside a regex", "[[servers]]\nlisten = [\"127.0.0.1:8080\"]\n[[servers.locations]]\npath = \"/x/\"\nalias = \"/srv/$1\"\n", 5, 9, "variables in alias need a regex location"},
-    {"an unknown named capture", "[[servers]]\nlisten = [\"127.0.0.1:8080\"]\n[[servers.locations]]\npath = '~ ^/(?<id>\\d+)$'\nreturn = \"200 $idx\"\n", 5, 10, "unknown variable $idx"},
-    {"location gzip type", "[[servers]]\nlisten = [\"127.0.0.1:8080\"]\n[[servers.locations]]\npath = \"/\"\nroot = \"/srv\"\ngzip = 1\n", 6, 8, "servers.locations.gzip: expected a table like the server's gzip, or false"},
-    {"location gzip level", "[[servers]]\nlisten = [\"127.0.0.1:8080\"]\n[[servers.locations]]\npath = \"/\"\nroot = \"/srv\"\ngzip = { level = 10 }\n", 6, 18, "servers.locations.gzip.level: must be between 1 and 9"},
-    {"location body size", "[[servers]]\nlisten = [\"127.0.0.1:8080\"]\n[[servers.locations]]\npath = \"/\"\nroot = \"/srv\"\nclient_max_body_size = \"lots\"\n", 6, 24, "servers.locations.client_max_body_size"},
+    {"bad regex", "[[servers]]\nlisten = [\"127.0.0.1:8080\"]\n[[servers.locations]]\n"
+     "path = '~ ^/(a'\nroot = \"/srv\"\n",
+     4, 8, "servers.locations.path: '~ ^/(a' is not a valid regex: missing closing parenthesis at offset 4"},
+    {"bad case-insensitive regex", "[[servers]]\nlisten = [\"127.0.0.1:8080\"]\n[[servers.locations]]\n"
+     "path = '~* [z-a]'\nroot = \"/srv\"\n",
+     4, 8, "is not a valid regex: range out of order in character class at offset"},
+    {"bad named location", "[[servers]]\nlisten = [\"127.0.0.1:8080\"]\n[[servers.locations]]\n"
+     "path = \"@a b\"\nreturn = \"204\"\n",
+     4, 8, "servers.locations.path: '@a b' is not a named location"},
+    {"try_files without root", "[[servers]]\nlisten = [\"127.0.0.1:8080\"]\n[[servers.locations]]\n"
+     "path = \"/\"\ntry_files = [\"$uri\", \"=404\"]\n",
+     5, 13, "servers.locations.try_files: needs root or alias"},
+    {"named location used as a file", "[[servers]]\nlisten = [\"127.0.0.1:8080\"]\n[[servers.locations]]\n"
+     "path = \"/\"\nroot = \"/srv\"\ntry_files = [\"@app\", \"/x\"]\n",
+     6, 13, "servers.locations.try_files[0]: '@app': a named location is never matched against a path"},
+    {"try_files fallback", "[[servers]]\nlisten = [\"127.0.0.1:8080\"]\n[[servers.locations]]\n"
+     "path = \"/\"\nroot = \"/srv\"\ntry_files = [\"$uri\", \"index.html\"]\n",
+     6, 13, "the last element is the fallback: \"=CODE\" (200-599)"},
+    {"try_files variable", "[[servers]]\nlisten = [\"127.0.0.1:8080\"]\n[[servers.locations]]\n"
+     "path = \"/\"\nroot = \"/srv\"\ntry_files = [\"$url\", \"=404\"]\n",
+     6, 13, "unknown variable $url"},
+    {"try_files beside an app", "[[servers]]\nlisten = [\"127.0.0.1:8080\"]\n[[servers.locations]]\n"
+     "path = \"/\"\nroot = \"/srv\"\napp = \"a\"\ntry_files = [\"$uri\", \"=404\"]\n",
+     7, 13, "with app or upstream in the same location, put the app in a named location"},
+    {"alias variables outside a regex", "[[servers]]\nlisten = [\"127.0.0.1:8080\"]\n[[servers.locations]]\n"
+     "path = \"/x/\"\nalias = \"/srv/$1\"\n",
+     5, 9, "variables in alias need a regex location"},
+    {"an unknown named capture", "[[servers]]\nlisten = [\"127.0.0.1:8080\"]\n[[servers.locations]]\n"
+     "path = '~ ^/(?<id>\\d+)$'\nreturn = \"200 $idx\"\n",
+     5, 10, "unknown variable $idx"},
+    {"location gzip type", "[[servers]]\nlisten = [\"127.0.0.1:8080\"]\n[[servers.locations]]\n"
+     "path = \"/\"\nroot = \"/srv\"\ngzip = 1\n",
+     6, 8, "servers.locations.gzip: expected a table like the server's gzip, or false"},
+    {"location gzip level", "[[servers]]\nlisten = [\"127.0.0.1:8080\"]\n[[servers.locations]]\n"
+     "path = \"/\"\nroot = \"/srv\"\ngzip = { level = 10 }\n",
+     6, 18, "servers.locations.gzip.level: must be between 1 and 9"},
+    {"location body size", "[[servers]]\nlisten = [\"127.0.0.1:8080\"]\n[[servers.locations]]\n"
+     "path = \"/\"\nroot = \"/srv\"\nclient_max_body_size = \"lots\"\n",
+     6, 24, "servers.locations.client_max_body_size"},
     {"earliest error wins over key order",
      // toml++ visits keys alphabetically (port before script); the earlier line must be reported.
      "[[apps]]\nname = \"a\"\nscript = 1\nport = \"x\"\n", 3, 10, "apps.script: expected a string"},

@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include "proxy/route/router.h"
+#include "proxy/route/uri.h"
 
 namespace ne::proxy {
 namespace {
