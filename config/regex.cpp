@@ -3,6 +3,8 @@
 
 #include <pcre2.h>
 
+#include <new>
+
 namespace ne::config {
 
 std::string_view Captures::group(size_t n) const {

@@ -143,20 +143,19 @@ struct Planner {
             plan.files.reset();
         }
         const TryFallback& fb = *lp.fallback;
-        switch (fb.kind) {
-            case TryFallback::Kind::status:
-                answer(plan, fb.status);
-                return true;
-            case TryFallback::Kind::named:
-                plan.captures.clear();
-                enter(fb.named);
-                return false;
-            case TryFallback::Kind::uri:
-                break;
+        if (fb.kind == TryFallback::Kind::status) {
+            answer(plan, fb.status);
+            return true;
         }
+        // A named location counts as nginx counts it: "@a" falling back to itself ends too.
         if (++plan.redirects > RequestPlan::kMaxRedirects) {
             answer(plan, 500);  // nginx: "rewrite or internal redirection cycle"
             return true;
+        }
+        if (fb.kind == TryFallback::Kind::named) {
+            plan.captures.clear();
+            enter(fb.named);
+            return false;
         }
         std::string_view next = expand_scratch(fb.uri);
         next = next.substr(0, next.find('?'));  // the query is the app's business, not routing's

@@ -1,7 +1,8 @@
 // What happens to one request, decided from its parsed head, the snapshot's routing and the
 // connection's facts before a byte is answered: the whole policy of a request (limits,
 // redirects, rate limiting, `return`, static files, proxying, upgrades, keep-alive) in one
-// pure function, so that every rule is unit-tested without sockets. ClientConn executes the
+// pure function, so that every rule is unit-tested without sockets. Locations are matched and
+// try_files followed here too (redirects and named fallbacks included). ClientConn executes the
 // plan. State that lives outside the request (the shared rate-limit zone, the clock) comes
 // in through PlanContext. The one look outside is a static file's: StaticFiles::plan opens
 // the file, so that the plan holds the very file it answers with (no window between the
@@ -85,7 +86,7 @@ struct RequestPlan {
     // redirect, the new one), and the groups of the regex location that matched it.
     std::string_view uri;
     config::Captures captures;
-    int redirects = 0;                      // try_files internal redirects taken
+    int redirects = 0;                      // try_files redirects and named fallbacks taken
 
     // Location (redirect_https, a `return` redirect) or Retry-After, else empty.
     std::span<const Header> headers() const { return {&header_, header_.name.empty() ? 0u : 1u}; }

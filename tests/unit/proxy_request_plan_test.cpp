@@ -104,6 +104,16 @@ path = "@app"
 app = "app"
 
 [[servers.locations]]
+path = "@self"
+root = "site"
+try_files = ["$uri", "@self"]
+
+[[servers.locations]]
+path = "/selfloop/"
+root = "site"
+try_files = ["$uri", "@self"]
+
+[[servers.locations]]
 path = "/loop/"
 root = "site"
 try_files = ["$uri", "/loop/again"]
@@ -380,12 +390,15 @@ TEST_F(RequestPlanTest, Table) {
          .status = 200, .location = "/appfallback/"},
         {.what = "try_files: the named fallback proxies",
          .request = "GET /appfallback/nothing HTTP/1.1\r\nHost: a.test\r\n\r\n", .action = Action::proxy,
-         .location = "@app"},
+         .location = "@app", .redirects = 1},
         {.what = "try_files: POST goes to the fallback",
          .request = "POST /appfallback/f.txt HTTP/1.1\r\nHost: a.test\r\nContent-Length: 1\r\n\r\n",
-         .action = Action::proxy, .location = "@app"},
+         .action = Action::proxy, .location = "@app", .redirects = 1},
         {.what = "try_files: a redirect loop ends in 500", .request = "GET /loop/x HTTP/1.1\r\nHost: a.test\r\n\r\n",
          .action = Action::respond, .status = 500, .location = "/loop/", .redirects = 11},
+        {.what = "try_files: a named location falling back to itself ends in 500",
+         .request = "GET /selfloop/x HTTP/1.1\r\nHost: a.test\r\n\r\n", .action = Action::respond, .status = 500,
+         .location = "@self", .redirects = 11},
         {.what = "try_files with a capture", .request = "GET /cap/real HTTP/1.1\r\nHost: a.test\r\n\r\n",
          .action = Action::static_file, .status = 200, .location = "~ ^/cap/(\\w+)$"},
         {.what = "try_files with a capture, none found", .request = "GET /cap/none HTTP/1.1\r\nHost: a.test\r\n\r\n",
