@@ -157,14 +157,14 @@ struct Planner {
             enter(fb.named);
             return false;
         }
-        std::string_view next = expand_scratch(fb.uri);
-        next = next.substr(0, next.find('?'));  // the query is the app's business, not routing's
-        const NormalizedUri n = normalize_uri(next, plan.normalized_);
-        if (n.status != 0) {
-            answer(plan, n.status);
+        const std::string_view next = expand_scratch(fb.uri);
+        // The query is the app's business, not routing's. The path is made of decoded parts
+        // ($uri, captures) and config text: its dots are resolved, it is not decoded again.
+        plan.redirected_.assign(next.substr(0, next.find('?')));
+        if (plan.redirected_.find('\0') != std::string::npos || !resolve_dots(plan.redirected_)) {
+            answer(plan, 400);
             return true;
         }
-        plan.redirected_.assign(n.path);
         plan.uri = plan.redirected_;
         const int li = snap.routes.location_for(plan.server, plan.uri, &plan.captures);
         if (li < 0) {
