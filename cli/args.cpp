@@ -6,6 +6,7 @@
 #include <map>
 
 #include "config/config.h"
+#include "config/pm2_ecosystem.h"
 
 namespace ne::cli {
 namespace {
@@ -21,8 +22,8 @@ public:
         app_.set_version_flag("--version", std::string("nodeedge ") + NODEEDGE_VERSION);
 
         auto* start = add("start", "Start apps from an ecosystem.toml or a script",
-                          "start <ecosystem.toml | script.js> [-i N|max|-K] [--name NAME] "
-                          "[--only APP] [--port BASE] [--no-retry]",
+                          "start <ecosystem.toml | ecosystem.config.js | script.js> [-i N|max|-K] [--name NAME] "
+                          "[--only APP] [--port BASE] [--env NAME] [--no-retry]",
                           [this] { return Command{start_}; }, [this] { return start_mismatch(); });
         start->add_option("target", start_.target, "ecosystem.toml or script to run")->required();
         start->add_option("-i,--instances", start_.instances, "Workers per app: N, max, or -K (CPUs - K)")
@@ -40,9 +41,11 @@ public:
         start->add_option("--port", start_.port,
                           "Base port: instance i gets PORT = BASE + i (a script without --port: 3000)")
             ->check(CLI::Range(1, 65535));
+        start->add_option("--env", start_.env, "A PM2 file's env_NAME, merged over its env (as pm2 --env)");
 
-        add_action("reload", "Rolling zero-downtime restart; with a file: apply its changed config",
-                   "reload [APP|all|ecosystem.toml]");
+        auto* reload = add_action("reload", "Rolling zero-downtime restart; with a file: apply its changed config",
+                                  "reload [APP|all|ecosystem.toml|ecosystem.config.js [--env NAME]]");
+        reload->add_option("--env", action_.env, "A PM2 file's env_NAME, merged over its env (as pm2 --env)");
         add_action("restart", "Stop then start each worker, one at a time", "restart [APP|all]");
         add_action("stop", "Stop gracefully; the app stays listed as stopped", "stop [APP|all]");
         add_action("delete", "Stop and forget", "delete [APP|all]");
@@ -82,9 +85,11 @@ public:
         add("save", "Persist the running apps and servers", "save", [] { return Command{SaveCmd{}}; });
         add("resurrect", "Start what `save` stored", "resurrect", [] { return Command{ResurrectCmd{}}; });
 
-        auto* check = add("check", "Validate an ecosystem.toml (like nginx -t)", "check <ecosystem.toml>",
-                          [this] { return Command{check_}; });
-        check->add_option("file", check_.file, "ecosystem.toml to validate")->required();
+        auto* check = add("check", "Validate an ecosystem.toml or a PM2 ecosystem file (like nginx -t)",
+                          "check <ecosystem.toml | ecosystem.config.js [--env NAME]>", [this] { return Command{check_}; },
+                          [this] { return pm2_env_mismatch(check_.file, check_.env); });
+        check->add_option("file", check_.file, "ecosystem file to validate")->required();
+        check->add_option("--env", check_.env, "A PM2 file's env_NAME, merged over its env (as pm2 --env)");
 
         auto* startup = add("startup", "Print (or install) a systemd unit running the daemon",
                             "startup [--install]", [this] { return Command{startup_}; });
@@ -136,13 +141,23 @@ private:
         return sub;
     }
 
-    void add_action(const std::string& name, const std::string& description, std::string usage) {
-        CLI::App* sub = add(name, description, std::move(usage), [this, name] {
-            ActionCmd c = action_;
-            c.action = name;
-            return Command{c};
-        });
-        sub->add_option("target", action_.target, "App name, all, or (reload) an ecosystem.toml");
+    CLI::App* add_action(const std::string& name, const std::string& description, std::string usage) {
+        CLI::App* sub = add(
+            name, description, std::move(usage),
+            [this, name] {
+                ActionCmd c = action_;
+                c.action = name;
+                return Command{c};
+            },
+            [this] { return pm2_env_mismatch(action_.target, action_.env); });
+        sub->add_option("target", action_.target, "App name, all, or (reload) an ecosystem file");
+        return sub;
+    }
+
+    // --env picks a PM2 file's env_NAME; anything else has no such sets.
+    static std::string pm2_env_mismatch(const std::string& target, const std::string& env) {
+        if (env.empty() || config::is_pm2_ecosystem(target)) return "";
+        return "--env applies to a PM2 ecosystem file (ecosystem.config.js, .json, .yaml), not to " + target;
     }
 
     LogsCmd logs_with_streams() const {
@@ -156,7 +171,7 @@ private:
         bool file = is_ecosystem_file(start_.target);
         if (file && !start_.name.empty()) return "--name applies to a script; " + start_.target + " names its apps";
         if (!file && !start_.only.empty()) return "--only applies to an ecosystem.toml, not to " + start_.target;
-        return "";
+        return pm2_env_mismatch(start_.target, start_.env);
     }
 
     std::variant<Command, ParseExit> finish(const Entry& entry) {
@@ -197,7 +212,9 @@ private:
 
 }  // namespace
 
-bool is_ecosystem_file(const std::string& target) { return target.size() > 5 && target.ends_with(".toml"); }
+bool is_ecosystem_file(const std::string& target) {
+    return (target.size() > 5 && target.ends_with(".toml")) || config::is_pm2_ecosystem(target);
+}
 
 std::variant<Command, ParseExit> parse_args(const std::vector<std::string>& args) {
     Parser parser;

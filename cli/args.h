@@ -15,12 +15,14 @@ struct StartCmd {
     std::string only;
     int port = 0;           // --port; 0: not given
     bool no_retry = false;  // --no-retry
+    std::string env;        // --env NAME: a PM2 file's env_NAME over its env; empty: not given
 };
 
 // reload / restart / stop / delete: same shape, different verb.
 struct ActionCmd {
     std::string action;
-    std::string target = "all";  // APP, "all", or (reload only) an ecosystem.toml
+    std::string target = "all";  // APP, "all", or (reload only) an ecosystem file
+    std::string env;             // reload of a PM2 file: --env NAME
 };
 
 struct ScaleCmd {
@@ -58,6 +60,7 @@ struct VersionCmd {};
 
 struct CheckCmd {
     std::string file;
+    std::string env;  // a PM2 file: --env NAME
 };
 
 struct StartupCmd {
@@ -80,7 +83,8 @@ struct ParseExit {
     std::string text;
 };
 
-// `start` and `reload` tell an ecosystem file from a script (or app name) by this extension.
+// `start` and `reload` tell an ecosystem file from a script (or app name) by its name:
+// ecosystem.toml, or a PM2 file (config::is_pm2_ecosystem: .config.js, .json, .yaml, ...).
 bool is_ecosystem_file(const std::string& target);
 
 std::variant<Command, ParseExit> parse_args(const std::vector<std::string>& args);  // without argv[0]

@@ -4,10 +4,13 @@
 
 #include <chrono>
 #include <cstdio>
+#include <optional>
 
 #include "cli/client.h"
 #include "cli/render.h"
+#include "config/json.h"
 #include "config/load.h"
+#include "config/pm2_ecosystem.h"
 #include "ipc/control.h"
 
 namespace ne::cli {
@@ -42,9 +45,17 @@ Status print_outcome(const json& reply, const std::string& done) {
     return {};
 }
 
+// Evaluates a PM2 file and prints its warnings on stderr, once each, naming the file as typed.
+Result<config::Pm2Ecosystem> evaluate_pm2(const std::string& typed, const std::string& env) {
+    auto eco = config::load_pm2_ecosystem(absolute_from(fs::current_path(), typed).string(), env);
+    if (!eco) return eco.error();
+    for (const auto& w : eco->warnings) std::fprintf(stderr, "%s: %s\n", typed.c_str(), w.c_str());
+    return eco;
+}
+
 }  // namespace
 
-Result<json> start_request(const StartCmd& c, const fs::path& cwd) {
+Result<json> start_request(const StartCmd& c, const fs::path& cwd, const config::Config* pm2) {
     fs::path target = absolute_from(cwd, c.target);
     struct stat st {};
     if (::stat(target.c_str(), &st) != 0) return Error::from_errno(target.string());
@@ -52,6 +63,7 @@ Result<json> start_request(const StartCmd& c, const fs::path& cwd) {
 
     json args = json::object();
     args[is_ecosystem_file(c.target) ? "file" : "script"] = target.string();
+    if (pm2) args["pm2"] = config::to_json(*pm2);
     if (!c.instances.empty()) args["instances"] = c.instances;
     if (!c.name.empty()) args["name"] = c.name;
     if (!c.only.empty()) args["only"] = c.only;
@@ -60,9 +72,11 @@ Result<json> start_request(const StartCmd& c, const fs::path& cwd) {
     return control::request("start", std::move(args));
 }
 
-json action_request(const ActionCmd& c, const fs::path& cwd) {
+json action_request(const ActionCmd& c, const fs::path& cwd, const config::Config* pm2) {
     bool file = c.action == "reload" && is_ecosystem_file(c.target);
-    return control::request(c.action, {{"target", file ? absolute_from(cwd, c.target).string() : c.target}});
+    json args{{"target", file ? absolute_from(cwd, c.target).string() : c.target}};
+    if (pm2) args["pm2"] = config::to_json(*pm2);
+    return control::request(c.action, std::move(args));
 }
 
 json scale_request(const ScaleCmd& c) {
@@ -76,15 +90,33 @@ json flush_request(const FlushCmd& c) {
 }
 
 Status run(const StartCmd& c) {
-    auto request = start_request(c, fs::current_path());
+    std::optional<config::Pm2Ecosystem> pm2;
+    if (config::is_pm2_ecosystem(c.target)) {
+        auto eco = evaluate_pm2(c.target, c.env);
+        if (!eco) return eco.error();
+        pm2 = std::move(*eco);
+    }
+    auto request = start_request(c, fs::current_path(), pm2 ? &pm2->config : nullptr);
     if (!request) return request.error();
     auto reply = Client(resolve_home()).call_starting_daemon(*request);
     if (!reply) return reply.error();
-    return print_outcome(*reply, "started");
+    if (auto s = print_outcome(*reply, "started"); !s || !pm2) return s;
+    // Where clients reach a cluster-mode app: its PORT is now the proxy's.
+    for (auto& a : pm2->config.apps)
+        if (!c.instances.empty()) a.instances = c.instances;
+    for (const auto& note : config::pm2_cluster_notes(pm2->config, config::usable_cpus()))
+        if (c.only.empty() || note.starts_with(c.only + ": ")) print(note + "\n");
+    return {};
 }
 
 Status run(const ActionCmd& c) {
-    auto reply = Client(resolve_home()).call(action_request(c, fs::current_path()));
+    std::optional<config::Pm2Ecosystem> pm2;
+    if (c.action == "reload" && config::is_pm2_ecosystem(c.target)) {
+        auto eco = evaluate_pm2(c.target, c.env);
+        if (!eco) return Error{eco.error().message + " (nothing was changed)"};
+        pm2 = std::move(*eco);
+    }
+    auto reply = Client(resolve_home()).call(action_request(c, fs::current_path(), pm2 ? &pm2->config : nullptr));
     if (!reply) return reply.error();
     return print_outcome(*reply, c.action + " " + c.target + ": done");
 }
@@ -150,6 +182,11 @@ Status run(const VersionCmd&) {
 
 Status run(const CheckCmd& c) {
     std::string path = absolute_from(fs::current_path(), c.file).string();
+    if (config::is_pm2_ecosystem(c.file)) {
+        if (auto eco = evaluate_pm2(c.file, c.env); !eco) return eco.error();
+        print("nodeedge: configuration file " + path + " test is successful\n");
+        return {};
+    }
     auto config = config::load_file(path);
     if (!config) return config.error();
     print("nodeedge: configuration file " + path + " test is successful\n");

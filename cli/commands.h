@@ -9,14 +9,20 @@
 #include <filesystem>
 
 #include "cli/args.h"
+#include "config/config.h"
 #include "ipc/result.h"
 
 namespace ne::cli {
 
-// file (.toml) or script, made absolute; Error when it is not a readable regular file.
-Result<nlohmann::json> start_request(const StartCmd& c, const std::filesystem::path& cwd);
-// reload with an ecosystem.toml sends its absolute path; app names and "all" go as typed.
-nlohmann::json action_request(const ActionCmd& c, const std::filesystem::path& cwd);
+// file (.toml) or script, made absolute; Error when it is not a readable regular file. A PM2
+// file is evaluated here, in the user's environment (its process.env is the shell's, as with
+// pm2), and goes as `pm2`, the Config it evaluated to, beside its path.
+Result<nlohmann::json> start_request(const StartCmd& c, const std::filesystem::path& cwd,
+                                     const config::Config* pm2 = nullptr);
+// reload with an ecosystem file sends its absolute path (and `pm2`, as start); app names and
+// "all" go as typed.
+nlohmann::json action_request(const ActionCmd& c, const std::filesystem::path& cwd,
+                              const config::Config* pm2 = nullptr);
 nlohmann::json scale_request(const ScaleCmd& c);
 nlohmann::json describe_request(const DescribeCmd& c);
 nlohmann::json flush_request(const FlushCmd& c);

@@ -55,6 +55,15 @@ config::App* defined_before(config::Config& c, const config::App& a) {
     return it == c.apps.end() ? nullptr : &*it;
 }
 
+// A PM2 file arrives evaluated: node ran it in the CLI, in the user's environment (the
+// daemon's may be another shell's, or systemd's), so `process.env.X` in the file means what
+// it means to pm2. Validation happens when it is merged, as for any file.
+Result<config::Config> pm2_config(const json& req) {
+    auto cfg = config::from_json(req["pm2"]);
+    if (!cfg) return cfg.error().wrap(str_arg(req, "file").empty() ? str_arg(req, "target") : str_arg(req, "file"));
+    return cfg;
+}
+
 }  // namespace
 
 // ---- start ------------------------------------------------------------------------------
@@ -64,7 +73,9 @@ void LifecycleCommands::start(const json& req, Reply reply) {
     std::string script = str_arg(req, "script");
     std::string instances = str_arg(req, "instances");
     Result<config::Config> cfg = Error{"start needs an ecosystem file or a script"};
-    if (!file.empty()) {
+    if (req.contains("pm2")) {
+        cfg = pm2_config(req);
+    } else if (!file.empty()) {
         cfg = config::load_file(file);
     } else if (!script.empty()) {
         int port = req.contains("port") && req["port"].is_number_integer() ? req["port"].get<int>() : 3000;
@@ -177,8 +188,12 @@ void LifecycleCommands::launch(config::Config cfg, const LaunchOptions& opts, Re
 
 void LifecycleCommands::reload(const json& req, Reply reply) {
     std::string target = str_arg(req, "target");
+    if (req.contains("pm2")) {
+        reload_config(pm2_config(req), std::move(reply));
+        return;
+    }
     if (is_file_target(target)) {
-        reload_file(target, std::move(reply));
+        reload_config(config::load_file(target), std::move(reply));
         return;
     }
     std::string error;
@@ -192,8 +207,7 @@ void LifecycleCommands::reload(const json& req, Reply reply) {
     RollingReload::start(host_, names, std::move(reply));
 }
 
-void LifecycleCommands::reload_file(const std::string& path, Reply reply) {
-    auto cfg = config::load_file(path);
+void LifecycleCommands::reload_config(Result<config::Config> cfg, Reply reply) {
     if (!cfg) {
         reply(fail(cfg.error().message + " (nothing was changed)"));
         return;

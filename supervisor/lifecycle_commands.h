@@ -36,7 +36,8 @@ public:
     void launch(config::Config cfg, const LaunchOptions& opts, Reply reply);
 
 private:
-    void reload_file(const std::string& path, Reply reply);
+    // Applies a file's config (loaded, or evaluated by the CLI): changed apps roll, new ones start.
+    void reload_config(Result<config::Config> cfg, Reply reply);
     // Stops the target apps (drain, SIGTERM, SIGKILL), then calls then(names) once all stopped.
     void stop_then(const nlohmann::json& req, Reply reply, const std::string& why,
                    std::function<void(const std::vector<std::string>&)> then);
