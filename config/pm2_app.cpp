@@ -122,8 +122,12 @@ public:
             if (key.starts_with("env_")) {
                 env_sets_[written.substr(4)] = &it.value();
             } else if (kMapped.count(key)) {
-                // The schema's own name wins over an alias, as in PM2's validateJSON.
-                if (!keys_.count(key) || written == key) keys_[key] = {written, &it.value()};
+                // The schema's own name wins over an alias unless it is null, as in PM2's
+                // validateJSON (`conf[sk] || (conf[sk] = json[alias])`).
+                auto known = keys_.find(key);
+                bool wins = known == keys_.end() || known->second.value->is_null() ||
+                            (written == key && !it.value().is_null());
+                if (wins) keys_[key] = {written, &it.value()};
             } else if (kPm2Only.count(key)) {
                 warnings_.push_back(path(written) + ": not supported by nodeedge (ignored)");
             } else {
