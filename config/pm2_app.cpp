@@ -4,11 +4,11 @@
 #include <unistd.h>
 
 #include <array>
+#include <charconv>
 #include <cmath>
 #include <cstdlib>
 #include <fstream>
 #include <map>
-#include <regex>
 #include <set>
 
 #include "config/load.h"
@@ -321,40 +321,53 @@ std::optional<int> take_port(EntryReader& r, std::map<std::string, std::string>&
     return static_cast<int>(p);
 }
 
+// PM2's "<digits><unit>" strings ("200M", "5s"); no unit = the base unit. nullopt when the
+// text is not that or the value passes `max`.
+std::optional<uint64_t> scaled(const std::string& text, const std::map<char, uint64_t>& units, uint64_t max) {
+    size_t digits = text.find_first_not_of("0123456789");
+    if (digits == 0 || (digits != std::string::npos && digits + 1 != text.size())) return std::nullopt;
+    uint64_t unit = 1;
+    if (digits != std::string::npos) {
+        auto it = units.find(text.back());
+        if (it == units.end()) return std::nullopt;
+        unit = it->second;
+    }
+    uint64_t n = 0;
+    auto [end, ec] = std::from_chars(text.data(), text.data() + (digits == std::string::npos ? text.size() : digits), n);
+    if (ec != std::errc() || n > max / unit) return std::nullopt;
+    return n * unit;
+}
+
 void map_limits(EntryReader& r, App& a) {
     if (const json* v = r.get("max_memory_restart")) {
-        static const std::regex kSize("^(\\d+)([GMK]?)$");
-        std::smatch m;
-        std::string text = v->is_string() ? v->get<std::string>() : "";
-        if (v->is_number_unsigned() || v->is_number_integer()) {
-            long long bytes = 0;
-            if (r.integer("max_memory_restart", 0, 1LL << 50, bytes, "bytes, or \"<N>K\", \"<N>M\", \"<N>G\""))
+        const std::string expected = "bytes, or \"<N>K\", \"<N>M\", \"<N>G\" (PM2's spelling)";
+        long long bytes = 0;
+        if (v->is_number()) {
+            if (r.integer("max_memory_restart", 0, 1LL << 50, bytes, expected))
                 a.max_memory_restart = static_cast<uint64_t>(bytes);
-        } else if (std::regex_match(text, m, kSize)) {
-            int shift = m[2] == "G" ? 30 : m[2] == "M" ? 20 : m[2] == "K" ? 10 : 0;
-            a.max_memory_restart = std::stoull(m[1]) << shift;
+        } else if (auto size = scaled(v->is_string() ? v->get<std::string>() : "", {{'K', 1ull << 10}, {'M', 1ull << 20},
+                                                                                     {'G', 1ull << 30}}, 1ull << 50)) {
+            a.max_memory_restart = *size;
         } else {
-            r.bad("max_memory_restart", "bytes, or \"<N>K\", \"<N>M\", \"<N>G\" (PM2's spelling)");
+            r.bad("max_memory_restart", expected);
         }
     }
     r.millis("kill_timeout", a.kill_timeout);
     r.millis("listen_timeout", a.listen_timeout);
     r.boolean("wait_ready", a.wait_ready);
     if (const json* v = r.get("min_uptime")) {
-        static const std::regex kTime("^(\\d+)([hms]?)$");
-        std::smatch m;
-        std::string text = v->is_string() ? v->get<std::string>() : v->is_number() ? "" : "?";
-        long long ms = 0;
+        const std::string expected = "milliseconds, or \"<N>s\", \"<N>m\", \"<N>h\"";
+        long long ms = -1;
         if (v->is_number()) {
-            r.integer("min_uptime", 0, 1LL << 40, ms, "milliseconds, or \"<N>s\", \"<N>m\", \"<N>h\"");
-        } else if (std::regex_match(text, m, kTime)) {
-            long long unit = m[2] == "h" ? 3600000 : m[2] == "m" ? 60000 : m[2] == "s" ? 1000 : 1;
-            ms = std::stoll(m[1]) * unit;
+            r.integer("min_uptime", 0, 1LL << 40, ms, expected);
+        } else if (auto t = scaled(v->is_string() ? v->get<std::string>() : "", {{'s', 1000}, {'m', 60000}, {'h', 3600000}},
+                                   1ull << 40)) {
+            ms = static_cast<long long>(*t);
         } else {
-            r.bad("min_uptime", "milliseconds, or \"<N>s\", \"<N>m\", \"<N>h\"");
+            r.bad("min_uptime", expected);
         }
-        if (ms > 0 && ms < 100) r.fail("min_uptime", "must be at least 100 ms (PM2's minimum), got " + v->dump());
-        else if (ms > 0) a.min_uptime = Duration(ms);
+        if (ms >= 0 && ms < 100) r.fail("min_uptime", "must be at least 100 ms (PM2's minimum), got " + v->dump());
+        else if (ms >= 100) a.min_uptime = Duration(ms);
     }
     long long restarts = 0;
     if (r.integer("max_restarts", 0, 1 << 30, restarts, "an integer >= 0")) a.max_restarts = static_cast<int>(restarts);
@@ -411,13 +424,38 @@ void map_credentials(EntryReader& r, App& a) {
 }  // namespace
 
 std::vector<std::string> pm2_split_args(const std::string& text) {
-    static const std::regex kWord(R"re([^\s"'=]+="[^"]*"|[^\s"'=]+='[^']*'|"([^"]*)"|'([^']*)'|\S+)re");
+    // PM2's /[^\s"'=]+="[^"]*"|[^\s"'=]+='[^']*'|"([^"]*)"|'([^']*)'|\S+/g, written out: a
+    // recursive std::regex would overflow the stack on a long enough word.
+    auto space = [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; };
     std::vector<std::string> out;
-    for (auto it = std::sregex_iterator(text.begin(), text.end(), kWord); it != std::sregex_iterator(); ++it) {
-        std::string w = it->str();
-        if (w.size() >= 2 && (w.front() == '"' || w.front() == '\'') && w.back() == w.front())
-            w = w.substr(1, w.size() - 2);
-        if (w.find_first_not_of(" \t\r\n") != std::string::npos) out.push_back(w);
+    for (size_t i = 0; i < text.size();) {
+        if (space(text[i])) {
+            ++i;
+            continue;
+        }
+        size_t end = std::string::npos;
+        size_t key_end = i;
+        while (key_end < text.size() && !space(text[key_end]) && text[key_end] != '"' && text[key_end] != '\'' &&
+               text[key_end] != '=')
+            ++key_end;
+        if (key_end > i && key_end + 1 < text.size() && text[key_end] == '=' &&
+            (text[key_end + 1] == '"' || text[key_end + 1] == '\'')) {
+            size_t close = text.find(text[key_end + 1], key_end + 2);  // key="value" / key='value'
+            if (close != std::string::npos) end = close + 1;
+        }
+        if (end == std::string::npos && (text[i] == '"' || text[i] == '\'')) {
+            size_t close = text.find(text[i], i + 1);  // "quoted" / 'quoted'
+            if (close != std::string::npos) end = close + 1;
+        }
+        if (end == std::string::npos) {
+            end = i;
+            while (end < text.size() && !space(text[end])) ++end;
+        }
+        std::string w = text.substr(i, end - i);
+        if ((w.front() == '"' || w.front() == '\'') && w.back() == w.front())
+            w = w.size() >= 2 ? w.substr(1, w.size() - 2) : "";
+        if (w.find_first_not_of(" \t\r\n\f\v") != std::string::npos) out.push_back(w);
+        i = end;
     }
     return out;
 }

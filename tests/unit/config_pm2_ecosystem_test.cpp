@@ -224,6 +224,13 @@ TEST_F(Pm2EcosystemTest, BadValuesAreErrorsNamingFileAndKey) {
     EXPECT_EQ(error({{"exec_mode", "threads"}}), f + "apps[0].exec_mode: expected \"fork\" or \"cluster\", got \"threads\"");
     EXPECT_EQ(error({{"minUptime", 50}}), f + "apps[0].minUptime: must be at least 100 ms (PM2's minimum), got 50");
     EXPECT_EQ(error({{"wait_ready", "yes"}}), f + "apps[0].wait_ready: expected true or false, got \"yes\"");
+    EXPECT_EQ(error({{"max_memory_restart", "99999999999999999999999G"}}),
+              f + "apps[0].max_memory_restart: expected bytes, or \"<N>K\", \"<N>M\", \"<N>G\" (PM2's spelling), "
+                  "got \"99999999999999999999999G\"");
+    EXPECT_EQ(app({{"max_memory_restart", "1048576"}}).max_memory_restart, 1048576u);
+    EXPECT_EQ(app({{"max_memory_restart", 52428800}}).max_memory_restart, 52428800u);
+    EXPECT_EQ(app({{"min_uptime", 3000}}).min_uptime, Duration(3000));
+    EXPECT_EQ(app({{"min_uptime", "2m"}}).min_uptime, Duration(120000));
     EXPECT_EQ(error({{"env", "NODE_ENV=production"}}),
               f + "apps[0].env: expected an object of environment variables, got \"NODE_ENV=production\"");
 }
@@ -263,6 +270,14 @@ TEST(Pm2Mapping, SplitsArgsLikePm2) {
     EXPECT_EQ(pm2_split_args("  a  \"b c\" 'd e' --k=\"x y\" f"),
               (std::vector<std::string>{"a", "b c", "d e", "--k=\"x y\"", "f"}));
     EXPECT_TRUE(pm2_split_args("   ").empty());
+    // What PM2's regex gives on odd input (checked against node).
+    EXPECT_EQ(pm2_split_args("\" lone"), std::vector<std::string>{"lone"});
+    EXPECT_EQ(pm2_split_args("k='v w' x=\"unclosed y"),
+              (std::vector<std::string>{"k='v w'", "x=\"unclosed", "y"}));
+    EXPECT_EQ(pm2_split_args("=\"a b\""), (std::vector<std::string>{"=\"a", "b\""}));
+    EXPECT_EQ(pm2_split_args("--a=b=\"c d\""), (std::vector<std::string>{"--a=b=\"c", "d\""}));
+    EXPECT_EQ(pm2_split_args("\"\" x \""), std::vector<std::string>{"x"});
+    EXPECT_EQ(pm2_split_args(std::string(200000, 'a')).size(), 1u);
 }
 
 TEST(Pm2Mapping, ConvertsDayjsDateFormats) {
