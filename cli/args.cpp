@@ -10,6 +10,7 @@
 #include <map>
 
 #include "config/config.h"
+#include "config/pm2_ecosystem.h"
 
 namespace ne::cli {
 namespace {
@@ -25,8 +26,8 @@ public:
         app_.set_version_flag("-v,--version", std::string("nodeedge ") + NODEEDGE_VERSION);
 
         auto* start = add("start", "Start apps from an ecosystem.toml or a script; or start stopped apps again",
-                          "start <ecosystem.toml | script.js> [-i N|max|-K] [--name NAME] "
-                          "[--only APP] [--port BASE] [--no-retry]  |  start <APP|ID>...",
+                          "start <ecosystem.toml | ecosystem.config.js | script.js> [-i N|max|-K] [--name NAME] "
+                          "[--only APP] [--port BASE] [--env NAME] [--no-retry]  |  start <APP|ID>...",
                           [this] { return Command{start_cmd()}; }, [this] { return start_mismatch(); });
         start->add_option("target", start_targets_,
                           "ecosystem.toml or script to run; or the names or ids of stopped apps or workers")
@@ -46,18 +47,22 @@ public:
         start->add_option("--port", start_.port,
                           "Base port: instance i gets PORT = BASE + i (a script without --port: 3000)")
             ->check(CLI::Range(1, 65535));
+        start->add_option("--env", start_.env, "A PM2 file's env_NAME, merged over its env (as pm2 --env)");
 
-        add_action("reload", "Rolling zero-downtime restart; with a file: apply its changed config",
-                   "reload [APP|ID|all]... | reload ecosystem.toml");
+        auto* reload = add_action("reload", "Rolling zero-downtime restart; with a file: apply its changed config",
+                                  "reload [APP|ID|all]... | reload <ecosystem.toml | ecosystem.config.js [--env NAME]>");
+        reload->add_option("--env", action_.env, "A PM2 file's env_NAME, merged over its env (as pm2 --env)");
         add_action("restart", "Stop then start each worker, one at a time", "restart [APP|ID|all]...");
         add_action("stop", "Stop gracefully; the app stays listed as stopped", "stop [APP|ID|all]...");
         add_action("delete", "Stop and forget", "delete [APP|ID|all]...")->alias("del");
 
         for (auto [verb, then] : {std::pair{"startOrReload", "reload"}, std::pair{"startOrRestart", "restart"}}) {
             auto* sub = add(verb, std::string("Start the file's apps that do not run; ") + then + " those that do",
-                            std::string(verb) + " <ecosystem file>",
-                            [this, then] { return Command{StartOrCmd{then, start_or_file_}}; });
+                            std::string(verb) + " <ecosystem file> [--env NAME]",
+                            [this, then] { return Command{StartOrCmd{then, start_or_file_, start_or_env_}}; },
+                            [this] { return pm2_env_mismatch(start_or_file_, start_or_env_); });
             sub->add_option("file", start_or_file_, "ecosystem file")->required();
+            sub->add_option("--env", start_or_env_, "A PM2 file's env_NAME, merged over its env (as pm2 --env)");
         }
 
         auto* scale = add("scale", "Add or remove workers live", "scale APP|ID N|+N|-N",
@@ -121,9 +126,11 @@ public:
         add("save", "Persist the running apps and servers", "save", [] { return Command{SaveCmd{}}; });
         add("resurrect", "Start what `save` stored", "resurrect", [] { return Command{ResurrectCmd{}}; });
 
-        auto* check = add("check", "Validate an ecosystem.toml (like nginx -t)", "check <ecosystem.toml>",
-                          [this] { return Command{check_}; });
-        check->add_option("file", check_.file, "ecosystem.toml to validate")->required();
+        auto* check = add("check", "Validate an ecosystem.toml or a PM2 ecosystem file (like nginx -t)",
+                          "check <ecosystem.toml | ecosystem.config.js [--env NAME]>", [this] { return Command{check_}; },
+                          [this] { return pm2_env_mismatch(check_.file, check_.env); });
+        check->add_option("file", check_.file, "ecosystem file to validate")->required();
+        check->add_option("--env", check_.env, "A PM2 file's env_NAME, merged over its env (as pm2 --env)");
 
         auto* startup = add("startup", "Print (or install) a systemd unit running the daemon",
                             "startup [--install]", [this] { return Command{startup_}; });
@@ -181,13 +188,25 @@ private:
     }
 
     CLI::App* add_action(const std::string& name, const std::string& description, std::string usage) {
-        CLI::App* sub = add(name, description, std::move(usage), [this, name] {
-            ActionCmd c = action_;
-            c.action = name;
-            return Command{c};
-        });
+        CLI::App* sub = add(
+            name, description, std::move(usage),
+            [this, name] {
+                ActionCmd c = action_;
+                c.action = name;
+                return Command{c};
+            },
+            [this] {
+                return action_.targets.size() == 1 ? pm2_env_mismatch(action_.targets.front(), action_.env)
+                                                   : pm2_env_mismatch("several targets", action_.env);
+            });
         sub->add_option("target", action_.targets, "App names, worker ids, all, or (reload) one ecosystem.toml");
         return sub;
+    }
+
+    // --env picks a PM2 file's env_NAME; anything else has no such sets.
+    static std::string pm2_env_mismatch(const std::string& target, const std::string& env) {
+        if (env.empty() || config::is_pm2_ecosystem(target)) return "";
+        return "--env applies to a PM2 ecosystem file (ecosystem.config.js, .json, .yaml), not to " + target;
     }
 
     // "4", "+2", "-1": scale's count.
@@ -232,16 +251,17 @@ private:
         if (start_targets_.size() > 1) {
             for (const auto& t : start_targets_)
                 if (is_ecosystem_file(t)) return "start takes one ecosystem file; " + t + " is one of several targets";
-            if (!start_.instances.empty() || !start_.name.empty() || !start_.only.empty() || start_.port > 0)
-                return "several targets start apps or ids again; -i, --name, --only and --port apply to one file "
-                       "or script";
+            if (!start_.instances.empty() || !start_.name.empty() || !start_.only.empty() || start_.port > 0 ||
+                !start_.env.empty())
+                return "several targets start apps or ids again; -i, --name, --only, --port and --env apply to one "
+                       "file or script";
             return "";
         }
         const std::string& target = start_targets_.front();
         bool file = is_ecosystem_file(target);
         if (file && !start_.name.empty()) return "--name applies to a script; " + target + " names its apps";
         if (!file && !start_.only.empty()) return "--only applies to an ecosystem.toml, not to " + target;
-        return "";
+        return pm2_env_mismatch(target, start_.env);
     }
 
     std::variant<Command, ParseExit> finish(const Entry& entry) {
@@ -269,6 +289,7 @@ private:
     StartCmd start_;
     std::vector<std::string> start_targets_;
     std::string start_or_file_;
+    std::string start_or_env_;
     ActionCmd action_;
     ScaleCmd scale_;
     StatusCmd status_;
@@ -289,7 +310,9 @@ private:
 
 }  // namespace
 
-bool is_ecosystem_file(const std::string& target) { return target.size() > 5 && target.ends_with(".toml"); }
+bool is_ecosystem_file(const std::string& target) {
+    return (target.size() > 5 && target.ends_with(".toml")) || config::is_pm2_ecosystem(target);
+}
 
 int signal_number(const std::string& typed) {
     if (!typed.empty() && typed.find_first_not_of("0123456789") == std::string::npos) {

@@ -18,13 +18,15 @@ struct StartCmd {
     int port = 0;           // --port; 0: not given
     bool no_retry = false;  // --no-retry
     std::vector<std::string> more_targets;  // `start api web 3`: the names or ids after the first
+    std::string env;        // --env NAME: a PM2 file's env_NAME over its env; empty: not given
 };
 
 // reload / restart / stop / delete: same shape, different verb.
 struct ActionCmd {
     std::string action;
-    // App names, worker ids (status's id), "all", or (reload only) one ecosystem.toml
+    // App names, worker ids (status's id), "all", or (reload only) one ecosystem file
     std::vector<std::string> targets = {"all"};
+    std::string env;  // reload of a PM2 file: --env NAME
 };
 
 struct ScaleCmd {
@@ -36,6 +38,7 @@ struct ScaleCmd {
 struct StartOrCmd {
     std::string then;   // "reload" or "restart"
     std::string file;
+    std::string env;    // --env NAME, for a PM2 file
 };
 
 // jlist (one line) / prettylist (indented): PM2's JSON process list.
@@ -87,6 +90,7 @@ struct VersionCmd {};
 
 struct CheckCmd {
     std::string file;
+    std::string env;  // a PM2 file: --env NAME
 };
 
 struct StartupCmd {
@@ -110,7 +114,8 @@ struct ParseExit {
     std::string text;
 };
 
-// `start` and `reload` tell an ecosystem file from a script (or app name) by this extension.
+// `start` and `reload` tell an ecosystem file from a script (or app name) by its name:
+// ecosystem.toml, or a PM2 file (config::is_pm2_ecosystem: .config.js, .json, .yaml, ...).
 bool is_ecosystem_file(const std::string& target);
 
 // A signal as `sendSignal` takes it, as PM2 (Node's process.kill) does: "SIGUSR2", "USR2"

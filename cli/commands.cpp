@@ -4,10 +4,13 @@
 
 #include <chrono>
 #include <cstdio>
+#include <optional>
 
 #include "cli/client.h"
 #include "cli/render.h"
+#include "config/json.h"
 #include "config/load.h"
+#include "config/pm2_ecosystem.h"
 #include "ipc/control.h"
 
 namespace ne::cli {
@@ -42,9 +45,17 @@ Status print_outcome(const json& reply, const std::string& done) {
     return {};
 }
 
+// Evaluates a PM2 file and prints its warnings on stderr, once each, naming the file as typed.
+Result<config::Pm2Ecosystem> evaluate_pm2(const std::string& typed, const std::string& env) {
+    auto eco = config::load_pm2_ecosystem(absolute_from(fs::current_path(), typed).string(), env);
+    if (!eco) return eco.error();
+    for (const auto& w : eco->warnings) std::fprintf(stderr, "%s: %s\n", typed.c_str(), w.c_str());
+    return eco;
+}
+
 }  // namespace
 
-Result<json> start_request(const StartCmd& c, const fs::path& cwd) {
+Result<json> start_request(const StartCmd& c, const fs::path& cwd, const config::Config* pm2) {
     if (!c.more_targets.empty()) {
         json names = json::array({c.target});
         for (const auto& t : c.more_targets) names.push_back(t);
@@ -64,6 +75,7 @@ Result<json> start_request(const StartCmd& c, const fs::path& cwd) {
 
     json args = json::object();
     args[is_ecosystem_file(c.target) ? "file" : "script"] = target.string();
+    if (pm2) args["pm2"] = config::to_json(*pm2);
     if (!c.instances.empty()) args["instances"] = c.instances;
     if (!c.name.empty()) args["name"] = c.name;
     if (!c.only.empty()) args["only"] = c.only;
@@ -72,10 +84,10 @@ Result<json> start_request(const StartCmd& c, const fs::path& cwd) {
     return control::request("start", std::move(args));
 }
 
-Result<json> start_or_request(const StartOrCmd& c, const fs::path& cwd) {
+Result<json> start_or_request(const StartOrCmd& c, const fs::path& cwd, const config::Config* pm2) {
     StartCmd start;
     start.target = c.file;
-    auto req = start_request(start, cwd);
+    auto req = start_request(start, cwd, pm2);
     if (!req) return req;
     if (!req->contains("file"))
         return Error{"startOr" + std::string(c.then == "reload" ? "Reload" : "Restart") + ": " + c.file +
@@ -84,11 +96,13 @@ Result<json> start_or_request(const StartOrCmd& c, const fs::path& cwd) {
     return req;
 }
 
-json action_request(const ActionCmd& c, const fs::path& cwd) {
+json action_request(const ActionCmd& c, const fs::path& cwd, const config::Config* pm2) {
     json targets = json::array();
     for (const auto& t : c.targets)
         targets.push_back(c.action == "reload" && is_ecosystem_file(t) ? absolute_from(cwd, t).string() : t);
-    return control::request(c.action, {{"targets", targets}});
+    json args{{"targets", targets}};
+    if (pm2) args["pm2"] = config::to_json(*pm2);
+    return control::request(c.action, std::move(args));
 }
 
 json scale_request(const ScaleCmd& c) {
@@ -119,17 +133,35 @@ std::string render_env(const json& reply) {
 }
 
 Status run(const StartCmd& c) {
-    auto request = start_request(c, fs::current_path());
+    std::optional<config::Pm2Ecosystem> pm2;
+    if (config::is_pm2_ecosystem(c.target)) {
+        auto eco = evaluate_pm2(c.target, c.env);
+        if (!eco) return eco.error();
+        pm2 = std::move(*eco);
+    }
+    auto request = start_request(c, fs::current_path(), pm2 ? &pm2->config : nullptr);
     if (!request) return request.error();
     // Apps to start again live in a running daemon; a new one would have none of them.
     Client client(resolve_home());
     auto reply = request->contains("targets") ? client.call(*request) : client.call_starting_daemon(*request);
     if (!reply) return reply.error();
-    return print_outcome(*reply, "started");
+    if (auto s = print_outcome(*reply, "started"); !s || !pm2) return s;
+    // Where clients reach a cluster-mode app: its PORT is now the proxy's.
+    for (auto& a : pm2->config.apps)
+        if (!c.instances.empty()) a.instances = c.instances;
+    for (const auto& note : config::pm2_cluster_notes(pm2->config, config::usable_cpus()))
+        if (c.only.empty() || note.starts_with(c.only + ": ")) print(note + "\n");
+    return {};
 }
 
 Status run(const ActionCmd& c) {
-    auto reply = Client(resolve_home()).call(action_request(c, fs::current_path()));
+    std::optional<config::Pm2Ecosystem> pm2;
+    if (c.action == "reload" && c.targets.size() == 1 && config::is_pm2_ecosystem(c.targets.front())) {
+        auto eco = evaluate_pm2(c.targets.front(), c.env);
+        if (!eco) return Error{eco.error().message + " (nothing was changed)"};
+        pm2 = std::move(*eco);
+    }
+    auto reply = Client(resolve_home()).call(action_request(c, fs::current_path(), pm2 ? &pm2->config : nullptr));
     if (!reply) return reply.error();
     std::string names;
     for (const auto& t : c.targets) names += " " + t;
@@ -143,7 +175,13 @@ Status run(const ScaleCmd& c) {
 }
 
 Status run(const StartOrCmd& c) {
-    auto request = start_or_request(c, fs::current_path());
+    std::optional<config::Pm2Ecosystem> pm2;
+    if (config::is_pm2_ecosystem(c.file)) {
+        auto eco = evaluate_pm2(c.file, c.env);
+        if (!eco) return eco.error();
+        pm2 = std::move(*eco);
+    }
+    auto request = start_or_request(c, fs::current_path(), pm2 ? &pm2->config : nullptr);
     if (!request) return request.error();
     auto reply = Client(resolve_home()).call_starting_daemon(*request);
     if (!reply) return reply.error();
@@ -235,6 +273,11 @@ Status run(const VersionCmd&) {
 
 Status run(const CheckCmd& c) {
     std::string path = absolute_from(fs::current_path(), c.file).string();
+    if (config::is_pm2_ecosystem(c.file)) {
+        if (auto eco = evaluate_pm2(c.file, c.env); !eco) return eco.error();
+        print("nodeedge: configuration file " + path + " test is successful\n");
+        return {};
+    }
     auto config = config::load_file(path);
     if (!config) return config.error();
     print("nodeedge: configuration file " + path + " test is successful\n");

@@ -9,6 +9,7 @@
 #include <filesystem>
 
 #include "cli/args.h"
+#include "config/config.h"
 #include "ipc/result.h"
 
 namespace ne::cli {
@@ -17,11 +18,17 @@ namespace ne::cli {
 // is no file (no '/', not .toml, no file flags), or several targets, go as names or ids of apps
 // to start again (PM2's `start NAME`), with the file's error for the daemon to add when no app
 // has that name. Those need a running daemon (exit 3 without one); files start one.
-Result<nlohmann::json> start_request(const StartCmd& c, const std::filesystem::path& cwd);
+// A PM2 file is evaluated by the caller, in the user's environment (its process.env is the
+// shell's, as with pm2), and goes as `pm2`, the Config it evaluated to, beside its path.
+Result<nlohmann::json> start_request(const StartCmd& c, const std::filesystem::path& cwd,
+                                     const config::Config* pm2 = nullptr);
 // The file goes as `start` sends a file; Error when it is no ecosystem file.
-Result<nlohmann::json> start_or_request(const StartOrCmd& c, const std::filesystem::path& cwd);
-// reload with an ecosystem.toml sends its absolute path; app names, ids and "all" go as typed.
-nlohmann::json action_request(const ActionCmd& c, const std::filesystem::path& cwd);
+Result<nlohmann::json> start_or_request(const StartOrCmd& c, const std::filesystem::path& cwd,
+                                        const config::Config* pm2 = nullptr);
+// reload with an ecosystem file sends its absolute path (and `pm2`, as start); app names, ids
+// and "all" go as typed.
+nlohmann::json action_request(const ActionCmd& c, const std::filesystem::path& cwd,
+                              const config::Config* pm2 = nullptr);
 // scale's count as typed: "4" -> instances, "+2" / "-1" -> delta.
 nlohmann::json scale_request(const ScaleCmd& c);
 nlohmann::json describe_request(const DescribeCmd& c);

@@ -54,7 +54,8 @@ void read_count(TableReader& r, std::string_view key, std::string& out,
                r.label(key) + ": expected " + std::string(expected) + ", got " + text);
 }
 
-// Names end up in log file names and on the command line, where "all" already means every app.
+}  // namespace
+
 std::optional<std::string> app_name_problem(const std::string& name) {
     if (name.empty()) return "an app name cannot be empty";
     if (name == "all") return "'all' is reserved: on the command line it means every app";
@@ -67,6 +68,8 @@ std::optional<std::string> app_name_problem(const std::string& name) {
         return "'" + name + "' must not start with '.' or '-'";
     return std::nullopt;
 }
+
+namespace {
 
 void read_http_path(TableReader& r, std::string_view key, std::string& out) {
     if (r.read(key, out) && !out.starts_with('/'))

@@ -55,6 +55,17 @@ config::App* defined_before(config::Config& c, const config::App& a) {
     return it == c.apps.end() ? nullptr : &*it;
 }
 
+// A PM2 file arrives evaluated: node ran it in the CLI, in the user's environment (the
+// daemon's may be another shell's, or systemd's), so `process.env.X` in the file means what
+// it means to pm2. Validation happens when it is merged, as for any file.
+Result<config::Config> pm2_config(const json& req) {
+    auto cfg = config::from_json(req["pm2"]);
+    if (cfg) return cfg;
+    std::string file = str_arg(req, "file");
+    if (auto targets = target_args(req); file.empty() && !targets.empty()) file = targets.front();
+    return cfg.error().wrap(file);
+}
+
 // ---- start ------------------------------------------------------------------------------
 
 // What `start` (and startOrReload/startOrRestart) runs: an ecosystem file or a script, with
@@ -64,7 +75,9 @@ Result<config::Config> start_config(const json& req) {
     std::string script = str_arg(req, "script");
     std::string instances = str_arg(req, "instances");
     Result<config::Config> cfg = Error{"start needs an ecosystem file or a script"};
-    if (!file.empty()) {
+    if (req.contains("pm2")) {
+        cfg = pm2_config(req);
+    } else if (!file.empty()) {
         cfg = config::load_file(file);
     } else if (!script.empty()) {
         int port = req.contains("port") && req["port"].is_number_integer() ? req["port"].get<int>() : 3000;
@@ -214,8 +227,12 @@ void LifecycleCommands::reply_when_started(std::vector<uint64_t> ids, std::vecto
 
 void LifecycleCommands::reload(const json& req, Reply reply) {
     auto names = target_args(req);
+    if (req.contains("pm2")) {
+        reload_config(pm2_config(req), std::move(reply));
+        return;
+    }
     if (names.size() == 1 && is_file_target(names.front())) {
-        reload_file(names.front(), std::move(reply));
+        reload_config(config::load_file(names.front()), std::move(reply));
         return;
     }
     auto targets = resolve_targets(host_, names);
@@ -232,8 +249,7 @@ void LifecycleCommands::reload(const json& req, Reply reply) {
     RollingReload::start(host_, std::move(steps), std::move(reply));
 }
 
-void LifecycleCommands::reload_file(const std::string& path, Reply reply) {
-    auto cfg = config::load_file(path);
+void LifecycleCommands::reload_config(Result<config::Config> cfg, Reply reply) {
     if (!cfg) {
         reply(fail(cfg.error().message + " (nothing was changed)"));
         return;

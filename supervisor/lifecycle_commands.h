@@ -45,7 +45,8 @@ private:
     void start_targets(const std::vector<Target>& targets, Reply reply);
     // Replies once each of these workers is up, or with the first that failed to start.
     void reply_when_started(std::vector<uint64_t> ids, std::vector<std::string> notes, Reply reply);
-    void reload_file(const std::string& path, Reply reply);
+    // Applies a file's config (loaded, or evaluated by the CLI): changed apps roll, new ones start.
+    void reload_config(Result<config::Config> cfg, Reply reply);
     // Restarts these workers one at a time (stop, then start), then replies.
     void restart_workers(std::vector<uint64_t> ids, Reply reply);
     // Stops the targets (drain, SIGTERM, SIGKILL), then calls then() once all have stopped.

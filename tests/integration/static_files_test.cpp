@@ -40,10 +40,6 @@ constexpr const char* kIndex = "<html><body>home</body></html>\n";
 constexpr const char* kCss = "body { color: red; }\n";
 constexpr size_t kBigSize = 2 * 1024 * 1024;
 
-void write_bytes(const std::string& path, const std::string& bytes) {
-    std::ofstream(path, std::ios::binary) << bytes;
-}
-
 class StaticFilesTest : public ProxiedAppTest {
 protected:
     // <dir>/site/static/{index.html, app.css, big.bin, sub/, leak.txt -> <dir>/secret.txt}

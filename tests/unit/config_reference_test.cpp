@@ -195,9 +195,11 @@ std::string skeleton_for(const KeyEntry& e, const std::vector<std::string>& line
     for (const SkeletonTable& t : skeleton_tables()) {
         const std::string path(t.path);
         if (path == e.table) {
-            // A location has one handler: an example of another one replaces the app.
+            // A location has one handler: an example of another one replaces the app (try_files
+            // ends in its own fallback).
             std::set<std::string> skip = provided;
-            if (path == "servers.locations" && (provided.contains("upstream") || provided.contains("return")))
+            if (path == "servers.locations" &&
+                (provided.contains("upstream") || provided.contains("return") || provided.contains("try_files")))
                 skip.insert("app");
             emit(t, skip);
             doc += own;
