@@ -23,17 +23,22 @@ struct ReloadCause {
 class RollingReload {
 public:
     using Cause = ReloadCause;
-    // Replies once every old worker has left, or with the first failure.
-    static void start(CommandHost& host, const std::vector<std::string>& apps, Reply reply, Cause cause = {});
-
-    RollingReload(CommandHost& host, const std::vector<std::string>& apps, Reply reply, Cause cause);
-    bool poll();   // advances; true once replied
-
-private:
+    // One instance of an app to replace.
     struct Step {
         std::string app;
         int instance;
     };
+
+    // Every instance of these apps. Replies once every old worker has left, or with the first
+    // failure.
+    static void start(CommandHost& host, const std::vector<std::string>& apps, Reply reply, Cause cause = {});
+    // These instances only (a verb given worker ids), in this order.
+    static void start(CommandHost& host, std::vector<Step> steps, Reply reply, Cause cause = {});
+
+    RollingReload(CommandHost& host, std::vector<Step> steps, Reply reply, Cause cause);
+    bool poll();   // advances; true once replied
+
+private:
 
     CommandHost& host_;
     Reply reply_;

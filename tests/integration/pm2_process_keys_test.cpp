@@ -226,7 +226,7 @@ port = ${P2}
 
     RunResult none = run("stop", "nosuch");
     EXPECT_EQ(none.code, 1);
-    EXPECT_NE(none.err.find("no app or namespace named 'nosuch'"), std::string::npos) << none.err;
+    EXPECT_NE(none.err.find("process or namespace 'nosuch' not found"), std::string::npos) << none.err;
 }
 
 }  // namespace
