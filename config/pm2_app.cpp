@@ -11,6 +11,8 @@
 #include <map>
 #include <set>
 
+#include "config/cron_schedule.h"
+#include "config/ignore_pattern.h"
 #include "config/load.h"
 
 namespace ne::config {
@@ -374,7 +376,10 @@ void map_limits(EntryReader& r, App& a) {
     r.millis("restart_delay", a.restart_delay);
     r.millis("exp_backoff_restart_delay", a.exp_backoff_restart_delay);
     r.boolean("autorestart", a.autorestart);
-    r.string("cron_restart", a.cron_restart);
+    // PM2's "0" is no schedule; anything else must parse as ecosystem.toml's would.
+    if (r.string("cron_restart", a.cron_restart) && a.cron_restart == "0") a.cron_restart.clear();
+    if (!a.cron_restart.empty())
+        if (auto c = CronSchedule::parse(a.cron_restart); !c) r.fail("cron_restart", c.error().message);
 }
 
 void map_watch(EntryReader& r, App& a) {
@@ -387,7 +392,10 @@ void map_watch(EntryReader& r, App& a) {
             for (auto& p : paths) a.watch.push_back(resolve_against(a.cwd, p));
         }
     }
-    r.words("ignore_watch", a.ignore_watch);
+    // chokidar anchors relative patterns at the app's cwd; the watcher takes them absolute.
+    if (r.words("ignore_watch", a.ignore_watch))
+        for (auto& p : a.ignore_watch)
+            if (!p.empty() && p[0] != '/' && !ignore_regex(p)) p = a.cwd + "/" + (p.starts_with("./") ? p.substr(2) : p);
     r.millis("watch_delay", a.watch_delay);
 }
 

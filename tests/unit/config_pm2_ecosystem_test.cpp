@@ -89,7 +89,8 @@ TEST_F(Pm2EcosystemTest, MapsTheDocumentedKeys) {
     EXPECT_EQ(a.restart_delay, Duration(250));
     EXPECT_FALSE(a.autorestart);
     EXPECT_EQ(a.watch, (std::vector<std::string>{d + "/src", d + "/lib"}));
-    EXPECT_EQ(a.ignore_watch, (std::vector<std::string>{"node_modules", "logs"}));
+    // chokidar anchors them at the app's cwd; the watcher takes absolute patterns
+    EXPECT_EQ(a.ignore_watch, (std::vector<std::string>{d + "/node_modules", d + "/logs"}));
     EXPECT_EQ(a.watch_delay, Duration(2000));
     EXPECT_EQ(a.cron_restart, "0 3 * * *");
     EXPECT_EQ(a.out_file, d + "/logs/out.log");
@@ -227,6 +228,8 @@ TEST_F(Pm2EcosystemTest, BadValuesAreErrorsNamingFileAndKey) {
     EXPECT_EQ(error({{"max_memory_restart", "99999999999999999999999G"}}),
               f + "apps[0].max_memory_restart: expected bytes, or \"<N>K\", \"<N>M\", \"<N>G\" (PM2's spelling), "
                   "got \"99999999999999999999999G\"");
+    EXPECT_EQ(error({{"cron_restart", "61 * * * *"}}), f + "apps[0].cron_restart: minute 61 is out of range 0-59");
+    EXPECT_EQ(app({{"cron_restart", "0"}}).cron_restart, "");  // PM2's "no cron"
     EXPECT_EQ(app({{"max_memory_restart", "1048576"}}).max_memory_restart, 1048576u);
     EXPECT_EQ(app({{"max_memory_restart", 52428800}}).max_memory_restart, 52428800u);
     EXPECT_EQ(app({{"min_uptime", 3000}}).min_uptime, Duration(3000));
