@@ -86,6 +86,15 @@ public:
                           [this] { return Command{check_}; });
         check->add_option("file", check_.file, "ecosystem.toml to validate")->required();
 
+        auto* import = add("import", "Write an ecosystem.toml from a PM2 ecosystem file and nginx configuration",
+                           "import [ecosystem] [--nginx FILE]... [-o ecosystem.toml]",
+                           [this] { return Command{import_}; },
+                           [this] { return import_.apps.empty() && import_.nginx.empty() ? "nothing to import: give an ecosystem file, --nginx FILE, or both" : ""; });
+        import->add_option("ecosystem", import_.apps, "The apps' file (ecosystem.toml)");
+        import->add_option("--nginx", import_.nginx, "nginx.conf or a site file (server {} blocks); repeatable")
+            ->allow_extra_args(false);
+        import->add_option("-o,--output", import_.output, "File to write (default -: stdout)");
+
         auto* startup = add("startup", "Print (or install) a systemd unit running the daemon",
                             "startup [--install]", [this] { return Command{startup_}; });
         startup->add_flag("--install", startup_.install, "Write the unit and enable it");
@@ -193,6 +202,7 @@ private:
     CheckCmd check_;
     StartupCmd startup_;
     DaemonCmd daemon_;
+    ImportCmd import_;
 };
 
 }  // namespace

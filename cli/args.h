@@ -60,6 +60,13 @@ struct CheckCmd {
     std::string file;
 };
 
+// nodeedge import [ecosystem] [--nginx FILE]... [-o FILE]
+struct ImportCmd {
+    std::string apps;                 // ecosystem file the apps come from; "" = none
+    std::vector<std::string> nginx;   // nginx files, in order
+    std::string output = "-";         // "-": stdout
+};
+
 struct StartupCmd {
     bool install = false;
 };
@@ -71,7 +78,7 @@ struct DaemonCmd {
 
 using Command = std::variant<StartCmd, ActionCmd, ScaleCmd, StatusCmd, LogsCmd, FlushCmd,
                              DescribeCmd, SaveCmd, ResurrectCmd, KillCmd, VersionCmd, CheckCmd,
-                             StartupCmd, DaemonCmd, MonitCmd>;
+                             StartupCmd, DaemonCmd, MonitCmd, ImportCmd>;
 
 // Parsing ended without a command to run: help (code 0, text for stdout) or a usage error
 // (code 2, text for stderr: the reason, then the usage line).
