@@ -292,6 +292,11 @@ ServerTables map_server(const Directive& server, const Scope& http_scope, Http& 
     }
     tt::Table tls_part;  // the tls key and what TLS left out, for the TLS copy of the server
     if (!listens.tls.empty()) map_tls(s, tls_part, ledger);
+    std::string http2_comment = "nginx: listen ... http2";
+    if (const Directive* h2 = s.last("http2"); h2 && !h2->args.empty() && !listens.tls.empty()) {
+        listens.http2 = listens.http2 || h2->args[0] == "on";
+        http2_comment = ledger.from(*h2);
+    }
     for (const char* name : {"root", "index"})
         if (const Directive* d = s.own(name) ? s.last(name) : nullptr; d && !ledger.seen(*d))
             t.trailing.push_back(ledger.built_in(*d, "no location of this server serves files"));
@@ -306,7 +311,7 @@ ServerTables map_server(const Directive& server, const Scope& http_scope, Http& 
         if (secure) {
             copy.entries.insert(copy.entries.end(), tls_part.entries.begin(), tls_part.entries.end());
             copy.trailing.insert(copy.trailing.end(), tls_part.trailing.begin(), tls_part.trailing.end());
-            if (listens.http2) copy.set("http2", "true", "nginx: listen ... http2");
+            if (listens.http2) copy.set("http2", "true", http2_comment);
         }
         out.tables.push_back(std::move(copy));
         out.tables.insert(out.tables.end(), locations.begin(), locations.end());
@@ -315,9 +320,6 @@ ServerTables map_server(const Directive& server, const Scope& http_scope, Http& 
     if (!listens.tls.empty()) emit(listens.tls, listens.tls_comments, true);
     if (!listens.plain.empty() && !listens.tls.empty())
         out.tables[0].comments.push_back("the plain listeners of this nginx server; its TLS ones follow as a second [[servers]]");
-    if (const Directive* h2 = s.last("http2"); h2 && !h2->args.empty() && h2->args[0] == "on")
-        for (tt::Table& table : out.tables)
-            if (table.header == "[[servers]]" && table.find("tls")) table.set("http2", "true", ledger.from(*h2));
     return out;
 }
 

@@ -162,9 +162,9 @@ void gather(const std::vector<Directive>& block, const Scope& scope, Http& http,
         } else if (d.name == "proxy_cache_path") {
             gather_cache_zone(d, http);
         } else if (d.name == "map" && d.block && d.args.size() == 2 && d.args[0] == "$http_upgrade") {
-            http.upgrade_maps.insert(d.args[1]);
-            http.ledger.built_in(d, "WebSocket upgrades pass through (websocket = true, the default)");
-            for (const Directive& c : d.children) http.ledger.built_in(c, "part of the upgrade map");
+            http.upgrade_maps.insert(d.args[1].substr(d.args[1].starts_with("$") ? 1 : 0));
+            http.general.push_back(http.ledger.built_in(d, "WebSocket upgrades pass through (websocket = true, the default)"));
+            http.ledger.cover(d);
         } else if (d.name == "log_format") {
             out.log_formats.push_back(&d);
         } else if (d.name == "user" && !d.args.empty()) {
@@ -392,12 +392,22 @@ std::string absolute_path(const Directive& d, const std::string& path) {
     return fs::absolute(fs::path(d.file).parent_path() / path, ec).lexically_normal().string();
 }
 
+void Ledger::cover(const Directive& block) {
+    for (const Directive& c : block.children) {
+        seen_.insert(&c);
+        cover(c);
+    }
+}
+
 std::string account(const Directive& d, Ledger& ledger) {
     const auto& built_in = built_in_directives();
-    if (auto it = built_in.find(d.name); it != built_in.end()) return ledger.built_in(d, it->second);
     const auto& unsupported = unsupported_directives();
-    if (auto it = unsupported.find(d.name); it != unsupported.end()) return ledger.left_out(d, it->second);
-    return ledger.left_out(d, "nodeedge has no equivalent of this directive; do its job in the app, or leave it out");
+    std::string comment;
+    if (auto it = built_in.find(d.name); it != built_in.end()) comment = ledger.built_in(d, it->second);
+    else if (auto it = unsupported.find(d.name); it != unsupported.end()) comment = ledger.left_out(d, it->second);
+    else comment = ledger.left_out(d, "nodeedge has no equivalent of this directive; do its job in the app, or leave it out");
+    ledger.cover(d);
+    return comment;
 }
 
 Mapped map_nginx(const std::vector<std::vector<Directive>>& files, const std::vector<App>& apps) {
@@ -432,7 +442,7 @@ Mapped map_nginx(const std::vector<std::vector<Directive>>& files, const std::ve
     for (const auto& [address, comment] : http.direct_upstreams)
         out.upstreams.push_back(direct_upstream_table(address, comment));
 
-    std::vector<std::string> general;
+    std::vector<std::string>& general = http.general;
     for (const auto& tree : files) sweep(tree, ledger, general);
     if (!proxy.entries.empty() || !general.empty()) {
         proxy.trailing = general;

@@ -23,6 +23,8 @@ public:
     // Left out: a finding (once per directive) and the comment line to leave in the file.
     std::string left_out(const Directive& d, const std::string& advice);
     bool seen(const Directive& d) const { return seen_.contains(&d); }
+    // A block's directives share its fate (those of an `if` left out with it, of `events` built in).
+    void cover(const Directive& block);
     std::vector<Finding> findings() const;
 
 private:
@@ -79,6 +81,7 @@ struct Http {
     std::set<std::string> upgrade_maps;   // map $http_upgrade $x {...}: websocket, built in
     std::set<std::string> used_upstreams;             // named upstream {} blocks proxied to
     std::map<std::string, std::string> direct_upstreams;  // "host:port" -> the proxy_pass's comment
+    std::vector<std::string> general;                  // comments on the http {} and main contexts
     std::string error_page;                            // a 5xx page file for [proxy]
     std::vector<std::string> error_page_comments;
 };

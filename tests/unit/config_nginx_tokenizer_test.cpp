@@ -13,14 +13,14 @@ Token semi(int line = 1) { return Token{K::semicolon, ";", line, false}; }
 Token open(int line = 1) { return Token{K::open, "{", line, false}; }
 Token close(int line = 1) { return Token{K::close, "}", line, false}; }
 
-struct Case {
+struct TokenCase {
     const char* name;
     std::string text;
     std::vector<Token> tokens;
 };
 
 TEST(NginxTokenizer, SplitsAsNginxDoes) {
-    const Case cases[] = {
+    const TokenCase cases[] = {
         {"directive", "listen 80;", {w("listen"), w("80"), semi()}},
         {"block", "server {\n}\n", {w("server"), open(), close(2)}},
         {"semicolon glued", "a b;c;", {w("a"), w("b"), semi(), w("c"), semi()}},
@@ -44,7 +44,7 @@ TEST(NginxTokenizer, SplitsAsNginxDoes) {
         {"quoted newline", "a \"x\ny\";\nb;", {w("a"), w("x\ny", 1, true), semi(2), w("b", 3), semi(3)}},
         {"tabs and CRLF", "a\tb;\r\nc;", {w("a"), w("b"), semi(), w("c", 2), semi(2)}},
     };
-    for (const Case& c : cases) {
+    for (const TokenCase& c : cases) {
         auto tokens = tokenize(c.text, "t.conf");
         ASSERT_TRUE(tokens) << c.name << ": " << tokens.error().message;
         EXPECT_EQ(*tokens, c.tokens) << c.name;
