@@ -9,6 +9,7 @@
 #include <cctype>
 #include <filesystem>
 
+#include "config/keys.h"
 #include "config/template.h"
 #include "config/toml_reader.h"
 #include "config/validate.h"
@@ -88,8 +89,7 @@ void read_host_port(TableReader& r, std::string_view key, std::string& out) {
 constexpr int kMaxInt = INT_MAX;
 
 Proxy read_proxy(const toml::table& t, Context& cx) {
-    TableReader r(t, "[proxy]",
-                  {"workers", "user", "access_log", "access_log_format", "error_page"}, cx.diag);
+    TableReader r(t, "[proxy]", keys::kProxy, cx.diag);
     Proxy p;
     read_count(r, "workers", p.workers,
                [](const std::string& s) { return s == "auto" || positive_int(s).has_value(); },
@@ -102,14 +102,14 @@ Proxy read_proxy(const toml::table& t, Context& cx) {
 }
 
 Metrics read_metrics(const toml::table& t, Context& cx) {
-    TableReader r(t, "[metrics]", {"listen"}, cx.diag);
+    TableReader r(t, "[metrics]", keys::kMetrics, cx.diag);
     Metrics m;
     read_host_port(r, "listen", m.listen);
     return m;
 }
 
 HealthCheck read_health_check(const toml::table& t, Context& cx) {
-    TableReader r(t, "apps.health_check", {"path", "interval", "timeout", "fails"}, cx.diag);
+    TableReader r(t, "apps.health_check", keys::kHealthCheck, cx.diag);
     HealthCheck h;
     h.enabled = true;
     read_http_path(r, "path", h.path);
@@ -120,13 +120,7 @@ HealthCheck read_health_check(const toml::table& t, Context& cx) {
 }
 
 App read_app(const toml::table& t, Context& cx) {
-    TableReader r(t, "[[apps]]",
-                  {"name", "script", "cwd", "interpreter", "node_args", "args", "instances", "port",
-                   "reload_port", "env", "max_memory_restart", "kill_timeout", "listen_timeout", "wait_ready",
-                   "min_uptime", "max_restarts", "restart_delay", "exp_backoff_restart_delay",
-                   "merge_logs", "out_file", "error_file", "log_date_format", "log_max_size",
-                   "log_retain", "health_check", "user", "group"},
-                  cx.diag);
+    TableReader r(t, "[[apps]]", keys::kApp, cx.diag);
     App a;
     a.where = r.where();
     r.require("name");
@@ -229,8 +223,7 @@ void read_proxy_headers(TableReader& r, Location& l) {
 }
 
 RateLimit read_rate_limit(const toml::table& t, Context& cx) {
-    TableReader r(t, "servers.locations.rate_limit", {"rate", "burst", "nodelay", "key", "status"},
-                  cx.diag);
+    TableReader r(t, "servers.locations.rate_limit", keys::kRateLimit, cx.diag);
     RateLimit rl;
     rl.enabled = true;
     r.require("rate");
@@ -262,8 +255,7 @@ void read_cache_valid(const toml::table& t, Context& cx, std::map<int, Duration>
 }
 
 Cache read_cache(const toml::table& t, Context& cx) {
-    TableReader r(t, "servers.locations.cache",
-                  {"valid", "use_stale", "lock", "max_size", "bypass_cookie", "lock_timeout"}, cx.diag);
+    TableReader r(t, "servers.locations.cache", keys::kCache, cx.diag);
     Cache c;
     c.enabled = true;
     if (const toml::table* valid = r.table("valid")) read_cache_valid(*valid, cx, c.valid);
@@ -300,12 +292,7 @@ void require_one_handler(TableReader& r) {
 }
 
 Location read_location(const toml::table& t, Context& cx) {
-    TableReader r(t, "[[servers.locations]]",
-                  {"path", "app", "upstream", "balance", "keepalive", "connect_timeout",
-                   "read_timeout", "send_timeout", "queue_timeout", "websocket", "buffering",
-                   "rate_limit", "cache", "root", "alias", "index", "expires", "cache_control",
-                   "access_log", "return", "proxy_headers"},
-                  cx.diag);
+    TableReader r(t, "[[servers.locations]]", keys::kLocation, cx.diag);
     Location l;
     l.where = r.where();
     r.require("path");
@@ -339,7 +326,7 @@ Location read_location(const toml::table& t, Context& cx) {
 }
 
 Tls read_tls(const toml::table& t, Context& cx) {
-    TableReader r(t, "servers.tls", {"cert", "key", "protocols", "ciphers", "ocsp"}, cx.diag);
+    TableReader r(t, "servers.tls", keys::kTls, cx.diag);
     Tls tls;
     tls.enabled = true;
     tls.where = r.where();
@@ -354,7 +341,7 @@ Tls read_tls(const toml::table& t, Context& cx) {
 }
 
 Gzip read_gzip(const toml::table& t, Context& cx) {
-    TableReader r(t, "servers.gzip", {"level", "min_length", "types"}, cx.diag);
+    TableReader r(t, "servers.gzip", keys::kGzip, cx.diag);
     Gzip g;
     g.enabled = true;
     r.read("level", g.level, 1, 9);
@@ -389,11 +376,7 @@ void read_listen(TableReader& r, const Context& cx, std::vector<ListenAddr>& out
 }
 
 Server read_server(const toml::table& t, Context& cx) {
-    TableReader r(t, "[[servers]]",
-                  {"listen", "server_name", "headers", "client_max_body_size", "keepalive_timeout",
-                   "keepalive_requests", "client_header_timeout", "client_body_timeout", "tls",
-                   "http2", "redirect_https", "gzip", "locations"},
-                  cx.diag);
+    TableReader r(t, "[[servers]]", keys::kServer, cx.diag);
     Server s;
     s.where = r.where();
     r.require("listen");
@@ -415,8 +398,7 @@ Server read_server(const toml::table& t, Context& cx) {
 }
 
 UpstreamServer read_upstream_server(const toml::table& t, Context& cx) {
-    TableReader r(t, "upstreams.servers", {"address", "weight", "max_fails", "fail_timeout"},
-                  cx.diag);
+    TableReader r(t, "upstreams.servers", keys::kUpstreamServer, cx.diag);
     UpstreamServer u;
     r.require("address");
     read_host_port(r, "address", u.address);
@@ -427,7 +409,7 @@ UpstreamServer read_upstream_server(const toml::table& t, Context& cx) {
 }
 
 Upstream read_upstream(const toml::table& t, Context& cx) {
-    TableReader r(t, "[[upstreams]]", {"name", "servers", "resolve", "resolver"}, cx.diag);
+    TableReader r(t, "[[upstreams]]", keys::kUpstream, cx.diag);
     Upstream u;
     u.where = r.where();
     r.require("name");
@@ -444,7 +426,7 @@ Upstream read_upstream(const toml::table& t, Context& cx) {
 }
 
 Config read_config(const toml::table& doc, Context& cx) {
-    TableReader r(doc, "", {"proxy", "metrics", "apps", "servers", "upstreams"}, cx.diag);
+    TableReader r(doc, "", keys::kTop, cx.diag);
     Config c;
     if (const toml::table* t = r.table("proxy")) c.proxy = read_proxy(*t, cx);
     if (const toml::table* t = r.table("metrics")) c.metrics = read_metrics(*t, cx);

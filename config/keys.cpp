@@ -1,0 +1,61 @@
+#include "config/keys.h"
+
+namespace ne::config::keys {
+
+const List kTop = {"proxy", "metrics", "apps", "servers", "upstreams"};
+
+const List kProxy = {"workers", "user", "access_log", "access_log_format", "error_page"};
+
+const List kMetrics = {"listen"};
+
+const List kApp = {"name", "script", "cwd", "interpreter", "node_args", "args", "instances", "port",
+                   "reload_port", "env", "max_memory_restart", "kill_timeout", "listen_timeout",
+                   "wait_ready", "min_uptime", "max_restarts", "restart_delay",
+                   "exp_backoff_restart_delay", "merge_logs", "out_file", "error_file",
+                   "log_date_format", "log_max_size", "log_retain", "health_check", "user",
+                   "group"};
+
+const List kHealthCheck = {"path", "interval", "timeout", "fails"};
+
+const List kServer = {"listen", "server_name", "headers", "client_max_body_size",
+                      "keepalive_timeout", "keepalive_requests", "client_header_timeout",
+                      "client_body_timeout", "tls", "http2", "redirect_https", "gzip",
+                      "locations"};
+
+const List kTls = {"cert", "key", "protocols", "ciphers", "ocsp"};
+
+const List kGzip = {"level", "min_length", "types"};
+
+const List kLocation = {"path", "app", "upstream", "balance", "keepalive", "connect_timeout",
+                        "read_timeout", "send_timeout", "queue_timeout", "websocket", "buffering",
+                        "rate_limit", "cache", "root", "alias", "index", "expires",
+                        "cache_control", "access_log", "return", "proxy_headers"};
+
+const List kRateLimit = {"rate", "burst", "nodelay", "key", "status"};
+
+const List kCache = {"valid", "use_stale", "lock", "max_size", "bypass_cookie", "lock_timeout"};
+
+const List kUpstream = {"name", "servers", "resolve", "resolver"};
+
+const List kUpstreamServer = {"address", "weight", "max_fails", "fail_timeout"};
+
+const std::vector<Table>& tables() {
+    static const std::vector<Table> all = {
+        {"", kTop},
+        {"proxy", kProxy},
+        {"metrics", kMetrics},
+        {"apps", kApp},
+        {"apps.health_check", kHealthCheck},
+        {"servers", kServer},
+        {"servers.tls", kTls},
+        {"servers.gzip", kGzip},
+        {"servers.locations", kLocation},
+        {"servers.locations.rate_limit", kRateLimit},
+        {"servers.locations.cache", kCache},
+        {"upstreams", kUpstream},
+        {"upstreams.servers", kUpstreamServer},
+    };
+    return all;
+}
+
+}  // namespace ne::config::keys
