@@ -231,7 +231,7 @@ TEST(NginxMapper, OutputLoadsAsEcosystemToml) {
     ASSERT_EQ(s.locations.size(), 3u);
     EXPECT_EQ(s.locations[0].cache_control, "public, immutable");
     EXPECT_FALSE(s.locations[0].access_log);
-    EXPECT_TRUE(s.locations[1].exact);
+    EXPECT_EQ(s.locations[1].path, "/favicon.ico");  // "= /favicon.ico": exact
     EXPECT_EQ(s.locations[2].upstream, "node_cluster");
     EXPECT_EQ(s.locations[2].balance, "least_conn");
     EXPECT_EQ(loaded->servers[1].locations[0].return_, "301 https://$host$request_uri");
