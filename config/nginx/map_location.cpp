@@ -32,13 +32,23 @@ std::string join(const std::vector<std::string>& args, size_t from = 0) {
     return out;
 }
 
-void map_return(const Directive& d, tt::Table& t, Ledger& ledger) {
+void map_return(const Directive& d, const Scope& s, tt::Table& t, Ledger& ledger) {
     const std::string text = join(d.args);
-    if (auto spec = parse_return(text); !spec) {
+    auto spec = parse_return(text);
+    if (!spec) {
         t.trailing.push_back(ledger.left_out(d, "nodeedge cannot answer this return: " + spec.error().message));
         return;
     }
     t.set("return", tt::quote(text), ledger.from(d));
+    // nginx sends a returned text as default_type (its own default: text/plain).
+    const Directive* type = s.last("default_type");
+    if (!spec->redirect() && d.args.size() > 1 && type && !type->args.empty()) {
+        if (type->args[0] == "text/plain")
+            t.trailing.push_back(ledger.built_in(*type, "a returned text is sent as text/plain"));
+        else
+            t.trailing.push_back(ledger.left_out(*type, "nodeedge sends a returned text as text/plain, not " + type->args[0] +
+                                                            "; answer from the app when the type matters"));
+    }
 }
 
 // Headers nginx users set by hand that nodeedge sends on its own.
@@ -309,7 +319,7 @@ tt::Table map_location(const Directive& loc, const Scope& server_scope, Http& ht
     t.set("path", tt::quote(path), ledger.from(loc));
 
     if (const Directive* ret = s.own("return") ? s.last("return") : nullptr) {
-        map_return(*ret, t, ledger);
+        map_return(*ret, s, t, ledger);
     } else if (const Directive* pass = s.own("proxy_pass") ? s.last("proxy_pass") : nullptr) {
         map_proxy_pass(*pass, path, t, http);
         map_timeouts(s, t, ledger);

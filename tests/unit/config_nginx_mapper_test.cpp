@@ -141,6 +141,10 @@ TEST(NginxMapper, MapsDirectivesToKeys) {
              kServer + "  location = /gone { return 410; }\n  location /hi { return 200 \"hello\"; }\n}",
          {"path = \"/\"", "return = \"301 https://example.com$request_uri\"", "return = \"410\"", "return = \"200 hello\""},
          {}, {"path = \"/x/\""}},
+        {"a returned text keeps its type only when it is text/plain",
+         kServer + "  location = /health { default_type text/plain; return 200 ok; }\n"
+                   "  location = /j { default_type application/json; return 200 '{}'; }\n}",
+         {"default_type text/plain; -- built in", "return = \"200 {}\""}, {"site.conf:4: default_type"}},
         {"limits and timeouts",
          kServer + "  client_max_body_size 50m;\n  keepalive_timeout 65;\n  keepalive_requests 100;\n  client_body_timeout 12;\n"
                    "  location /upload { client_max_body_size 10m; proxy_pass http://127.0.0.1:3000; }\n}",
