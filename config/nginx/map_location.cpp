@@ -268,7 +268,7 @@ void map_cache(const Scope& s, tt::Table& t, Http& http) {
 }
 
 // Files: root or alias, index, try_files, expires, Cache-Control.
-void map_files(const Directive& loc, const Scope& s, tt::Table& t, Http& http) {
+void map_files(const Scope& s, tt::Table& t, Http& http) {
     Ledger& ledger = http.ledger;
     if (const Directive* alias = s.own("alias") ? s.last("alias") : nullptr; alias && !alias->args.empty()) {
         std::string path = absolute_path(*alias, alias->args[0]);
@@ -303,7 +303,6 @@ void map_files(const Directive& loc, const Scope& s, tt::Table& t, Http& http) {
             t.trailing.push_back(ledger.left_out(*d, "nodeedge's expires is a time from now; epoch, modified, @time and negative times have no equivalent"));
         }
     }
-    (void)loc;
 }
 
 bool static_only(const Scope& s) { return !s.own("proxy_pass") && !s.own("return"); }
@@ -328,7 +327,7 @@ tt::Table map_location(const Directive& loc, const Scope& server_scope, Http& ht
         if (const Directive* tf = s.own("try_files") ? s.last("try_files") : nullptr)
             t.trailing.push_back(ledger.left_out(*tf, "nginx ignores try_files beside proxy_pass' own handler only in part; move the files to their own location"));
     } else {
-        map_files(loc, s, t, http);
+        map_files(s, t, http);
     }
     map_rate_limit(s, t, http);
 
@@ -369,7 +368,7 @@ tt::Table map_location(const Directive& loc, const Scope& server_scope, Http& ht
         else t.trailing.push_back(ledger.left_out(*g, "turn gzip on for the server and off (gzip = false) in the locations that should not compress"));
     }
     for (const Directive* d : s.all("error_page"))
-        if (s.own("error_page")) map_error_page(*d, s, http);
+        if (!ledger.seen(*d)) map_error_page(*d, s, http);
     for (const Directive& c : loc.children) {
         if (c.name == "location") {
             t.trailing.push_back(ledger.left_out(c, "nodeedge has no nested locations; write it as a location of its own in the server"));

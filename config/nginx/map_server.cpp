@@ -57,10 +57,7 @@ Listens map_listens(const Scope& s, tt::Table& t, Ledger& ledger) {
             if (a == "ssl") ssl = true;
             else if (a == "http2") l.http2 = true;
             else if (a == "default_server" || a == "default") l.default_server = true;
-            else if (a.starts_with("ipv6only=") || a.starts_with("backlog=") || a == "reuseport" ||
-                     a.starts_with("fastopen=") || a == "deferred" || a.starts_with("so_keepalive="))
-                ignored += " " + a;
-            else ignored += " " + a;
+            else ignored += " " + a;  // ipv6only=, backlog=, reuseport, deferred, ...
         }
         std::string comment = ledger.from(*d);
         if (!ignored.empty()) comment += " (socket options" + ignored + " are nodeedge's own)";
@@ -257,7 +254,7 @@ ServerTables map_server(const Directive& server, const Scope& http_scope, Http& 
         listens.tls.clear();
     }
     for (const Directive* d : s.all("error_page"))
-        if (s.own("error_page")) map_error_page(*d, s, http);
+        if (!ledger.seen(*d)) map_error_page(*d, s, http);
 
     std::vector<tt::Table> locations;
     if (const Directive* ret = s.own("return") ? s.last("return") : nullptr) {

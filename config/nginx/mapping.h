@@ -86,8 +86,8 @@ struct Http {
     std::vector<std::string> error_page_comments;
 };
 
-// The comment line for a directive of `block` that no key took: something nodeedge does
-// anyway (imported), or left out with the advice (a finding).
+// The comment line for a directive no key took: something nodeedge does anyway (imported),
+// or left out with the advice (a finding). A block's directives go with it.
 std::string account(const Directive& d, Ledger& ledger);
 
 struct ServerTables {
@@ -112,7 +112,9 @@ std::vector<std::pair<std::string, std::string>> header_entries(const std::vecto
 // error_page 500 502 503 504 /50x.html -> [proxy] error_page (the file under `root`).
 void map_error_page(const Directive& d, const Scope& scope, Http& http);
 
-// A path in the nginx file made absolute: relative ones hang from the file's folder.
+// A path in the nginx file made absolute: relative ones hang from the folder of the file that
+// names them. nginx takes certificates from its conf prefix and roots from its -p prefix; for
+// a file in /etc/nginx itself the first is the same folder, and roots are absolute in practice.
 std::string absolute_path(const Directive& d, const std::string& path);
 
 }  // namespace ne::config::nginx
