@@ -62,6 +62,11 @@ const std::map<std::string, std::string>& built_in_directives() {
         {"absolute_redirect", "redirects carry the URL written in return"},
         {"port_in_redirect", "redirects carry the URL written in return"},
         {"worker_rlimit_nofile", "the daemon raises its file limit to the hard limit"},
+        {"client_body_temp_path", "request bodies stream to the app; no temporary files"},
+        {"proxy_temp_path", "answers stream to the client; no temporary files"},
+        {"fastcgi_temp_path", "nodeedge speaks HTTP to apps; no temporary files"},
+        {"uwsgi_temp_path", "nodeedge speaks HTTP to apps; no temporary files"},
+        {"scgi_temp_path", "nodeedge speaks HTTP to apps; no temporary files"},
     };
     return kBuiltIn;
 }

@@ -361,6 +361,30 @@ TEST_F(ImportTest, ApiGatewayWithTwoAppsAnswersAsNginxDoes) {
     });
 }
 
+TEST_F(ImportTest, WholeNginxConfWithIncludesImportsAndPassesCheck) {
+    fs::create_directories(dir() + "/conf.d");
+    write_file("conf.d/site.conf", "server {\n    listen 127.0.0.1:${PORT};\n    location / { return 200 \"up\"; }\n}\n",
+               {{"PORT", std::to_string(free_port())}});
+    const std::string conf = write_file("nginx.conf",
+        "user www-data;\nworker_processes auto;\npid /run/nginx.pid;\n"
+        "events {\n    worker_connections 768;\n}\n"
+        "http {\n    sendfile on;\n    tcp_nopush on;\n    include /etc/nginx/mime.types;\n"
+        "    default_type application/octet-stream;\n    proxy_temp_path /var/lib/nginx/proxy;\n"
+        "    gzip on;\n    include conf.d/*.conf;\n    include sites-enabled/*;\n}\n");
+    const RunResult r = run("import", "--nginx", conf, "-o", dir() + "/ecosystem.toml");
+    // Debian's stock default_type makes nginx send the returned "up" as application/octet-stream;
+    // nodeedge sends text/plain, which is reported, and the file is written all the same.
+    EXPECT_EQ(r.code, 1);
+    EXPECT_EQ(r.err, conf + ":11: default_type: nodeedge sends a returned text as text/plain, not application/octet-stream; "
+                     "answer from the app when the type matters\n"
+                     "nodeedge: 1 directive was not imported (listed above); " + dir() + "/ecosystem.toml was written all the same\n");
+    const std::string toml = read_file(dir() + "/ecosystem.toml");
+    for (const char* line : {"user = \"www-data\"", "workers = \"auto\"", "types { -- built in",
+                             "return = \"200 up\"", "gzip = { level = 1, min_length = 20 }"})
+        EXPECT_NE(toml.find(line), std::string::npos) << line << "\n" << toml;
+    EXPECT_EQ(run("check", dir() + "/ecosystem.toml").code, 0);
+}
+
 TEST_F(ImportTest, MissingIncludeIsAnErrorNamingItsLine) {
     const std::string site = write_file("site.conf", "server {\n    listen 8080;\n    include snippets/none.conf;\n}\n");
     const RunResult r = run("import", "--nginx", site);
