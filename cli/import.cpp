@@ -18,13 +18,13 @@ namespace {
 namespace fs = std::filesystem;
 namespace tt = config::toml_text;
 
-Result<std::vector<config::App>> load_apps(const std::string& path) {
-    if (path.empty()) return std::vector<config::App>{};
+// The apps' file; its [[servers]] only tell which app a port is (the nginx files give the
+// servers that are written).
+Result<config::Config> load_apps(const std::string& path) {
+    if (path.empty()) return config::Config{};
     if (!is_ecosystem_file(path))
         return Error{path + ": import reads the apps from an ecosystem.toml; PM2's ecosystem.config.js is not read yet"};
-    auto config = config::load_file(path);
-    if (!config) return config.error();
-    return config->apps;
+    return config::load_file(path);
 }
 
 // Written next to itself and renamed over the target, so a failed write leaves no half file.
@@ -74,7 +74,7 @@ Result<Imported> import_text(const ImportCmd& c, const std::string& base) {
     header.comments.push_back("Each key says where it came from; `nodeedge check` validates this file.");
     std::vector<tt::Table> tables{header};
     tables.insert(tables.end(), mapped.proxy.begin(), mapped.proxy.end());
-    for (tt::Table& t : config::apps_tables(*apps, base)) tables.push_back(std::move(t));
+    for (tt::Table& t : config::apps_tables(apps->apps, base)) tables.push_back(std::move(t));
     tables.insert(tables.end(), mapped.upstreams.begin(), mapped.upstreams.end());
     tables.insert(tables.end(), mapped.servers.begin(), mapped.servers.end());
     return Imported{tt::render(tables), std::move(mapped.left_out)};

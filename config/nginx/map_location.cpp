@@ -94,8 +94,6 @@ void map_proxy_headers(const Scope& s, tt::Table& t, Http& http) {
     else t.trailing.insert(t.trailing.end(), comments.begin(), comments.end());
 }
 
-bool loopback_host(const std::string& host) { return host == "127.0.0.1" || host == "localhost" || host == "[::1]"; }
-
 // proxy_pass URL -> app, or [[upstreams]] NAME, and the balancing of its upstream {} block.
 void map_proxy_pass(const Directive& d, const std::string& path, tt::Table& t, Http& http) {
     Ledger& ledger = http.ledger;
@@ -123,7 +121,7 @@ void map_proxy_pass(const Directive& d, const std::string& path, tt::Table& t, H
         const UpstreamBlock& u = it->second;
         if (!u.app.empty()) {
             t.set("app", tt::quote(u.app), comment);
-            t.set("app", tt::quote(u.app), ledger.from(*u.block) + " (its servers are the workers of PM2 app '" + u.app + "')");
+            t.set("app", tt::quote(u.app), ledger.from(*u.block) + " (its servers are the workers of app '" + u.app + "')");
             for (const Directive& c : u.block->children)
                 if (c.name == "server")
                     t.set("app", tt::quote(u.app), ledger.built_in(c, "the app's workers; their health is the app's readiness and health_check"));
@@ -143,12 +141,10 @@ void map_proxy_pass(const Directive& d, const std::string& path, tt::Table& t, H
     const size_t colon = host.rfind(':');
     const std::string name = colon == std::string::npos ? host : host.substr(0, colon);
     const int port = colon == std::string::npos ? 80 : std::atoi(host.substr(colon + 1).c_str());
-    if (loopback_host(name))
-        for (const App& a : http.apps)
-            if (port >= a.port && port < a.port + resolve_instances(a.instances, usable_cpus()).value_or(1)) {
-                t.set("app", tt::quote(a.name), comment + " (a worker port of PM2 app '" + a.name + "')");
-                return;
-            }
+    if (std::string app = app_at({{name, port}}, http); !app.empty()) {
+        t.set("app", tt::quote(app), comment + " (a port of app '" + app + "')");
+        return;
+    }
     const std::string address = colon == std::string::npos ? host + ":80" : host;
     t.set("upstream", tt::quote(address), comment);
     http.direct_upstreams.emplace(address, comment);

@@ -223,10 +223,6 @@ void map_access_logs(const std::vector<Directive>& block, const Collected& c, Ht
     }
 }
 
-bool loopback(const std::string& host) {
-    return host == "127.0.0.1" || host == "localhost" || host == "::1" || host == "[::1]";
-}
-
 // host:port of an upstream `server` line; port 80 when none is written.
 std::optional<std::pair<std::string, int>> host_port(const std::string& address) {
     const size_t colon = address.rfind(':');
@@ -237,22 +233,27 @@ std::optional<std::pair<std::string, int>> host_port(const std::string& address)
     return std::make_pair(address.substr(0, colon), port);
 }
 
-// An upstream whose servers are all on this host, at ports of one PM2 app's workers, is that app.
-std::string app_of(const Directive& upstream, const std::vector<App>& apps) {
-    std::vector<int> ports;
+std::string app_of(const Directive& upstream, const Http& http) {
+    std::vector<std::pair<std::string, int>> addresses;
     for (const Directive& d : upstream.children) {
         if (d.name != "server" || d.args.empty()) continue;
         auto hp = host_port(d.args[0]);
-        if (!hp || !loopback(hp->first)) return "";
-        ports.push_back(hp->second);
+        if (!hp) return "";
+        addresses.push_back(*hp);
     }
-    if (ports.empty()) return "";
-    for (const App& a : apps) {
-        const int n = resolve_instances(a.instances, usable_cpus()).value_or(1);
-        const bool all = std::all_of(ports.begin(), ports.end(), [&](int p) { return p >= a.port && p < a.port + n; });
-        if (all) return a.name;
+    return app_at(addresses, http);
+}
+
+// Port -> app for the servers of the apps' file that do nothing but proxy to one app.
+std::map<int, std::string> app_fronts(const Config& c) {
+    std::map<int, std::string> out;
+    for (const Server& s : c.servers) {
+        std::set<std::string> apps;
+        for (const Location& l : s.locations) apps.insert(l.app);
+        if (apps.size() != 1 || apps.begin()->empty()) continue;
+        for (const ListenAddr& l : s.listen) out.emplace(l.port, *apps.begin());
     }
-    return "";
+    return out;
 }
 
 tt::Table upstream_table(const Directive& u, Ledger& ledger) {
@@ -404,6 +405,24 @@ void Ledger::cover(const Directive& block) {
     }
 }
 
+std::string app_at(const std::vector<std::pair<std::string, int>>& addresses, const Http& http) {
+    auto loopback = [](const std::string& host) {
+        return host == "127.0.0.1" || host == "localhost" || host == "[::1]" || host == "::1";
+    };
+    if (addresses.empty()) return "";
+    std::set<std::string> found;
+    for (const auto& [host, port] : addresses) {
+        if (!loopback(host)) return "";
+        std::string app;
+        if (auto front = http.fronts.find(port); front != http.fronts.end()) app = front->second;
+        for (const App& a : http.apps)
+            if (port >= a.port && port < a.port + resolve_instances(a.instances, usable_cpus()).value_or(1)) app = a.name;
+        if (app.empty()) return "";
+        found.insert(app);
+    }
+    return found.size() == 1 ? *found.begin() : "";
+}
+
 std::string account(const Directive& d, Ledger& ledger) {
     const auto& built_in = built_in_directives();
     const auto& unsupported = unsupported_directives();
@@ -415,14 +434,15 @@ std::string account(const Directive& d, Ledger& ledger) {
     return comment;
 }
 
-Mapped map_nginx(const std::vector<std::vector<Directive>>& files, const std::vector<App>& apps) {
+Mapped map_nginx(const std::vector<std::vector<Directive>>& files, const Config& apps) {
     Ledger ledger;
-    Http http(ledger, apps);
+    Http http(ledger, apps.apps);
+    http.fronts = app_fronts(apps);
     tt::Table proxy;
     proxy.header = "[proxy]";
     Collected collected;
     for (const auto& tree : files) gather(tree, Scope().child(tree), http, collected, proxy);
-    for (auto& [name, u] : http.upstreams) u.app = app_of(*u.block, apps);
+    for (auto& [name, u] : http.upstreams) u.app = app_of(*u.block, http);
 
     Mapped out;
     std::vector<ServerTables> servers;

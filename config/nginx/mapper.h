@@ -29,8 +29,10 @@ struct Mapped {
     std::vector<Finding> left_out;            // in file order
 };
 
-// `files`: one tree per nginx file given, in order. `apps`: the PM2 apps, whose worker ports
-// turn an upstream of 127.0.0.1:3000..3003 into `app = "NAME"`.
-Mapped map_nginx(const std::vector<std::vector<Directive>>& files, const std::vector<App>& apps);
+// `files`: one tree per nginx file given, in order. `apps`: the apps' file (ecosystem.toml, or
+// PM2's once read): their worker ports turn an upstream of 127.0.0.1:3000..3003 into
+// `app = "NAME"`, and so does the listen port of a server of that file that only proxies to
+// one app (PM2's cluster mode: the app's one port, which nginx proxied to).
+Mapped map_nginx(const std::vector<std::vector<Directive>>& files, const Config& apps);
 
 }  // namespace ne::config::nginx

@@ -75,6 +75,7 @@ struct Http {
     Http(Ledger& l, const std::vector<App>& a) : ledger(l), apps(a) {}
     Ledger& ledger;
     const std::vector<App>& apps;
+    std::map<int, std::string> fronts;  // listen port of a server that only proxies to one app
     std::map<std::string, UpstreamBlock> upstreams;
     std::map<std::string, RateZone> rate_zones;
     std::map<std::string, CacheZone> cache_zones;
@@ -85,6 +86,10 @@ struct Http {
     std::string error_page;                            // a 5xx page file for [proxy]
     std::vector<std::string> error_page_comments;
 };
+
+// The app whose workers (or front server) are at all these host:port addresses, or "" (an
+// address off this host, or ports of no app, or of several).
+std::string app_at(const std::vector<std::pair<std::string, int>>& addresses, const Http& http);
 
 // The comment line for a directive no key took: something nodeedge does anyway (imported),
 // or left out with the advice (a finding). A block's directives go with it.

@@ -18,11 +18,14 @@ struct Output {
     std::vector<std::string> left_out;  // "file:line: directive"
 };
 
-Output map_text(const std::string& text, const std::vector<App>& apps = {}) {
+Output map_text(const std::string& text, const std::vector<App>& apps = {}, const std::vector<Server>& servers = {}) {
     auto tree = parse_text(text, "site.conf");
     EXPECT_TRUE(tree) << (tree ? "" : tree.error().message);
     if (!tree) return {};
-    Mapped m = map_nginx({*tree}, apps);
+    Config source;
+    source.apps = apps;
+    source.servers = servers;
+    Mapped m = map_nginx({*tree}, source);
     std::vector<toml_text::Table> tables = m.proxy;
     tables.insert(tables.end(), m.upstreams.begin(), m.upstreams.end());
     tables.insert(tables.end(), m.servers.begin(), m.servers.end());
@@ -71,7 +74,7 @@ TEST(NginxMapper, MapsDirectivesToKeys) {
          "upstream api { least_conn; server 127.0.0.1:3000; server 127.0.0.1:3001; server 127.0.0.1:3002;\n"
          " server 127.0.0.1:3003; keepalive 64; }\n" + kServer + "  location / { proxy_pass http://api; }\n}",
          {"app = \"api\"", "balance = \"least_conn\"", "keepalive = 64",
-          "# nginx: site.conf:1 upstream api { (its servers are the workers of PM2 app 'api')"},
+          "# nginx: site.conf:1 upstream api { (its servers are the workers of app 'api')"},
          {}, {"[[upstreams]]"}},
         {"upstream of other hosts",
          "upstream remote { ip_hash; server 10.0.0.5:3000 weight=2 max_fails=3 fail_timeout=30s;\n"
@@ -209,6 +212,23 @@ TEST(NginxMapper, MapsDirectivesToKeys) {
             EXPECT_EQ(out.toml.find(line), std::string::npos) << c.name << ": should not hold " << line << "\n" << out.toml;
         EXPECT_EQ(out.left_out, c.left_out) << c.name << "\n" << out.toml;
     }
+}
+
+// PM2's cluster mode: the app's instances shared one port, which nginx proxied to; nodeedge
+// runs them on ports of their own behind a server on that port.
+TEST(NginxMapper, PortOfAServerInFrontOfAnAppIsThatApp) {
+    Server front;
+    front.listen.push_back(ListenAddr{"0.0.0.0", 3000, {}});
+    Location all;
+    all.path = "/";
+    all.app = "api";
+    front.locations.push_back(all);
+    Output out = map_text("upstream one { server 127.0.0.1:3000; }\n"
+                          "server { listen 80; location / { proxy_pass http://one; } location /x/ { proxy_pass http://localhost:3000; } }",
+                          {app("api", 3001, "4")}, {front});
+    EXPECT_EQ(out.toml.find("[[upstreams]]"), std::string::npos) << out.toml;
+    EXPECT_NE(out.toml.find("proxy_pass http://localhost:3000; (a port of app 'api')\napp = \"api\""), std::string::npos) << out.toml;
+    EXPECT_NE(out.toml.find("upstream one { (its servers are the workers of app 'api')"), std::string::npos) << out.toml;
 }
 
 TEST(NginxMapper, DefaultServerIsWrittenFirst) {
