@@ -60,7 +60,7 @@ private:
     std::string log_;
 };
 
-struct Answer {
+struct SiteAnswer {
     int status = 0;
     std::map<std::string, std::string> headers;  // lower-case names, repeated ones joined ", "
     std::string body;                            // decoded when it came compressed
@@ -71,7 +71,7 @@ struct Answer {
     }
 };
 
-struct Request {
+struct SiteRequest {
     std::string path;
     std::string host;
     bool tls = false;
@@ -94,7 +94,7 @@ std::string media_type(std::string type) {
 // Seconds from the answer's Date to its Expires: what `expires` set, whenever it was asked.
 // nodeedge sends no Date on the answers it makes itself, so then the second the answer
 // arrived stands in for it: the two may then differ by the second that passed meanwhile.
-long expires_after_date(const Answer& a) {
+long expires_after_date(const SiteAnswer& a) {
     if (a.header("expires").empty()) return -1;
     auto parse = [](const std::string& text) {
         std::tm tm{};
@@ -176,14 +176,14 @@ protected:
         return connect_loopback(fd.get(), port);
     }
 
-    Answer fetch(const Request& r, const Ports& ports) {
+    SiteAnswer fetch(const SiteRequest& r, const Ports& ports) {
         const int port = r.tls ? ports.https : ports.http;
         const std::string url = std::string(r.tls ? "https" : "http") + "://" + r.host + ":" + std::to_string(port) + r.path;
         const std::string head = dir() + "/head.txt";
         const std::string body = dir() + "/body.bin";
         const std::string status = curl("-sk --http1.1 --compressed -o " + body + " -D " + head + " -w '%{http_code}'" +
                                         curl_resolve(r.host, port) + r.curl_args + " '" + url + "'");
-        Answer a;
+        SiteAnswer a;
         a.received = std::time(nullptr);
         a.status = std::atoi(status.c_str());
         a.body = read_file(body);
@@ -205,11 +205,11 @@ protected:
     }
 
     // Sends each request to nginx, then to nodeedge, and compares the answers.
-    void compare(const std::vector<Request>& requests) {
+    void compare(const std::vector<SiteRequest>& requests) {
         for (size_t i = 0; i < requests.size(); ++i) {
-            const Request& r = requests[i];
-            const Answer want = fetch(r, nginx_ports_);
-            const Answer got = fetch(r, edge_ports_);
+            const SiteRequest& r = requests[i];
+            const SiteAnswer want = fetch(r, nginx_ports_);
+            const SiteAnswer got = fetch(r, edge_ports_);
             const std::string what = "request " + std::to_string(i) + " " + std::string(r.tls ? "https://" : "http://") +
                                      r.host + r.path + " " + r.curl_args;
             ASSERT_NE(want.status, 0) << what << ": nginx did not answer\n" << nginx_->log();
