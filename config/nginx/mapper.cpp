@@ -198,7 +198,7 @@ void map_access_logs(const std::vector<Directive>& block, const Collected& c, Ht
             continue;
         }
         std::string comment = http.ledger.from(d);
-        proxy.set("access_log", tt::quote(d.args[0]), comment);
+        proxy.set("access_log", tt::quote(d.args[0]), comment + " (one access log, for every server)");
         const std::string format = d.args.size() > 1 ? d.args[1] : "combined";
         if (format == "combined") {
             proxy.set("access_log_format", tt::quote("combined"), comment);
@@ -444,6 +444,9 @@ Mapped map_nginx(const std::vector<std::vector<Directive>>& files, const Config&
     for (const auto& tree : files) gather(tree, Scope().child(tree), http, collected, proxy);
     for (auto& [name, u] : http.upstreams) u.app = app_of(*u.block, http);
 
+    // Before the servers, whose own directives are otherwise accounted as they are met.
+    for (const auto& tree : files) map_access_logs(tree, collected, http, proxy);
+
     Mapped out;
     std::vector<ServerTables> servers;
     for (const auto& [server, scope] : collected.servers) servers.push_back(map_server(*server, scope, http));
@@ -452,7 +455,6 @@ Mapped map_nginx(const std::vector<std::vector<Directive>>& files, const Config&
     for (ServerTables& s : servers)
         for (tt::Table& t : s.tables) out.servers.push_back(std::move(t));
 
-    for (const auto& tree : files) map_access_logs(tree, collected, http, proxy);
     if (!http.error_page.empty()) {
         tt::Entry& e = proxy.set("error_page", tt::quote(http.error_page));
         e.comments = http.error_page_comments;

@@ -159,9 +159,8 @@ TEST(NginxMapper, MapsDirectivesToKeys) {
                    "  error_page 404 /404.html;\n}",
          {"[proxy]", "error_page = \"/usr/share/nginx/html/50x.html\""}, {"site.conf:5: error_page"}},
         {"access logs",
-         "log_format api_log '$remote_addr [$time_local] \"$request\" $status rt=$request_time';\n"
-         "access_log /var/log/nginx/api.log api_log;\n" +
-             kServer + "  location /static/ { root /srv; access_log off; }\n}",
+         "log_format api_log '$remote_addr [$time_local] \"$request\" $status rt=$request_time';\n" +
+             kServer + "  access_log /var/log/nginx/api.log api_log;\n  location /static/ { root /srv; access_log off; }\n}",
          {"access_log = \"/var/log/nginx/api.log\"", "access_log_format = \"combined\"", "access_log = false"},
          {"site.conf:1: log_format"}},
         {"json access log",
