@@ -2,10 +2,15 @@
 
 #include <CLI/CLI.hpp>
 
+#include <strings.h>
+
+#include <csignal>
+#include <cstring>
 #include <functional>
 #include <map>
 
 #include "config/config.h"
+#include "config/pm2_ecosystem.h"
 
 namespace ne::cli {
 namespace {
@@ -18,13 +23,15 @@ class Parser {
 public:
     Parser() {
         app_.require_subcommand(1);
-        app_.set_version_flag("--version", std::string("nodeedge ") + NODEEDGE_VERSION);
+        app_.set_version_flag("-v,--version", std::string("nodeedge ") + NODEEDGE_VERSION);
 
-        auto* start = add("start", "Start apps from an ecosystem.toml or a script",
-                          "start <ecosystem.toml | script.js> [-i N|max|-K] [--name NAME] "
-                          "[--only APP] [--port BASE] [--no-retry]",
-                          [this] { return Command{start_}; }, [this] { return start_mismatch(); });
-        start->add_option("target", start_.target, "ecosystem.toml or script to run")->required();
+        auto* start = add("start", "Start apps from an ecosystem.toml or a script; or start stopped apps again",
+                          "start <ecosystem.toml | ecosystem.config.js | script.js> [-i N|max|-K] [--name NAME] "
+                          "[--only APP] [--port BASE] [--env NAME] [--no-retry]  |  start <APP|ID>...",
+                          [this] { return Command{start_cmd()}; }, [this] { return start_mismatch(); });
+        start->add_option("target", start_targets_,
+                          "ecosystem.toml or script to run; or the names or ids of stopped apps or workers")
+            ->required();
         start->add_option("-i,--instances", start_.instances, "Workers per app: N, max, or -K (CPUs - K)")
             ->check(CLI::Validator(
                 [](std::string& v) -> std::string {
@@ -40,21 +47,38 @@ public:
         start->add_option("--port", start_.port,
                           "Base port: instance i gets PORT = BASE + i (a script without --port: 3000)")
             ->check(CLI::Range(1, 65535));
+        start->add_option("--env", start_.env, "A PM2 file's env_NAME, merged over its env (as pm2 --env)");
 
-        add_action("reload", "Rolling zero-downtime restart; with a file: apply its changed config",
-                   "reload [APP|all|ecosystem.toml]");
-        add_action("restart", "Stop then start each worker, one at a time", "restart [APP|all]");
-        add_action("stop", "Stop gracefully; the app stays listed as stopped", "stop [APP|all]");
-        add_action("delete", "Stop and forget", "delete [APP|all]");
+        auto* reload = add_action("reload", "Rolling zero-downtime restart; with a file: apply its changed config",
+                                  "reload [APP|ID|all]... | reload <ecosystem.toml | ecosystem.config.js [--env NAME]>");
+        reload->add_option("--env", action_.env, "A PM2 file's env_NAME, merged over its env (as pm2 --env)");
+        add_action("restart", "Stop then start each worker, one at a time", "restart [APP|ID|all]...");
+        add_action("stop", "Stop gracefully; the app stays listed as stopped", "stop [APP|ID|all]...");
+        add_action("delete", "Stop and forget", "delete [APP|ID|all]...")->alias("del");
 
-        auto* scale = add("scale", "Add or remove workers live", "scale APP N",
+        for (auto [verb, then] : {std::pair{"startOrReload", "reload"}, std::pair{"startOrRestart", "restart"}}) {
+            auto* sub = add(verb, std::string("Start the file's apps that do not run; ") + then + " those that do",
+                            std::string(verb) + " <ecosystem file> [--env NAME]",
+                            [this, then] { return Command{StartOrCmd{then, start_or_file_, start_or_env_}}; },
+                            [this] { return pm2_env_mismatch(start_or_file_, start_or_env_); });
+            sub->add_option("file", start_or_file_, "ecosystem file")->required();
+            sub->add_option("--env", start_or_env_, "A PM2 file's env_NAME, merged over its env (as pm2 --env)");
+        }
+
+        auto* scale = add("scale", "Add or remove workers live", "scale APP|ID N|+N|-N",
                           [this] { return Command{scale_}; });
-        scale->add_option("app", scale_.app, "App name")->required();
-        scale->add_option("n", scale_.instances, "Number of workers")->required()->check(CLI::NonNegativeNumber);
+        scale->add_option("app", scale_.app, "App name (or a worker id: its app)")->required();
+        scale->add_option("n", scale_.count, "Number of workers, or +N / -N more or fewer")
+            ->required()
+            ->check(CLI::Validator(
+                [](std::string& v) -> std::string {
+                    return is_count(v) ? "" : "expected N, +N or -N, got '" + v + "'";
+                },
+                "N|+N|-N"));
 
         auto* status = add("status", "Workers and proxy as a table", "status [--json]",
                            [this] { return Command{status_}; });
-        status->alias("ls")->alias("list");
+        status->alias("ls")->alias("list")->alias("ps")->alias("l");   // PM2's spellings of its list
         status->add_flag("--json", status_.json, "Print the workers as a JSON array");
 
         add("monit", "Live view of workers and traffic (q or Ctrl-C quits)", "monit",
@@ -72,19 +96,41 @@ public:
         logs->add_flag("--out", out_only_, "Only the output stream")->excludes(err);
         logs->add_flag("--json", logs_.json, "One JSON object {app, stream, line} per line");
 
-        auto* flush = add("flush", "Empty the log files", "flush [APP]", [this] { return Command{flush_}; });
-        flush->add_option("app", flush_.app, "Only this app");
+        auto* flush = add("flush", "Empty the log files", "flush [APP|ID|all]", [this] { return Command{flush_}; });
+        flush->add_option("app", flush_.app, "Only this app, or this worker's files");
 
-        auto* describe = add("describe", "Config, workers and recent events of one app", "describe APP",
+        add("jlist", "PM2's process list as JSON, one line", "jlist", [] { return Command{JlistCmd{false}}; });
+        add("prettylist", "PM2's process list as indented JSON", "prettylist", [] { return Command{JlistCmd{true}}; });
+
+        auto* env = add("env", "The environment of a worker's process", "env ID", [this] { return Command{env_}; });
+        env->add_option("id", env_.id, "Worker id (status's id column)")->required();
+
+        auto* reset = add("reset", "Set the restart counters to 0", "reset <APP|ID|all>...",
+                          [this] { return Command{reset_}; });
+        reset->add_option("target", reset_.targets, "App names, worker ids or all")->required();
+
+        auto* signal = add("sendSignal", "Send a signal to the workers of an app, or to one worker",
+                           "sendSignal <SIGNAL> <APP|ID|all>...", [this] { return Command{signal_cmd()}; },
+                           [this] {
+                               return signal_number(signal_.signal) ? ""
+                                                                    : "unknown signal '" + signal_.signal + "'";
+                           });
+        signal->add_option("signal", signal_.signal, "SIGUSR2, USR2 or 12")->required();
+        signal->add_option("target", signal_.targets, "App names, worker ids or all")->required();
+
+        auto* describe = add("describe", "Config, workers and recent events of one app", "describe APP|ID",
                              [this] { return Command{describe_}; });
-        describe->add_option("app", describe_.app, "App name")->required();
+        describe->alias("desc")->alias("info")->alias("show");
+        describe->add_option("app", describe_.app, "App name, or a worker id (its app)")->required();
 
         add("save", "Persist the running apps and servers", "save", [] { return Command{SaveCmd{}}; });
         add("resurrect", "Start what `save` stored", "resurrect", [] { return Command{ResurrectCmd{}}; });
 
-        auto* check = add("check", "Validate an ecosystem.toml (like nginx -t)", "check <ecosystem.toml>",
-                          [this] { return Command{check_}; });
-        check->add_option("file", check_.file, "ecosystem.toml to validate")->required();
+        auto* check = add("check", "Validate an ecosystem.toml or a PM2 ecosystem file (like nginx -t)",
+                          "check <ecosystem.toml | ecosystem.config.js [--env NAME]>", [this] { return Command{check_}; },
+                          [this] { return pm2_env_mismatch(check_.file, check_.env); });
+        check->add_option("file", check_.file, "ecosystem file to validate")->required();
+        check->add_option("--env", check_.env, "A PM2 file's env_NAME, merged over its env (as pm2 --env)");
 
         auto* import = add("import", "Write an ecosystem.toml from a PM2 ecosystem file and nginx configuration",
                            "import [ecosystem] [--nginx FILE]... [-o ecosystem.toml]",
@@ -107,7 +153,11 @@ public:
             ->check(CLI::IsMember({"text", "json"}));
 
         add("kill", "Stop every app and the daemon", "kill", [] { return Command{KillCmd{}}; });
-        add("version", "Print the version", "version", [] { return Command{VersionCmd{}}; });
+        add("version", "Print the version (also -v, --version)", "version", [] { return Command{VersionCmd{}}; });
+
+        // `help` prints, so it is no Command: parse() answers it.
+        help_ = app_.add_subcommand("help", "The command list, or one command's usage");
+        help_->add_option("command", help_verb_, "Command to describe");
     }
 
     std::variant<Command, ParseExit> parse(std::vector<std::string> args) {
@@ -124,6 +174,7 @@ public:
         } catch (const CLI::ParseError& e) {
             return usage_error(e.what(), args);
         }
+        if (help_->parsed()) return help_text();
         for (auto& [sub, entry] : subs_) {
             if (sub->parsed()) return finish(entry);
         }
@@ -145,13 +196,57 @@ private:
         return sub;
     }
 
-    void add_action(const std::string& name, const std::string& description, std::string usage) {
-        CLI::App* sub = add(name, description, std::move(usage), [this, name] {
-            ActionCmd c = action_;
-            c.action = name;
-            return Command{c};
-        });
-        sub->add_option("target", action_.target, "App name, all, or (reload) an ecosystem.toml");
+    CLI::App* add_action(const std::string& name, const std::string& description, std::string usage) {
+        CLI::App* sub = add(
+            name, description, std::move(usage),
+            [this, name] {
+                ActionCmd c = action_;
+                c.action = name;
+                return Command{c};
+            },
+            [this] {
+                return action_.targets.size() == 1 ? pm2_env_mismatch(action_.targets.front(), action_.env)
+                                                   : pm2_env_mismatch("several targets", action_.env);
+            });
+        sub->add_option("target", action_.targets, "App names, worker ids, all, or (reload) one ecosystem.toml");
+        return sub;
+    }
+
+    // --env picks a PM2 file's env_NAME; anything else has no such sets.
+    static std::string pm2_env_mismatch(const std::string& target, const std::string& env) {
+        if (env.empty() || config::is_pm2_ecosystem(target)) return "";
+        return "--env applies to a PM2 ecosystem file (ecosystem.config.js, .json, .yaml), not to " + target;
+    }
+
+    // "4", "+2", "-1": scale's count.
+    static bool is_count(const std::string& v) {
+        size_t digits = v.size() - ((!v.empty() && (v[0] == '+' || v[0] == '-')) ? 1 : 0);
+        return digits > 0 && digits <= 6 && v.find_first_not_of("0123456789", v.size() - digits) == std::string::npos;
+    }
+
+    StartCmd start_cmd() const {
+        StartCmd c = start_;
+        c.target = start_targets_.front();
+        c.more_targets.assign(start_targets_.begin() + 1, start_targets_.end());
+        return c;
+    }
+
+    SignalCmd signal_cmd() const {
+        SignalCmd c = signal_;
+        c.number = signal_number(c.signal);
+        return c;
+    }
+
+    // `help` lists the commands; `help VERB` is `VERB --help`.
+    ParseExit help_text() {
+        // App::help() would describe the `help` subcommand that parsed; ask the formatter.
+        auto describe = [](const CLI::App* a, const std::string& name) {
+            return a->get_formatter()->make_help(a, name, CLI::AppFormatMode::Normal);
+        };
+        if (help_verb_.empty()) return ParseExit{0, describe(&app_, "nodeedge")};
+        for (const auto& [sub, entry] : subs_)
+            if (sub->check_name(help_verb_)) return ParseExit{0, describe(sub, "nodeedge " + sub->get_name())};
+        return ParseExit{2, "nodeedge: unknown command '" + help_verb_ + "'\n" + kTopUsage + "\n"};
     }
 
     LogsCmd logs_with_streams() const {
@@ -160,12 +255,22 @@ private:
         return c;
     }
 
-    // An ecosystem.toml names its apps; a script is one app.
+    // An ecosystem.toml names its apps; a script is one app; several targets are apps or ids.
     std::string start_mismatch() const {
-        bool file = is_ecosystem_file(start_.target);
-        if (file && !start_.name.empty()) return "--name applies to a script; " + start_.target + " names its apps";
-        if (!file && !start_.only.empty()) return "--only applies to an ecosystem.toml, not to " + start_.target;
-        return "";
+        if (start_targets_.size() > 1) {
+            for (const auto& t : start_targets_)
+                if (is_ecosystem_file(t)) return "start takes one ecosystem file; " + t + " is one of several targets";
+            if (!start_.instances.empty() || !start_.name.empty() || !start_.only.empty() || start_.port > 0 ||
+                !start_.env.empty())
+                return "several targets start apps or ids again; -i, --name, --only, --port and --env apply to one "
+                       "file or script";
+            return "";
+        }
+        const std::string& target = start_targets_.front();
+        bool file = is_ecosystem_file(target);
+        if (file && !start_.name.empty()) return "--name applies to a script; " + target + " names its apps";
+        if (!file && !start_.only.empty()) return "--only applies to an ecosystem.toml, not to " + target;
+        return pm2_env_mismatch(target, start_.env);
     }
 
     std::variant<Command, ParseExit> finish(const Entry& entry) {
@@ -191,6 +296,9 @@ private:
     std::map<CLI::App*, Entry> subs_;
 
     StartCmd start_;
+    std::vector<std::string> start_targets_;
+    std::string start_or_file_;
+    std::string start_or_env_;
     ActionCmd action_;
     ScaleCmd scale_;
     StatusCmd status_;
@@ -202,12 +310,33 @@ private:
     CheckCmd check_;
     StartupCmd startup_;
     DaemonCmd daemon_;
+    EnvCmd env_;
+    ResetCmd reset_;
+    SignalCmd signal_;
+    CLI::App* help_ = nullptr;
+    std::string help_verb_;
     ImportCmd import_;
 };
 
 }  // namespace
 
-bool is_ecosystem_file(const std::string& target) { return target.size() > 5 && target.ends_with(".toml"); }
+bool is_ecosystem_file(const std::string& target) {
+    return (target.size() > 5 && target.ends_with(".toml")) || config::is_pm2_ecosystem(target);
+}
+
+int signal_number(const std::string& typed) {
+    if (!typed.empty() && typed.find_first_not_of("0123456789") == std::string::npos) {
+        int n = typed.size() <= 3 ? std::stoi(typed) : 0;
+        return n >= 1 && n < NSIG ? n : 0;
+    }
+    std::string name = typed;
+    if (name.size() > 3 && ::strncasecmp(name.c_str(), "SIG", 3) == 0) name = name.substr(3);
+    for (int n = 1; n < NSIG; ++n) {
+        const char* abbrev = ::sigabbrev_np(n);
+        if (abbrev && ::strcasecmp(abbrev, name.c_str()) == 0) return n;
+    }
+    return 0;
+}
 
 std::variant<Command, ParseExit> parse_args(const std::vector<std::string>& args) {
     Parser parser;

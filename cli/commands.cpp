@@ -4,10 +4,13 @@
 
 #include <chrono>
 #include <cstdio>
+#include <optional>
 
 #include "cli/client.h"
 #include "cli/render.h"
+#include "config/json.h"
 #include "config/load.h"
+#include "config/pm2_ecosystem.h"
 #include "ipc/control.h"
 
 namespace ne::cli {
@@ -42,16 +45,37 @@ Status print_outcome(const json& reply, const std::string& done) {
     return {};
 }
 
+// Evaluates a PM2 file and prints its warnings on stderr, once each, naming the file as typed.
+Result<config::Pm2Ecosystem> evaluate_pm2(const std::string& typed, const std::string& env) {
+    auto eco = config::load_pm2_ecosystem(absolute_from(fs::current_path(), typed).string(), env);
+    if (!eco) return eco.error();
+    for (const auto& w : eco->warnings) std::fprintf(stderr, "%s: %s\n", typed.c_str(), w.c_str());
+    return eco;
+}
+
 }  // namespace
 
-Result<json> start_request(const StartCmd& c, const fs::path& cwd) {
+Result<json> start_request(const StartCmd& c, const fs::path& cwd, const config::Config* pm2) {
+    if (!c.more_targets.empty()) {
+        json names = json::array({c.target});
+        for (const auto& t : c.more_targets) names.push_back(t);
+        return control::request("start", {{"targets", names}});
+    }
     fs::path target = absolute_from(cwd, c.target);
     struct stat st {};
-    if (::stat(target.c_str(), &st) != 0) return Error::from_errno(target.string());
+    if (::stat(target.c_str(), &st) != 0) {
+        Error missing = Error::from_errno(target.string());
+        // A path or a file's flags mean a file was meant; a bare word may be an app's name.
+        bool file_meant = !c.instances.empty() || !c.name.empty() || !c.only.empty() || c.port > 0 ||
+                          c.target.find('/') != std::string::npos || is_ecosystem_file(c.target);
+        if (errno != ENOENT || file_meant) return missing;
+        return control::request("start", {{"targets", {c.target}}, {"missing_file", missing.message}});
+    }
     if (!S_ISREG(st.st_mode)) return Error{target.string() + ": not a regular file"};
 
     json args = json::object();
     args[is_ecosystem_file(c.target) ? "file" : "script"] = target.string();
+    if (pm2) args["pm2"] = config::to_json(*pm2);
     if (!c.instances.empty()) args["instances"] = c.instances;
     if (!c.name.empty()) args["name"] = c.name;
     if (!c.only.empty()) args["only"] = c.only;
@@ -60,39 +84,138 @@ Result<json> start_request(const StartCmd& c, const fs::path& cwd) {
     return control::request("start", std::move(args));
 }
 
-json action_request(const ActionCmd& c, const fs::path& cwd) {
-    bool file = c.action == "reload" && is_ecosystem_file(c.target);
-    return control::request(c.action, {{"target", file ? absolute_from(cwd, c.target).string() : c.target}});
+Result<json> start_or_request(const StartOrCmd& c, const fs::path& cwd, const config::Config* pm2) {
+    StartCmd start;
+    start.target = c.file;
+    auto req = start_request(start, cwd, pm2);
+    if (!req) return req;
+    if (!req->contains("file"))
+        return Error{"startOr" + std::string(c.then == "reload" ? "Reload" : "Restart") + ": " + c.file +
+                     " is no ecosystem file"};
+    (*req)["cmd"] = c.then == "reload" ? "startOrReload" : "startOrRestart";
+    return req;
+}
+
+json action_request(const ActionCmd& c, const fs::path& cwd, const config::Config* pm2) {
+    json targets = json::array();
+    for (const auto& t : c.targets)
+        targets.push_back(c.action == "reload" && is_ecosystem_file(t) ? absolute_from(cwd, t).string() : t);
+    json args{{"targets", targets}};
+    if (pm2) args["pm2"] = config::to_json(*pm2);
+    return control::request(c.action, std::move(args));
 }
 
 json scale_request(const ScaleCmd& c) {
-    return control::request("scale", {{"app", c.app}, {"instances", c.instances}});
+    bool relative = !c.count.empty() && (c.count[0] == '+' || c.count[0] == '-');
+    return control::request("scale", {{"app", c.app}, {relative ? "delta" : "instances", std::stoi(c.count)}});
 }
 
 json describe_request(const DescribeCmd& c) { return control::request("describe", {{"app", c.app}}); }
 
 json flush_request(const FlushCmd& c) {
-    return control::request("flush", c.app.empty() ? json::object() : json{{"app", c.app}});
+    return control::request("flush", c.app.empty() ? json::object() : json{{"targets", {c.app}}});
+}
+
+json signal_request(const SignalCmd& c) {
+    return control::request("signal", {{"signal", c.number}, {"targets", c.targets}});
+}
+
+std::string render_env(const json& reply) {
+    std::string out;
+    if (auto env = reply.find("env"); env != reply.end() && env->is_array())
+        for (const auto& kv : *env) {
+            if (!kv.is_string()) continue;
+            const std::string& s = kv.get_ref<const std::string&>();
+            auto eq = s.find('=');
+            out += eq == std::string::npos ? s + ":\n" : s.substr(0, eq) + ": " + s.substr(eq + 1) + "\n";
+        }
+    return out;
 }
 
 Status run(const StartCmd& c) {
-    auto request = start_request(c, fs::current_path());
+    std::optional<config::Pm2Ecosystem> pm2;
+    if (config::is_pm2_ecosystem(c.target)) {
+        auto eco = evaluate_pm2(c.target, c.env);
+        if (!eco) return eco.error();
+        pm2 = std::move(*eco);
+    }
+    auto request = start_request(c, fs::current_path(), pm2 ? &pm2->config : nullptr);
     if (!request) return request.error();
-    auto reply = Client(resolve_home()).call_starting_daemon(*request);
+    // Apps to start again live in a running daemon; a new one would have none of them.
+    Client client(resolve_home());
+    auto reply = request->contains("targets") ? client.call(*request) : client.call_starting_daemon(*request);
     if (!reply) return reply.error();
-    return print_outcome(*reply, "started");
+    if (auto s = print_outcome(*reply, "started"); !s || !pm2) return s;
+    // Where clients reach a cluster-mode app: its PORT is now the proxy's.
+    for (auto& a : pm2->config.apps)
+        if (!c.instances.empty()) a.instances = c.instances;
+    for (const auto& note : config::pm2_cluster_notes(pm2->config, config::usable_cpus()))
+        if (c.only.empty() || note.starts_with(c.only + ": ")) print(note + "\n");
+    return {};
 }
 
 Status run(const ActionCmd& c) {
-    auto reply = Client(resolve_home()).call(action_request(c, fs::current_path()));
+    std::optional<config::Pm2Ecosystem> pm2;
+    if (c.action == "reload" && c.targets.size() == 1 && config::is_pm2_ecosystem(c.targets.front())) {
+        auto eco = evaluate_pm2(c.targets.front(), c.env);
+        if (!eco) return Error{eco.error().message + " (nothing was changed)"};
+        pm2 = std::move(*eco);
+    }
+    auto reply = Client(resolve_home()).call(action_request(c, fs::current_path(), pm2 ? &pm2->config : nullptr));
     if (!reply) return reply.error();
-    return print_outcome(*reply, c.action + " " + c.target + ": done");
+    std::string names;
+    for (const auto& t : c.targets) names += " " + t;
+    return print_outcome(*reply, c.action + names + ": done");
 }
 
 Status run(const ScaleCmd& c) {
     auto reply = Client(resolve_home()).call(scale_request(c));
     if (!reply) return reply.error();
-    return print_outcome(*reply, "scaled " + c.app + " to " + std::to_string(c.instances));
+    return print_outcome(*reply, "scaled " + c.app + " " + c.count);
+}
+
+Status run(const StartOrCmd& c) {
+    std::optional<config::Pm2Ecosystem> pm2;
+    if (config::is_pm2_ecosystem(c.file)) {
+        auto eco = evaluate_pm2(c.file, c.env);
+        if (!eco) return eco.error();
+        pm2 = std::move(*eco);
+    }
+    auto request = start_or_request(c, fs::current_path(), pm2 ? &pm2->config : nullptr);
+    if (!request) return request.error();
+    auto reply = Client(resolve_home()).call_starting_daemon(*request);
+    if (!reply) return reply.error();
+    return print_outcome(*reply, "done");
+}
+
+Status run(const JlistCmd& c) {
+    auto reply = Client(resolve_home()).call(control::request("jlist"));
+    if (!reply) return reply.error();
+    json processes = reply->value("processes", json::array());
+    print((c.pretty ? processes.dump(2) : processes.dump()) + "\n");
+    return {};
+}
+
+Status run(const EnvCmd& c) {
+    auto reply = Client(resolve_home()).call(control::request("env", {{"id", c.id}}));
+    if (!reply) return reply.error();
+    print(render_env(*reply));
+    return {};
+}
+
+Status run(const ResetCmd& c) {
+    auto reply = Client(resolve_home()).call(control::request("reset", {{"targets", c.targets}}));
+    if (!reply) return reply.error();
+    return print_outcome(*reply, "reset");
+}
+
+Status run(const SignalCmd& c) {
+    auto reply = Client(resolve_home()).call(signal_request(c));
+    if (!reply) return reply.error();
+    if (auto done = reply->find("signalled"); done != reply->end() && done->is_array())
+        for (const auto& w : *done)
+            if (w.is_string()) print("sent " + c.signal + " to " + w.get<std::string>() + "\n");
+    return {};
 }
 
 Status run(const StatusCmd& c) {
@@ -150,6 +273,11 @@ Status run(const VersionCmd&) {
 
 Status run(const CheckCmd& c) {
     std::string path = absolute_from(fs::current_path(), c.file).string();
+    if (config::is_pm2_ecosystem(c.file)) {
+        if (auto eco = evaluate_pm2(c.file, c.env); !eco) return eco.error();
+        print("nodeedge: configuration file " + path + " test is successful\n");
+        return {};
+    }
     auto config = config::load_file(path);
     if (!config) return config.error();
     print("nodeedge: configuration file " + path + " test is successful\n");

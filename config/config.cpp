@@ -19,6 +19,53 @@ std::string ListenAddr::str() const {
     return (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
 }
 
+namespace {
+
+constexpr std::pair<Match, std::string_view> kMatchNames[] = {
+    {Match::prefix, "prefix"}, {Match::exact, "exact"}, {Match::prefix_stop, "^~"},
+    {Match::regex, "~"},       {Match::regex_icase, "~*"}, {Match::named, "@"},
+};
+
+}  // namespace
+
+std::string_view match_name(Match m) {
+    for (const auto& [match, name] : kMatchNames)
+        if (match == m) return name;
+    return "prefix";
+}
+
+std::optional<Match> parse_match(std::string_view name) {
+    for (const auto& [match, n] : kMatchNames)
+        if (n == name) return match;
+    return std::nullopt;
+}
+
+std::string spelling(const Location& l) {
+    switch (l.match) {
+        case Match::prefix:
+        case Match::named: return l.path;
+        case Match::exact: return "= " + l.path;
+        case Match::prefix_stop: return "^~ " + l.path;
+        case Match::regex: return "~ " + l.path;
+        case Match::regex_icase: return "~* " + l.path;
+    }
+    return l.path;
+}
+
+uint64_t body_limit(const Server& s, const Location* l) {
+    return l && l->client_max_body_size ? *l->client_max_body_size : s.client_max_body_size;
+}
+
+Duration body_timeout(const Server& s, const Location* l) {
+    return l && l->client_body_timeout ? *l->client_body_timeout : s.client_body_timeout;
+}
+
+const std::map<std::string, std::string>& response_headers(const Server& s, const Location* l) {
+    return l && l->headers ? *l->headers : s.headers;
+}
+
+const Gzip& gzip_for(const Server& s, const Location* l) { return l && l->gzip ? *l->gzip : s.gzip; }
+
 int reload_base(const App& a) { return a.reload_port > 0 ? a.reload_port : a.port + kReloadPortOffset; }
 
 int usable_cpus() {

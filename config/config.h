@@ -113,9 +113,30 @@ struct Cache {
     bool operator==(const Cache&) const = default;
 };
 
+// How a location's path is matched, nginx's modifiers.
+enum class Match : uint8_t {
+    prefix,       // "/p"
+    exact,        // "= /p"
+    prefix_stop,  // "^~ /p": a prefix that, when it is the longest, stops the regex search
+    regex,        // "~ REGEX"
+    regex_icase,  // "~* REGEX"
+    named,        // "@name": only try_files reaches it, never a request path
+};
+
+struct Gzip {
+    bool enabled = false;
+    int level = 6;
+    uint64_t min_length = 256;
+    std::vector<std::string> types{"text/html"};
+
+    bool operator==(const Gzip&) const = default;
+};
+
 struct Location {
-    std::string path;            // "/api/" (prefix) or "/x" with exact = true
-    bool exact = false;          // written as "= /x"
+    // The path without its modifier: "/api/" (prefix, exact, prefix_stop), the pattern
+    // (regex, regex_icase), or "@name" (named).
+    std::string path;
+    Match match = Match::prefix;
     std::string app;             // proxy to that app's ready workers
     std::string upstream;        // or to a named [[upstreams]]
     std::string balance = "round_robin";  // round_robin | least_conn | ip_hash
@@ -129,17 +150,34 @@ struct Location {
     RateLimit rate_limit;
     Cache cache;
     std::string root;            // static files (absolute)
-    std::string alias;           // static files, prefix mapped away (absolute, no trailing '/')
+    // Static files, prefix mapped away (absolute, no trailing '/'). In a regex location it
+    // may hold captures ("/srv/img/$1") and names the file itself, as in nginx.
+    std::string alias;
     std::string index = "index.html";
     Duration expires{0};         // 0: no Expires / max-age header
     std::string cache_control;
     bool access_log = true;
     std::string return_;         // "301 https://x" or "200 text" (config/template.h parses it)
     std::map<std::string, std::string> proxy_headers;  // set on the request sent upstream; "" removes
+    // nginx's try_files: each element but the last is a file ("$uri") or directory ("$uri/")
+    // tried under root/alias; the last is the fallback: "=404", "/uri" or "@name".
+    std::vector<std::string> try_files;
+    // Absent: the server's (nginx's inheritance). `headers` present replaces the server's
+    // set entirely, as a location's add_header does.
+    std::optional<uint64_t> client_max_body_size;
+    std::optional<Duration> client_body_timeout;
+    std::optional<std::map<std::string, std::string>> headers;
+    std::optional<Gzip> gzip;    // `gzip = false` is a Gzip with enabled = false
     Where where;
 
     bool operator==(const Location&) const = default;
 };
+
+// The path as written: "= /x", "^~ /static/", "~* \.css$", "@app", "/api/".
+std::string spelling(const Location& l);
+// "prefix", "exact", "^~", "~", "~*", "@" (the JSON form); parse_match is its inverse.
+std::string_view match_name(Match m);
+std::optional<Match> parse_match(std::string_view name);
 
 struct Tls {
     bool enabled = false;
@@ -151,15 +189,6 @@ struct Tls {
     Where where;                 // the tls table
 
     bool operator==(const Tls&) const = default;
-};
-
-struct Gzip {
-    bool enabled = false;
-    int level = 6;
-    uint64_t min_length = 256;
-    std::vector<std::string> types{"text/html"};
-
-    bool operator==(const Gzip&) const = default;
 };
 
 struct ListenAddr {
@@ -189,6 +218,13 @@ struct Server {
 
     bool operator==(const Server&) const = default;
 };
+
+// A request's limits and response settings: its location's when it sets them, else its
+// server's. `l` may be null (no location matched).
+uint64_t body_limit(const Server& s, const Location* l);
+Duration body_timeout(const Server& s, const Location* l);
+const std::map<std::string, std::string>& response_headers(const Server& s, const Location* l);
+const Gzip& gzip_for(const Server& s, const Location* l);
 
 struct UpstreamServer {
     std::string address;         // host:port

@@ -95,7 +95,7 @@ void fields(V& v, S& c) {
 template <typename V, Is<Location> S>
 void fields(V& v, S& l) {
     v("path", l.path);
-    v("exact", l.exact);
+    v("match", l.match);
     v("app", l.app);
     v("upstream", l.upstream);
     v("balance", l.balance);
@@ -116,6 +116,11 @@ void fields(V& v, S& l) {
     v("access_log", l.access_log);
     v("return", l.return_);
     v("proxy_headers", l.proxy_headers);
+    v("try_files", l.try_files);
+    v("client_max_body_size", l.client_max_body_size);
+    v("client_body_timeout", l.client_body_timeout);
+    v("headers", l.headers);
+    v("gzip", l.gzip);
     v("where", l.where);
 }
 
@@ -216,11 +221,16 @@ struct IsVector : std::false_type {};
 template <typename T>
 struct IsVector<std::vector<T>> : std::true_type {};
 template <typename T>
+struct IsOptional : std::false_type {};
+template <typename T>
+struct IsOptional<std::optional<T>> : std::true_type {};
+template <typename T>
 struct IsMap : std::false_type {};
 template <typename K, typename T>
 struct IsMap<std::map<K, T>> : std::true_type {};
 
-// Durations travel as integer milliseconds, sizes as integer bytes, maps as objects.
+// Durations travel as integer milliseconds, sizes as integer bytes, maps as objects, an absent
+// optional as null, a location's Match as its modifier ("~*").
 class Writer {
 public:
     explicit Writer(json& out) : out_(out) {}
@@ -232,6 +242,10 @@ public:
     static json encode(const T& value) {
         if constexpr (std::is_same_v<T, Duration>) {
             return value.count();
+        } else if constexpr (std::is_same_v<T, Match>) {
+            return match_name(value);
+        } else if constexpr (IsOptional<T>::value) {
+            return value ? encode(*value) : json();
         } else if constexpr (IsVector<T>::value) {
             json array = json::array();
             for (const auto& element : value) array.push_back(encode(element));
@@ -279,6 +293,13 @@ private:
             if (auto n = integer(j, path, std::numeric_limits<Duration::rep>::min(),
                                  std::numeric_limits<Duration::rep>::max()))
                 out = Duration{*n};
+        } else if constexpr (std::is_same_v<T, Match>) {
+            const auto m = j.is_string() ? parse_match(j.get<std::string>()) : std::nullopt;
+            if (expect(m.has_value(), j, path, "a location match (prefix, exact, ^~, ~, ~*, @)")) out = *m;
+        } else if constexpr (IsOptional<T>::value) {
+            typename T::value_type value{};
+            decode(j, path, value);
+            if (!error_) out = std::move(value);
         } else if constexpr (std::is_same_v<T, bool>) {
             if (expect(j.is_boolean(), j, path, "a boolean")) out = j.get<bool>();
         } else if constexpr (std::is_same_v<T, int>) {

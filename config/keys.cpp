@@ -29,7 +29,8 @@ const List kGzip = {"level", "min_length", "types"};
 const List kLocation = {"path", "app", "upstream", "balance", "keepalive", "connect_timeout",
                         "read_timeout", "send_timeout", "queue_timeout", "websocket", "buffering",
                         "rate_limit", "cache", "root", "alias", "index", "expires",
-                        "cache_control", "access_log", "return", "proxy_headers"};
+                        "cache_control", "access_log", "return", "proxy_headers", "try_files",
+                        "client_max_body_size", "client_body_timeout", "headers", "gzip"};
 
 const List kRateLimit = {"rate", "burst", "nodelay", "key", "status"};
 
@@ -50,6 +51,7 @@ const std::vector<Table>& tables() {
         {"servers.tls", kTls},
         {"servers.gzip", kGzip},
         {"servers.locations", kLocation},
+        {"servers.locations.gzip", kGzip},
         {"servers.locations.rate_limit", kRateLimit},
         {"servers.locations.cache", kCache},
         {"upstreams", kUpstream},

@@ -10,7 +10,7 @@
 #include <filesystem>
 
 #include "config/keys.h"
-#include "config/template.h"
+#include "config/location_reader.h"
 #include "config/toml_reader.h"
 #include "config/validate.h"
 #include "ipc/net.h"
@@ -30,15 +30,8 @@ struct Context {
 // SPEC: relative paths resolve against the folder holding ecosystem.toml (script included,
 // even when cwd is set), so a file means the same thing whoever runs `nodeedge`.
 // Trailing separators are dropped ("." -> the folder itself) so equal folders compare equal.
-std::string resolve(const fs::path& base, const std::string& path) {
-    if (path.empty()) return path;
-    fs::path resolved = (base / path).lexically_normal();
-    if (!resolved.has_filename() && resolved.has_relative_path()) resolved = resolved.parent_path();
-    return resolved.string();
-}
-
 void read_path(TableReader& r, std::string_view key, const Context& cx, std::string& out) {
-    if (r.read(key, out)) out = resolve(cx.base, out);
+    read_path(r, key, cx.base, out);
 }
 
 std::optional<int> positive_int(const std::string& text) {
@@ -61,7 +54,8 @@ void read_count(TableReader& r, std::string_view key, std::string& out,
                r.label(key) + ": expected " + std::string(expected) + ", got " + text);
 }
 
-// Names end up in log file names and on the command line, where "all" already means every app.
+}  // namespace
+
 std::optional<std::string> app_name_problem(const std::string& name) {
     if (name.empty()) return "an app name cannot be empty";
     if (name == "all") return "'all' is reserved: on the command line it means every app";
@@ -74,6 +68,8 @@ std::optional<std::string> app_name_problem(const std::string& name) {
         return "'" + name + "' must not start with '.' or '-'";
     return std::nullopt;
 }
+
+namespace {
 
 void read_http_path(TableReader& r, std::string_view key, std::string& out) {
     if (r.read(key, out) && !out.starts_with('/'))
@@ -163,168 +159,6 @@ App read_app(const toml::table& t, Context& cx) {
     return a;
 }
 
-// "/api/" is a prefix, "= /x" an exact match (nginx's spelling).
-void read_location_path(TableReader& r, Location& l) {
-    std::string written;
-    if (!r.read("path", written)) return;
-    std::string_view path = written;
-    if (path.starts_with('=')) {
-        l.exact = true;
-        path.remove_prefix(1);
-        while (path.starts_with(' ')) path.remove_prefix(1);
-    }
-    if (!path.starts_with('/')) {
-        r.fail(r.get("path")->source(), r.label("path") + ": '" + written +
-                                             "' must be a prefix starting with '/' or an exact "
-                                             "match written '= /path'");
-        return;
-    }
-    l.path = path;
-}
-
-// A string, or an integer for a bare code (`return = 404`); parsed here so that a bad code or
-// an unknown $variable is reported at its line.
-void read_return(TableReader& r, Location& l) {
-    std::string text;
-    if (!r.read_text("return", text, "a string such as \"301 https://$host$request_uri\"")) return;
-    if (auto spec = parse_return(text); !spec)
-        r.fail(r.get("return")->source(), r.label("return") + ": " + spec.error().message);
-    else
-        l.return_ = text;
-}
-
-// nginx's proxy_set_header: a header the proxy sets on the request it sends upstream. Framing
-// and hop-by-hop headers are the proxy's own business; values may hold $variables.
-void read_proxy_headers(TableReader& r, Location& l) {
-    std::map<std::string, std::string> headers;
-    if (!r.read("proxy_headers", headers)) return;
-    static constexpr std::string_view kOwned[] = {"content-length", "transfer-encoding", "connection",
-                                                  "keep-alive", "upgrade", "te", "trailer",
-                                                  "proxy-connection", "expect"};
-    const auto* table = r.get("proxy_headers")->as_table();
-    for (const auto& [name, value] : headers) {
-        const auto& at = table->get(name)->source();
-        const std::string label = r.label("proxy_headers") + "." + name;
-        const bool token = !name.empty() && name.find_first_not_of(
-            "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789!#$%&'*+-.^_`|~") == std::string::npos;
-        std::string lower = name;
-        for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-        if (!token) {
-            r.fail(at, label + ": '" + name + "' is not a valid header name");
-        } else if (std::find(std::begin(kOwned), std::end(kOwned), lower) != std::end(kOwned)) {
-            r.fail(at, label + ": " + name + " is set by the proxy itself and cannot be configured");
-        } else if (value.find_first_of(std::string_view("\r\n\0", 3)) != std::string::npos) {
-            r.fail(at, label + ": the value contains a line break or NUL");
-        } else if (auto t = parse_template(value); !t) {
-            r.fail(at, label + ": " + t.error().message);
-        }
-    }
-    l.proxy_headers = std::move(headers);
-}
-
-RateLimit read_rate_limit(const toml::table& t, Context& cx) {
-    TableReader r(t, "servers.locations.rate_limit", keys::kRateLimit, cx.diag);
-    RateLimit rl;
-    rl.enabled = true;
-    r.require("rate");
-    r.read_rate("rate", rl.rate_per_sec);
-    r.read("burst", rl.burst, 0, kMaxInt);
-    r.read("nodelay", rl.nodelay);
-    if (r.read("key", rl.key) && rl.key != "remote_addr" &&
-        !(rl.key.starts_with("http_") && rl.key.size() > 5))
-        r.fail(r.get("key")->source(), r.label("key") + ": '" + rl.key +
-                                           "' is not remote_addr or http_<header name>");
-    r.read("status", rl.status, 400, 599);
-    return rl;
-}
-
-void read_cache_valid(const toml::table& t, Context& cx, std::map<int, Duration>& out) {
-    TableReader r(t, "servers.locations.cache.valid", cx.diag);
-    for (auto&& [key, value] : t) {
-        const std::string_view text = key.str();
-        int code = 0;
-        auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), code);
-        if (ec != std::errc() || end != text.data() + text.size() || code < 100 || code > 599) {
-            r.fail(key.source(), r.label(text) + ": '" + std::string(text) +
-                                     "' is not an HTTP status code (100-599)");
-            continue;
-        }
-        Duration d{0};
-        if (r.read_duration(text, d)) out[code] = d;
-    }
-}
-
-Cache read_cache(const toml::table& t, Context& cx) {
-    TableReader r(t, "servers.locations.cache", keys::kCache, cx.diag);
-    Cache c;
-    c.enabled = true;
-    if (const toml::table* valid = r.table("valid")) read_cache_valid(*valid, cx, c.valid);
-    r.read_choices("use_stale", c.use_stale,
-                   {"error", "timeout", "updating", "http_500", "http_502", "http_503",
-                    "http_504"});
-    r.read("lock", c.lock);
-    r.read_size("max_size", c.max_size);
-    r.read("bypass_cookie", c.bypass_cookie);
-    r.read_duration("lock_timeout", c.lock_timeout);
-    return c;
-}
-
-// A location proxies to an app or upstream, serves files, or answers itself. Files and a
-// proxy together mean nginx's `try_files $uri @app`: the file when it exists, else the app.
-void require_one_handler(TableReader& r) {
-    auto present = [&](std::initializer_list<std::string_view> keys) {
-        std::string found;
-        for (auto key : keys)
-            if (r.has(key)) found += (found.empty() ? "" : ", ") + std::string(key);
-        return found;
-    };
-    const std::string proxies = present({"app", "upstream"});
-    const std::string files = present({"root", "alias"});
-    const std::string all = present({"app", "upstream", "root", "alias", "return"});
-    const bool one_each = proxies.find(',') == std::string::npos && files.find(',') == std::string::npos;
-    const bool fine = r.has("return") ? all == "return" : (!all.empty() && one_each);
-    if (fine) return;
-    std::string message =
-        "[[servers.locations]] needs one of app, upstream, root, alias, return (root or alias may "
-        "go with app or upstream: the file when it exists, else the app)";
-    if (!all.empty()) message += " (found " + all + ")";
-    r.fail(r.table().source(), message);
-}
-
-Location read_location(const toml::table& t, Context& cx) {
-    TableReader r(t, "[[servers.locations]]", keys::kLocation, cx.diag);
-    Location l;
-    l.where = r.where();
-    r.require("path");
-    read_location_path(r, l);
-    require_one_handler(r);
-    r.read("app", l.app);
-    r.read("upstream", l.upstream);
-    r.read_choice("balance", l.balance, {"round_robin", "least_conn", "ip_hash"});
-    r.read("keepalive", l.keepalive, 0, kMaxInt);
-    r.read_duration("connect_timeout", l.connect_timeout);
-    r.read_duration("read_timeout", l.read_timeout);
-    r.read_duration("send_timeout", l.send_timeout);
-    r.read_duration("queue_timeout", l.queue_timeout);
-    r.read("websocket", l.websocket);
-    r.read("buffering", l.buffering);
-    if (const toml::table* rl = r.table("rate_limit")) l.rate_limit = read_rate_limit(*rl, cx);
-    if (const toml::table* c = r.table("cache")) {
-        l.cache = read_cache(*c, cx);
-        if (!r.has("app") && !r.has("upstream"))
-            r.fail(c->source(), r.label("cache") + ": only a location that proxies (app or upstream) has responses to cache");
-    }
-    read_path(r, "root", cx, l.root);
-    read_path(r, "alias", cx, l.alias);
-    r.read("index", l.index);
-    r.read_duration("expires", l.expires);
-    r.read("cache_control", l.cache_control);
-    r.read("access_log", l.access_log);
-    read_return(r, l);
-    read_proxy_headers(r, l);
-    return l;
-}
-
 Tls read_tls(const toml::table& t, Context& cx) {
     TableReader r(t, "servers.tls", keys::kTls, cx.diag);
     Tls tls;
@@ -338,16 +172,6 @@ Tls read_tls(const toml::table& t, Context& cx) {
     r.read("ciphers", tls.ciphers);
     read_path(r, "ocsp", cx, tls.ocsp);
     return tls;
-}
-
-Gzip read_gzip(const toml::table& t, Context& cx) {
-    TableReader r(t, "servers.gzip", keys::kGzip, cx.diag);
-    Gzip g;
-    g.enabled = true;
-    r.read("level", g.level, 1, 9);
-    r.read_size("min_length", g.min_length);
-    r.read("types", g.types);
-    return g;
 }
 
 void read_listen(TableReader& r, const Context& cx, std::vector<ListenAddr>& out) {
@@ -391,9 +215,9 @@ Server read_server(const toml::table& t, Context& cx) {
     if (const toml::table* tls = r.table("tls")) s.tls = read_tls(*tls, cx);
     r.read("http2", s.http2);
     r.read("redirect_https", s.redirect_https);
-    if (const toml::table* gzip = r.table("gzip")) s.gzip = read_gzip(*gzip, cx);
+    if (const toml::table* gzip = r.table("gzip")) s.gzip = read_gzip(*gzip, "servers.gzip", cx.diag);
     for (const toml::table* location : r.tables("locations"))
-        s.locations.push_back(read_location(*location, cx));
+        s.locations.push_back(read_location(*location, cx.diag, cx.base));
     return s;
 }
 

@@ -4,6 +4,7 @@
 // effects, so `nodeedge check` and a reload can both call it before anything changes.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -28,5 +29,9 @@ Result<Config> load_string(std::string_view text, const std::string& path);
 // defaults, validated. The app has no `where` and Config::source is "".
 Result<Config> config_for_script(const std::string& script_path, const std::string& name,
                                  const std::string& instances, int port);
+
+// Why `name` cannot name an app, or nullopt. Names end up in log file names and on the
+// command line, where "all" already means every app.
+std::optional<std::string> app_name_problem(const std::string& name);
 
 }  // namespace ne::config

@@ -47,7 +47,7 @@ bool Template::has_vars() const {
     return false;
 }
 
-Result<Template> parse_template(std::string_view text) {
+Result<Template> parse_template(std::string_view text, const CaptureNames& captures) {
     Template t;
     size_t i = 0;
     while (i < text.size()) {
@@ -59,6 +59,11 @@ Result<Template> parse_template(std::string_view text) {
         add_literal(t, text.substr(i, dollar - i));
         const bool braced = dollar + 1 < text.size() && text[dollar + 1] == '{';
         const size_t start = dollar + 1 + (braced ? 1 : 0);
+        if (!braced && start < text.size() && text[start] >= '1' && text[start] <= '9') {
+            t.pieces.push_back({{}, Var::capture, text[start] - '0'});  // nginx: one digit, $1..$9
+            i = start + 1;
+            continue;
+        }
         if (start >= text.size() || !name_start(text[start])) {
             if (braced) return Error{"'${' must be followed by a variable name and '}'"};
             add_literal(t, "$");
@@ -79,7 +84,14 @@ Result<Template> parse_template(std::string_view text) {
             found = true;
             break;
         }
-        if (!found) return Error{"unknown variable $" + std::string(name) + " (known: " + known_vars() + ")"};
+        for (const auto& [capture, group] : captures) {
+            if (found || capture != name) continue;
+            t.pieces.push_back({{}, Var::capture, group});
+            found = true;
+        }
+        if (!found)
+            return Error{"unknown variable $" + std::string(name) + " (known: " + known_vars() +
+                         ", $1..$9 and the location regex's named groups)"};
         i = end;
     }
     return t;
@@ -89,7 +101,7 @@ bool is_redirect(int code) { return code == 301 || code == 302 || code == 303 ||
 
 bool ReturnSpec::redirect() const { return is_redirect(code); }
 
-Result<ReturnSpec> parse_return(std::string_view written) {
+Result<ReturnSpec> parse_return(std::string_view written, const CaptureNames& captures) {
     ReturnSpec spec;
     std::string_view rest;
     if (written.starts_with("http://") || written.starts_with("https://") || written.starts_with("$scheme")) {
@@ -115,7 +127,7 @@ Result<ReturnSpec> parse_return(std::string_view written) {
         for (char c : rest)
             if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f)
                 return Error{"the redirect URL contains a control character"};
-    auto text = parse_template(rest);
+    auto text = parse_template(rest, captures);
     if (!text) return text.error();
     spec.text = std::move(*text);
     return spec;

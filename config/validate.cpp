@@ -170,6 +170,26 @@ Status servers_distinct_across_files(const Config& c) {
     return {};
 }
 
+// Named locations ("@app") are what try_files falls back to; within a server each name is one
+// location, and a fallback must name one of them.
+Status named_locations_resolve(const Server& s) {
+    std::map<std::string, const Location*> named;
+    for (const Location& l : s.locations) {
+        if (l.match != Match::named) continue;
+        if (auto [it, added] = named.emplace(l.path, &l); !added)
+            return at(l.where,
+                      "location '" + l.path + "' is already defined in this server" + also_at(it->second->where));
+    }
+    for (const Location& l : s.locations) {
+        if (l.try_files.empty() || !l.try_files.back().starts_with('@')) continue;
+        if (!named.contains(l.try_files.back()))
+            return at(l.where, "location '" + spelling(l) + "': try_files falls back to '" + l.try_files.back() +
+                                   "', which no location of this server is (write one with path = \"" +
+                                   l.try_files.back() + "\")");
+    }
+    return {};
+}
+
 Status locations_resolve(const Config& c) {
     std::set<std::string> apps;
     std::set<std::string> upstreams;
@@ -178,11 +198,12 @@ Status locations_resolve(const Config& c) {
     for (const Server& s : c.servers) {
         for (const Location& l : s.locations) {
             if (!l.app.empty() && !apps.contains(l.app))
-                return at(l.where, "location '" + l.path + "' names unknown app '" + l.app + "'");
+                return at(l.where, "location '" + spelling(l) + "' names unknown app '" + l.app + "'");
             if (!l.upstream.empty() && !upstreams.contains(l.upstream))
                 return at(l.where,
-                          "location '" + l.path + "' names unknown upstream '" + l.upstream + "'");
+                          "location '" + spelling(l) + "' names unknown upstream '" + l.upstream + "'");
         }
+        if (auto st = named_locations_resolve(s); !st) return st;
     }
     return {};
 }

@@ -10,13 +10,22 @@
 //            file/script are absolute; instances as written ("4", "max", "-1").
 //            Replies once every started worker is ready, or fails naming the worker and why.
 //                                          -> {workers: [row...], proxy: {...}}
-//   reload   {target}    target: "all", an app name, or an absolute ecosystem.toml path
-//   restart  {target}    stop  {target}    delete {target}     target: "all" or an app name
-//   scale    {app, instances: int}
+//   start    {targets, missing_file?}      PM2's `start NAME|ID`: stopped apps or workers again,
+//            with their stored config; missing_file: the CLI's error for a file of that name
+//   startOrReload / startOrRestart {file}  start the file's apps that do not run; reload
+//            (rolling) or restart those that do, with the file's config
+//   reload   {targets}   a single absolute ecosystem.toml path, or as below
+//   restart  {targets}   stop {targets}   delete {targets}   reset {targets}
+//            targets: ["all" | app name | worker id, ...] (empty: all), resolved by
+//            supervisor/targets.h; an unknown one fails the request before anything is done
+//   scale    {app, instances: int} or {app, delta: int}   (app: a name or a worker id's app)
 //   status                                 -> {workers: [row...], proxy: {...}, apps: [...]}
+//   jlist                                  -> {processes: [PM2 process object...]} (supervisor/jlist.h)
+//   env      {id}                          -> {worker, pid, env: ["K=V"...]} (/proc/<pid>/environ)
+//   signal   {signal: int, targets}        -> {signalled: ["api:0 pid 123", ...]}
 //   describe {app}                         -> {app: {...config}, workers: [row...], events: [...]}
 //   logs     {app?}                        -> {files: [{app, stream: "out"|"err", path}]}
-//   flush    {app?}
+//   flush    {targets?}                    -> {files: [path...]}   (no targets: every app)
 //   save     resurrect
 //   kill                                   -> replies when every app is stopped; daemon exits.
 //

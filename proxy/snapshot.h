@@ -36,11 +36,22 @@ struct RateRule {
     int status = 503;
 };
 
+// try_files's last element: what happens when no file was found.
+struct TryFallback {
+    enum class Kind : uint8_t { status, uri, named } kind = Kind::status;
+    int status = 404;                 // "=404"
+    config::Template uri;             // "/index.html?$args": location matching runs again
+    int named = -1;                   // "@app": that location of the server
+};
+
 // What a location does besides choosing a backend, parsed once per config.
 struct LocationPlan {
     std::optional<config::ReturnSpec> ret;
     std::vector<ProxyHeader> proxy_headers;
     std::optional<RateRule> rate;
+    std::vector<config::Template> try_files;   // tried in order: "$uri", "$uri/" (a directory)
+    std::optional<TryFallback> fallback;       // set when try_files is
+    std::optional<config::Template> alias;     // a regex location's alias with captures
 };
 
 // Where a location sends its requests: a pool to proxy to, static files (owned by the

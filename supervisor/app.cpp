@@ -69,20 +69,26 @@ Worker* App::current(int instance) const {
 std::vector<uint64_t> App::start() {
     std::vector<uint64_t> started;
     for (int i = 0; i < instances_; ++i) {
-        Worker* w = current(i);
-        if (w && has_process(*w)) continue;
-        if (!w) w = &add_worker(i, cfg_->port + i, slots_[static_cast<size_t>(i)]);
-        else if (w->app_ptr() != cfg_) {
-            // The config changed while it was stopped: a fresh worker picks it up.
-            retired_.push_back(w->id());
-            Worker& fresh = add_worker(i, cfg_->port + i, slots_[static_cast<size_t>(i)]);
-            fresh.carry_restarts(*w);
-            w = &fresh;
-        }
-        started.push_back(w->id());
-        w->start();
+        auto one = start(i);
+        started.insert(started.end(), one.begin(), one.end());
     }
     return started;
+}
+
+std::vector<uint64_t> App::start(int i) {
+    if (i < 0 || i >= instances_) return {};
+    Worker* w = current(i);
+    if (w && has_process(*w)) return {};
+    if (!w) w = &add_worker(i, cfg_->port + i, slots_[static_cast<size_t>(i)]);
+    else if (w->app_ptr() != cfg_) {
+        // The config changed while it was stopped: a fresh worker picks it up.
+        retired_.push_back(w->id());
+        Worker& fresh = add_worker(i, cfg_->port + i, slots_[static_cast<size_t>(i)]);
+        fresh.carry_restarts(*w);
+        w = &fresh;
+    }
+    w->start();
+    return {w->id()};
 }
 
 void App::stop(const std::string& why) {
@@ -91,6 +97,20 @@ void App::stop(const std::string& why) {
         if (up(w->state())) w->on(Event::Drain, why);
         else w->on(Event::Stop, why);
     }
+}
+
+void App::stop(int instance, const std::string& why) {
+    std::erase_if(replacements_, [&](auto& r) { return r->instance == instance; });
+    for (auto* w : workers()) {
+        if (w->instance() != instance) continue;
+        if (up(w->state())) w->on(Event::Drain, why);
+        else w->on(Event::Stop, why);
+    }
+}
+
+bool App::stopped(int instance) const {
+    return std::none_of(workers_.begin(), workers_.end(),
+                        [&](auto& w) { return w->instance() == instance && w->pid() > 0; });
 }
 
 bool App::all_stopped() const {

@@ -50,10 +50,17 @@ public:
 
     // Starts every instance that has no live worker; returns the ids of the workers started.
     std::vector<uint64_t> start();
+    // The same for one instance (a verb given a worker id): none when it is already live.
+    std::vector<uint64_t> start(int instance);
     // Drains (or stops) every worker; they stay listed as stopped.
     void stop(const std::string& why);
+    // The same for one instance: its workers (a replacement too) stay listed as stopped, the
+    // other instances serve on.
+    void stop(int instance, const std::string& why);
     // True when no worker has a process.
     bool all_stopped() const;
+    // True when no worker of that instance has a process.
+    bool stopped(int instance) const;
     // Changes the instance count: new instances start, the highest ones are drained away.
     std::vector<uint64_t> scale(int instances);
 

@@ -14,14 +14,6 @@ Worker* CommandHost::find_worker(uint64_t id) const {
     return nullptr;
 }
 
-std::vector<App*> CommandHost::targets(const std::string& target, std::string& error) const {
-    std::vector<App*> out;
-    for (auto& a : apps())
-        if (target.empty() || target == "all" || a->name() == target) out.push_back(a.get());
-    if (out.empty() && !target.empty() && target != "all") error = "no app named '" + target + "'";
-    return out;
-}
-
 std::string str_arg(const nlohmann::json& req, const char* key) {
     auto it = req.find(key);
     return it != req.end() && it->is_string() ? it->get<std::string>() : std::string();

@@ -50,8 +50,6 @@ public:
 
     App* find_app(const std::string& name) const;     // nullptr when there is none
     Worker* find_worker(uint64_t id) const;           // in any app; nullptr when gone
-    // "" or "all": every app; else the app of that name (error set when there is none).
-    std::vector<App*> targets(const std::string& target, std::string& error) const;
 };
 
 // The string argument `key` of a request; "" when absent or not a string.

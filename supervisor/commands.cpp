@@ -23,6 +23,12 @@ void Commands::handle(const nlohmann::json& req, Reply reply) {
     else if (cmd == "stop") lifecycle_.stop(req, reply);
     else if (cmd == "delete") lifecycle_.remove(req, reply);
     else if (cmd == "scale") lifecycle_.scale(req, reply);
+    else if (cmd == "startOrReload") lifecycle_.start_or(req, "reload", reply);
+    else if (cmd == "startOrRestart") lifecycle_.start_or(req, "restart", reply);
+    else if (cmd == "jlist") inspect_.jlist(reply);
+    else if (cmd == "env") process_.env(req, reply);
+    else if (cmd == "reset") process_.reset(req, reply);
+    else if (cmd == "signal") process_.signal(req, reply);
     else if (cmd == "describe") inspect_.describe(req, reply);
     else if (cmd == "logs") inspect_.logs(req, reply);
     else if (cmd == "flush") inspect_.flush(req, reply);

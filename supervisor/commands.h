@@ -7,12 +7,13 @@
 #include "supervisor/inspect_commands.h"
 #include "supervisor/lifecycle_commands.h"
 #include "supervisor/persist_commands.h"
+#include "supervisor/process_commands.h"
 
 namespace ne::supervisor {
 
 class Commands {
 public:
-    explicit Commands(CommandHost& host) : host_(host), lifecycle_(host), inspect_(host), persist_(host, lifecycle_) {}
+    explicit Commands(CommandHost& host) : host_(host), lifecycle_(host), inspect_(host), process_(host), persist_(host, lifecycle_) {}
 
     void handle(const nlohmann::json& req, Reply reply);
     void restore_running() { persist_.restore_running(); }
@@ -21,6 +22,7 @@ private:
     CommandHost& host_;
     LifecycleCommands lifecycle_;
     InspectCommands inspect_;
+    ProcessCommands process_;
     PersistCommands persist_;
 };
 

@@ -4,6 +4,8 @@
 
 #include "config/json.h"
 #include "ipc/control.h"
+#include "supervisor/jlist.h"
+#include "supervisor/targets.h"
 
 namespace ne::supervisor {
 
@@ -23,6 +25,15 @@ bool proxied(const config::Config& running, const std::string& app) {
 // One file per instance, or one for them all with merge_logs.
 int log_instances(const App& a) { return a.config().merge_logs ? 1 : a.instances(); }
 
+// The log files' instance numbers of a target: every file of a whole app; the instance's own
+// files, or the app's merged ones (merge_logs) for one worker id.
+std::vector<int> log_instances(const Target& t) {
+    if (!t.whole()) return {t.app->config().merge_logs ? 0 : t.instance};
+    std::vector<int> out;
+    for (int i = 0; i < log_instances(*t.app); ++i) out.push_back(i);
+    return out;
+}
+
 }  // namespace
 
 json worker_row(const config::Config& running, const App& a, const Worker& w) {
@@ -40,12 +51,13 @@ json worker_row(const config::Config& running, const App& a, const Worker& w) {
 }
 
 void InspectCommands::describe(const json& req, Reply reply) {
-    std::string name = str_arg(req, "app");
-    App* a = host_.find_app(name);
-    if (!a) {
-        reply(fail("no app named '" + name + "'"));
+    auto targets = resolve_targets(host_, {str_arg(req, "app")});
+    if (!targets) {
+        reply(fail(targets.error().message));
         return;
     }
+    App* a = targets->front().app;
+    const std::string name = a->name();
     config::Config one;
     one.apps = {a->config()};
     json rows = json::array();
@@ -62,38 +74,67 @@ void InspectCommands::describe(const json& req, Reply reply) {
 
 void InspectCommands::logs(const json& req, Reply reply) {
     std::string name = str_arg(req, "app");
+    std::vector<Target> targets;
+    if (!name.empty()) {
+        auto found = resolve_targets(host_, {name});
+        if (!found) {
+            reply(fail(found.error().message));
+            return;
+        }
+        targets = std::move(*found);
+    } else {
+        for (auto& a : host_.apps()) targets.push_back({a.get()});
+    }
     json files = json::array();
     std::set<std::string> seen;
-    for (auto& a : host_.apps()) {
-        if (!name.empty() && name != "all" && a->name() != name) continue;
-        for (int i = 0; i < log_instances(*a); ++i)
+    for (const Target& t : targets)
+        for (int i : log_instances(t))
             for (bool err : {false, true}) {
-                std::string p = host_.logs().path(a->config(), i, err);
-                if (seen.insert(p).second) files.push_back({{"app", a->name()}, {"stream", err ? "err" : "out"}, {"path", p}});
+                std::string p = host_.logs().path(t.app->config(), i, err);
+                if (seen.insert(p).second) files.push_back({{"app", t.app->name()}, {"stream", err ? "err" : "out"}, {"path", p}});
             }
-    }
-    if (!name.empty() && name != "all" && files.empty()) {
-        reply(fail("no app named '" + name + "'"));
-        return;
-    }
     reply(ok({{"files", files}}));
 }
 
 void InspectCommands::flush(const json& req, Reply reply) {
-    std::string error;
-    auto apps = host_.targets(str_arg(req, "app"), error);
-    if (!error.empty()) {
-        reply(fail(error));
-        return;
+    // PM2's flush: no argument empties every app's logs (none running is no error).
+    auto names = target_args(req);
+    std::vector<Target> targets;
+    if (names.empty()) {
+        for (auto& a : host_.apps()) targets.push_back({a.get()});
+    } else {
+        auto found = resolve_targets(host_, names);
+        if (!found) {
+            reply(fail(found.error().message));
+            return;
+        }
+        targets = std::move(*found);
     }
-    for (App* a : apps)
-        for (int i = 0; i < log_instances(*a); ++i)
-            for (bool err : {false, true})
-                if (auto s = host_.logs().open(a->config(), i, err)->flush(); !s) {
+    json flushed = json::array();
+    for (const Target& t : targets)
+        for (int i : log_instances(t))
+            for (bool err : {false, true}) {
+                auto file = host_.logs().open(t.app->config(), i, err);
+                if (auto s = file->flush(); !s) {
                     reply(fail(s.error().message));
                     return;
                 }
-    reply(ok());
+                flushed.push_back(host_.logs().path(t.app->config(), i, err));
+            }
+    reply(ok({{"files", flushed}}));
+}
+
+void InspectCommands::jlist(Reply reply) {
+    json processes = json::array();
+    for (auto& a : host_.apps()) {
+        bool cluster = proxied(host_.running(), a->name());
+        for (Worker* w : a->workers()) {
+            int i = a->config().merge_logs ? 0 : w->instance();
+            LogPaths logs{host_.logs().path(a->config(), i, false), host_.logs().path(a->config(), i, true)};
+            processes.push_back(pm2_process(*a, *w, cluster, logs));
+        }
+    }
+    reply(ok({{"processes", processes}}));
 }
 
 }  // namespace ne::supervisor

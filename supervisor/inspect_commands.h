@@ -1,5 +1,6 @@
-// The control commands that read or tidy without changing any worker: describe, logs and flush,
-// and the row `status` and `describe` show for each worker.
+// The control commands that read or tidy without changing any worker: describe, logs, flush and
+// jlist, and the row `status` and `describe` show for each worker. Apps are named as every
+// verb names them (supervisor/targets.h); describe and logs show the app of a worker id.
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -18,6 +19,7 @@ public:
     void describe(const nlohmann::json& req, Reply reply);
     void logs(const nlohmann::json& req, Reply reply);
     void flush(const nlohmann::json& req, Reply reply);
+    void jlist(Reply reply);   // {processes: [PM2's process object per worker]} (supervisor/jlist.h)
 
 private:
     CommandHost& host_;

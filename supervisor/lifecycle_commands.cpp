@@ -55,28 +55,74 @@ config::App* defined_before(config::Config& c, const config::App& a) {
     return it == c.apps.end() ? nullptr : &*it;
 }
 
-}  // namespace
+// A PM2 file arrives evaluated: node ran it in the CLI, in the user's environment (the
+// daemon's may be another shell's, or systemd's), so `process.env.X` in the file means what
+// it means to pm2. Validation happens when it is merged, as for any file.
+Result<config::Config> pm2_config(const json& req) {
+    auto cfg = config::from_json(req["pm2"]);
+    if (cfg) return cfg;
+    std::string file = str_arg(req, "file");
+    if (auto targets = target_args(req); file.empty() && !targets.empty()) file = targets.front();
+    return cfg.error().wrap(file);
+}
 
 // ---- start ------------------------------------------------------------------------------
 
-void LifecycleCommands::start(const json& req, Reply reply) {
+// What `start` (and startOrReload/startOrRestart) runs: an ecosystem file or a script, with
+// --port applied to a file's apps.
+Result<config::Config> start_config(const json& req) {
     std::string file = str_arg(req, "file");
     std::string script = str_arg(req, "script");
     std::string instances = str_arg(req, "instances");
     Result<config::Config> cfg = Error{"start needs an ecosystem file or a script"};
-    if (!file.empty()) {
+    if (req.contains("pm2")) {
+        cfg = pm2_config(req);
+    } else if (!file.empty()) {
         cfg = config::load_file(file);
     } else if (!script.empty()) {
         int port = req.contains("port") && req["port"].is_number_integer() ? req["port"].get<int>() : 3000;
         cfg = config::config_for_script(script, str_arg(req, "name"), instances.empty() ? "1" : instances, port);
     }
+    if (cfg && !file.empty() && req.contains("port") && req["port"].is_number_integer())
+        for (auto& a : cfg->apps) a.port = req["port"].get<int>();
+    return cfg;
+}
+
+}  // namespace
+
+void LifecycleCommands::start(const json& req, Reply reply) {
+    if (auto names = target_args(req); !names.empty()) {
+        auto targets = resolve_targets(host_, names);
+        if (!targets) {
+            // The CLI sends a name it found no file for; say both.
+            std::string missing = str_arg(req, "missing_file");
+            reply(fail(missing.empty() ? targets.error().message
+                                       : missing + ", and " + targets.error().message));
+            return;
+        }
+        start_targets(*targets, std::move(reply));
+        return;
+    }
+    auto cfg = start_config(req);
     if (!cfg) {
         reply(fail(cfg.error().message));
         return;
     }
-    if (!file.empty() && req.contains("port") && req["port"].is_number_integer())
-        for (auto& a : cfg->apps) a.port = req["port"].get<int>();
-    launch(std::move(*cfg), {str_arg(req, "only"), instances, req.value("no_retry", false)}, std::move(reply));
+    launch(std::move(*cfg), {str_arg(req, "only"), str_arg(req, "instances"), req.value("no_retry", false)},
+           std::move(reply));
+}
+
+void LifecycleCommands::start_targets(const std::vector<Target>& targets, Reply reply) {
+    std::vector<uint64_t> ids;
+    std::vector<std::string> notes;
+    for (const Target& t : targets) {
+        auto started = t.whole() ? t.app->start() : t.app->start(t.instance);
+        if (started.empty())
+            notes.push_back((t.whole() ? t.app->name() : t.app->name() + ":" + std::to_string(t.instance)) +
+                            " is already running; start changed nothing");
+        ids.insert(ids.end(), started.begin(), started.end());
+    }
+    reply_when_started(std::move(ids), std::move(notes), std::move(reply));
 }
 
 void LifecycleCommands::launch(config::Config cfg, const LaunchOptions& opts, Reply reply) {
@@ -150,6 +196,10 @@ void LifecycleCommands::launch(config::Config cfg, const LaunchOptions& opts, Re
         for (uint64_t id : ids)
             if (Worker* w = host_.find_worker(id)) w->no_retry_before_ready();
 
+    reply_when_started(std::move(ids), std::move(notes), std::move(reply));
+}
+
+void LifecycleCommands::reply_when_started(std::vector<uint64_t> ids, std::vector<std::string> notes, Reply reply) {
     host_.wait_for([this, ids, notes, reply] {
         std::string error;
         for (uint64_t id : ids) {
@@ -176,24 +226,30 @@ void LifecycleCommands::launch(config::Config cfg, const LaunchOptions& opts, Re
 // ---- reload -----------------------------------------------------------------------------
 
 void LifecycleCommands::reload(const json& req, Reply reply) {
-    std::string target = str_arg(req, "target");
-    if (is_file_target(target)) {
-        reload_file(target, std::move(reply));
+    auto names = target_args(req);
+    if (req.contains("pm2")) {
+        reload_config(pm2_config(req), std::move(reply));
         return;
     }
-    std::string error;
-    auto apps = host_.targets(target, error);
-    if (!error.empty()) {
-        reply(fail(error));
+    if (names.size() == 1 && is_file_target(names.front())) {
+        reload_config(config::load_file(names.front()), std::move(reply));
         return;
     }
-    std::vector<std::string> names;
-    for (App* a : apps) names.push_back(a->name());
-    RollingReload::start(host_, names, std::move(reply));
+    auto targets = resolve_targets(host_, names);
+    if (!targets) {
+        reply(fail(targets.error().message));
+        return;
+    }
+    std::vector<RollingReload::Step> steps;
+    for (const Target& t : *targets) {
+        if (!t.whole()) steps.push_back({t.app->name(), t.instance});
+        else
+            for (int i = 0; i < t.app->instances(); ++i) steps.push_back({t.app->name(), i});
+    }
+    RollingReload::start(host_, std::move(steps), std::move(reply));
 }
 
-void LifecycleCommands::reload_file(const std::string& path, Reply reply) {
-    auto cfg = config::load_file(path);
+void LifecycleCommands::reload_config(Result<config::Config> cfg, Reply reply) {
     if (!cfg) {
         reply(fail(cfg.error().message + " (nothing was changed)"));
         return;
@@ -238,20 +294,73 @@ void LifecycleCommands::reload_file(const std::string& path, Reply reply) {
     RollingReload::start(host_, changed, std::move(reply));
 }
 
+// ---- startOrReload / startOrRestart ------------------------------------------------------
+
+void LifecycleCommands::start_or(const json& req, const std::string& then, Reply reply) {
+    auto cfg = start_config(req);
+    if (!cfg) {
+        reply(fail(cfg.error().message + " (nothing was changed)"));
+        return;
+    }
+    // The file's apps that run take its config now and roll afterwards; the others start as
+    // `start` starts them.
+    config::Config next = host_.running();
+    merge_routing(next, *cfg);
+    std::vector<std::string> running;
+    for (auto& a : cfg->apps) {
+        const App* app = host_.find_app(a.name);
+        config::App* before = defined_before(next, a);
+        if (!app || app->all_stopped() || !before) continue;
+        *before = a;
+        running.push_back(a.name);
+    }
+    if (auto s = host_.apply_running(std::move(next)); !s) {
+        reply(fail(s.error().message + " (nothing was changed)"));
+        return;
+    }
+    for (auto& ac : host_.running().apps) {
+        App* a = host_.find_app(ac.name);
+        if (!a || !contains(running, ac.name)) continue;
+        a->set_config(std::make_shared<const config::App>(ac));
+        int n = config::resolve_instances(ac.instances, config::usable_cpus()).value_or(1);
+        if (n != a->instances()) a->scale(n);
+    }
+    std::erase_if(cfg->apps, [&](const config::App& a) { return contains(running, a.name); });
+    launch(std::move(*cfg), {}, [this, running, then, reply](const json& r) {
+        if (!r.value("ok", false)) {
+            reply(r);
+        } else if (then == "reload") {
+            RollingReload::start(host_, running, reply);
+        } else {
+            std::vector<uint64_t> ids;
+            for (auto& name : running)
+                if (App* a = host_.find_app(name))
+                    for (Worker* w : a->workers()) ids.push_back(w->id());
+            restart_workers(std::move(ids), reply);
+        }
+    });
+}
+
 // ---- restart / stop / delete / scale ----------------------------------------------------
 
 void LifecycleCommands::restart(const json& req, Reply reply) {
-    std::string error;
-    auto apps = host_.targets(str_arg(req, "target"), error);
-    if (!error.empty()) {
-        reply(fail(error));
+    auto targets = resolve_targets(host_, target_args(req));
+    if (!targets) {
+        reply(fail(targets.error().message));
         return;
     }
+    std::vector<uint64_t> ids;
+    for (const Target& t : *targets)
+        for (Worker* w : t.app->workers())
+            if (t.whole() || w->instance() == t.instance) ids.push_back(w->id());
+    restart_workers(std::move(ids), std::move(reply));
+}
+
+void LifecycleCommands::restart_workers(std::vector<uint64_t> ids, Reply reply) {
     // Stop then start each worker, one at a time, so the proxy always has the others.
     struct Step { uint64_t id; bool stopped = false; };
     auto steps = std::make_shared<std::vector<Step>>();
-    for (App* a : apps)
-        for (Worker* w : a->workers()) steps->push_back({w->id()});
+    for (uint64_t id : ids) steps->push_back({id});
     auto index = std::make_shared<size_t>(0);
     host_.wait_for([this, steps, index, reply] {
         while (*index < steps->size()) {
@@ -281,33 +390,56 @@ void LifecycleCommands::restart(const json& req, Reply reply) {
     });
 }
 
-void LifecycleCommands::stop_then(const json& req, Reply reply, const std::string& why,
-                                  std::function<void(const std::vector<std::string>&)> then) {
-    std::string error;
-    auto apps = host_.targets(str_arg(req, "target"), error);
-    if (!error.empty()) {
-        reply(fail(error));
-        return;
+void LifecycleCommands::stop_then(const std::vector<Target>& targets, const std::string& why,
+                                  std::function<void()> then) {
+    for (const Target& t : targets) {
+        if (t.whole()) t.app->stop(why);
+        else t.app->stop(t.instance, why);
     }
-    std::vector<std::string> names;
-    for (App* a : apps) {
-        a->stop(why);
-        names.push_back(a->name());
-    }
-    host_.wait_for([this, names, then] {
-        for (auto& a : host_.apps())
-            if (contains(names, a->name()) && !a->all_stopped()) return false;
-        then(names);
+    // Apps and instances are looked up again by name: one may be deleted meanwhile.
+    std::vector<std::pair<std::string, int>> waiting;
+    for (const Target& t : targets) waiting.emplace_back(t.app->name(), t.instance);
+    host_.wait_for([this, waiting, then] {
+        for (auto& [name, instance] : waiting) {
+            const App* a = host_.find_app(name);
+            if (a && !(instance == Target::kWholeApp ? a->all_stopped() : a->stopped(instance))) return false;
+        }
+        then();
         return true;
     });
 }
 
 void LifecycleCommands::stop(const json& req, Reply reply) {
-    stop_then(req, reply, "stop", [this, reply](const std::vector<std::string>&) { reply(ok(host_.status_json())); });
+    auto targets = resolve_targets(host_, target_args(req));
+    if (!targets) {
+        reply(fail(targets.error().message));
+        return;
+    }
+    stop_then(*targets, "stop", [this, reply] { reply(ok(host_.status_json())); });
 }
 
 void LifecycleCommands::remove(const json& req, Reply reply) {
-    stop_then(req, reply, "delete", [this, reply](const std::vector<std::string>& names) {
+    auto targets = resolve_targets(host_, target_args(req));
+    if (!targets) {
+        reply(fail(targets.error().message));
+        return;
+    }
+    // An app's instances are numbered 0..N-1 on port + i; taking one out of the middle would
+    // leave a hole, so an id deletes its app only when it is the app's one worker.
+    for (Target& t : *targets) {
+        if (t.whole()) continue;
+        if (t.app->instances() > 1) {
+            const std::string& app = t.app->name();
+            reply(fail("delete: id " + std::to_string(t.id) + " is instance " + std::to_string(t.instance) + " of " +
+                       app + ", which has " + std::to_string(t.app->instances()) +
+                       " workers; delete removes whole apps (`nodeedge delete " + app +
+                       "`), scale removes workers (`nodeedge scale " + app + " -1`)"));
+            return;
+        }
+        t.instance = Target::kWholeApp;
+    }
+    std::vector<std::string> names = app_names(*targets);
+    stop_then(*targets, "delete", [this, names, reply] {
         config::Config next = host_.running();
         std::set<std::string> files;
         for (auto& a : next.apps)
@@ -326,16 +458,26 @@ void LifecycleCommands::remove(const json& req, Reply reply) {
 
 void LifecycleCommands::scale(const json& req, Reply reply) {
     std::string name = str_arg(req, "app");
-    if (!req.contains("instances") || !req["instances"].is_number_integer() || req["instances"].get<int>() < 1) {
-        reply(fail("scale: the number of workers must be an integer >= 1"));
+    auto targets = resolve_targets(host_, {name});
+    if (!targets) {
+        reply(fail(targets.error().message));
         return;
     }
-    int n = req["instances"].get<int>();
-    App* app = host_.find_app(name);
-    if (!app) {
-        reply(fail("no app named '" + name + "'"));
+    App* app = targets->front().app;
+    // PM2's scale: N workers, or +N / -N more or fewer than run now.
+    auto number = [&](const char* key) -> std::optional<int> {
+        auto it = req.find(key);
+        return it != req.end() && it->is_number_integer() ? std::optional<int>(it->get<int>()) : std::nullopt;
+    };
+    std::optional<int> wanted = number("instances");
+    if (auto delta = number("delta")) wanted = app->instances() + *delta;
+    if (!wanted || *wanted < 1) {
+        reply(fail("scale " + app->name() + ": the number of workers must stay >= 1 (" + app->name() + " has " +
+                   std::to_string(app->instances()) + "; `stop` or `delete` takes it down)"));
         return;
     }
+    int n = *wanted;
+    name = app->name();
     // Keep the running config's instance count in step, so save/restore and reload agree.
     config::Config next = host_.running();
     for (auto& a : next.apps)

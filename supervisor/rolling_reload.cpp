@@ -8,19 +8,24 @@ using ipc::control::fail;
 using ipc::control::ok;
 
 void RollingReload::start(CommandHost& host, const std::vector<std::string>& apps, Reply reply) {
-    auto r = std::make_shared<RollingReload>(host, apps, std::move(reply));
+    std::vector<Step> steps;
+    for (auto& n : apps)
+        if (App* a = host.find_app(n))
+            for (int i = 0; i < a->instances(); ++i) steps.push_back({n, i});
+    start(host, std::move(steps), std::move(reply));
+}
+
+void RollingReload::start(CommandHost& host, std::vector<Step> steps, Reply reply) {
+    auto r = std::make_shared<RollingReload>(host, std::move(steps), std::move(reply));
     host.wait_for([r] { return r->poll(); });
 }
 
-RollingReload::RollingReload(CommandHost& host, const std::vector<std::string>& apps, Reply reply)
-    : host_(host), reply_(std::move(reply)) {
-    for (auto& n : apps) {
-        App* a = host_.find_app(n);
-        if (!a) continue;
-        for (int i = 0; i < a->instances(); ++i) steps_.push_back({n, i});
-        for (Worker* w : a->workers())
-            if (up(w->state())) host_.event(*w, "reload", "rolling reload requested");
-    }
+RollingReload::RollingReload(CommandHost& host, std::vector<Step> steps, Reply reply)
+    : host_(host), reply_(std::move(reply)), steps_(std::move(steps)) {
+    for (const Step& s : steps_)
+        if (App* a = host_.find_app(s.app))
+            for (Worker* w : a->workers())
+                if (w->instance() == s.instance && up(w->state())) host_.event(*w, "reload", "rolling reload requested");
 }
 
 bool RollingReload::poll() {

@@ -15,17 +15,22 @@ namespace ne::supervisor {
 
 class RollingReload {
 public:
-    // Replies once every old worker has left, or with the first failure.
-    static void start(CommandHost& host, const std::vector<std::string>& apps, Reply reply);
-
-    RollingReload(CommandHost& host, const std::vector<std::string>& apps, Reply reply);
-    bool poll();   // advances; true once replied
-
-private:
+    // One instance of an app to replace.
     struct Step {
         std::string app;
         int instance;
     };
+
+    // Every instance of these apps. Replies once every old worker has left, or with the first
+    // failure.
+    static void start(CommandHost& host, const std::vector<std::string>& apps, Reply reply);
+    // These instances only (a verb given worker ids), in this order.
+    static void start(CommandHost& host, std::vector<Step> steps, Reply reply);
+
+    RollingReload(CommandHost& host, std::vector<Step> steps, Reply reply);
+    bool poll();   // advances; true once replied
+
+private:
 
     CommandHost& host_;
     Reply reply_;

@@ -246,6 +246,19 @@ void Worker::release_process() {
     // they close by themselves once every writer (also grandchildren) is gone.
 }
 
+void Worker::reset_restarts() {
+    restarts_ = 0;
+    policy_ = RestartPolicy(*app_);
+    host_.event(*this, "reset", "restart count set to 0");
+}
+
+Status Worker::send_signal(int sig) {
+    if (pid_ <= 0) return Error{label() + " has no process (" + to_string(state_) + ")"};
+    if (::kill(pid_, sig) != 0) return Error::from_errno(label() + ": kill " + std::to_string(pid_));
+    host_.event(*this, "signal", "sent signal " + std::to_string(sig) + " to pid " + std::to_string(pid_));
+    return {};
+}
+
 void Worker::signal_group(int sig) {
     if (pid_ <= 0) return;
     // The worker leads its own process group (setsid at spawn): signal the whole tree.

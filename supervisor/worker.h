@@ -11,6 +11,7 @@
 
 #include "config/config.h"
 #include "ipc/event_ptr.h"
+#include "ipc/result.h"
 #include "ipc/unique_fd.h"
 #include "supervisor/health_check.h"
 #include "supervisor/lifecycle.h"
@@ -56,6 +57,12 @@ public:
     // events, so describe tells them apart.
     void count_restart(const std::string& why);
     void carry_restarts(const Worker& previous) { restarts_ = previous.restarts_; }
+    // PM2's `reset`: the restart count and the unstable exits that max_restarts counts start
+    // again from 0.
+    void reset_restarts();
+    // PM2's `sendSignal`: `sig` to the worker's process (not its group, as PM2's
+    // process.kill); Error when it has none or kill() fails.
+    Status send_signal(int sig);
     void on(Event e, const std::string& why = "");
     void on_exit(int wait_status);       // from the daemon's SIGCHLD loop
     // cpu % and rss; over max_memory_restart while online, asks the host for a replacement.
@@ -71,6 +78,7 @@ public:
     unsigned long long start_ticks() const { return start_ticks_; }
     State state() const { return state_; }
     int restarts() const { return restarts_; }
+    int unstable_restarts() const { return policy_.unstable_restarts(); }
     int64_t uptime_ms() const;
     int64_t started_at_ms() const { return started_wall_ms_; }
     double cpu_percent() const { return cpu_percent_; }

@@ -36,7 +36,7 @@ void ClientConn::send_local(LocalResponse& r, bool may_keep_alive) {
         record_.request_id(request_id());
     }
     r.request_id = request_id();
-    r.extra = &server()->headers;
+    r.extra = &config::response_headers(*server(), plan_.location);
     r.keep_alive = settle_keep_alive(may_keep_alive);
     r.client_http10 = plan_.http10;
     r.head_request = plan_.head_request;
@@ -89,13 +89,14 @@ void ClientConn::serve_static(StaticPlan& plan) {
 void ClientConn::send_file_answer(int status, std::span<const Header> headers, UniqueFd fd, std::string_view path,
                                   uint64_t offset, uint64_t length, bool body, bool has_length,
                                   std::string_view preread) {
-    const GzipDecision gz = gzip_.response(response_query(status, headers, length), server()->gzip, rt_.gzip);
+    const GzipDecision gz =
+        gzip_.response(response_query(status, headers, length), config::gzip_for(*server(), plan_.location), rt_.gzip);
     const bool compress = gz.compress && body;
     ClientResponse r;
     r.status = status;
     r.headers = headers;
     r.request_id = request_id();
-    r.extra = &server()->headers;
+    r.extra = &config::response_headers(*server(), plan_.location);
     r.client_http10 = plan_.http10;
     r.keep_alive = settle_keep_alive(!(compress && plan_.http10));
     r.gzip = compress;

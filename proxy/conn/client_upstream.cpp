@@ -41,7 +41,8 @@ void ClientConn::prepare_upstream(const RequestFacts& facts) {
     }
     upstream_head_.clear();
     write_upstream_request(req, upstream_head_);
-    req_pump_.start(parser_.framing(), parser_.content_length(), parser_.framing(), srv.client_max_body_size);
+    req_pump_.start(parser_.framing(), parser_.content_length(), parser_.framing(),
+                    config::body_limit(srv, plan_.location));
     cache_action_ = CacheStep::Action::proxy;
     if (plan_.cache) {
         const config::Location& loc = *plan_.location;
@@ -119,7 +120,7 @@ void ClientConn::upstream_connected() {
         sent_continue_ = true;
     }
     body_started_ = true;
-    set_read_timeout(server()->client_body_timeout);
+    set_read_timeout(config::body_timeout(*server(), plan_.location));
     pump_request_body();
 }
 
@@ -157,7 +158,7 @@ void ClientConn::upstream_head(const MessageParser& resp) {
     r.reason = resp.reason();
     r.headers = resp.headers();
     r.request_id = request_id();
-    r.extra = &server()->headers;
+    r.extra = &config::response_headers(*server(), plan_.location);
     r.client_http10 = plan_.http10;
     if (status == 101) {
         if (plan_.action != RequestPlan::Action::tunnel) {
@@ -187,7 +188,7 @@ void ClientConn::upstream_head(const MessageParser& resp) {
         ? GzipDecision{}
         : gzip_.response(response_query(status, resp.headers(),
                                         in == Framing::length ? std::optional(resp.content_length()) : std::nullopt),
-                         server()->gzip, rt_.gzip);
+                         config::gzip_for(*server(), plan_.location), rt_.gzip);
     r.vary_accept_encoding = gz.vary;
     r.gzip = gz.compress;
     Framing out = in;

@@ -4,6 +4,7 @@
 
 #include "proxy/http/forward_headers.h"
 #include "proxy/route/router.h"
+#include "proxy/route/uri.h"
 
 namespace ne::proxy {
 
@@ -46,6 +47,9 @@ void RequestPlan::clear() {
     delay_ms = 0;
     rate = RequestRecord::RateLimit::none;
     keep_alive = head_request = http10 = idempotent = expect_continue = cache = false;
+    uri = {};
+    captures.clear();
+    redirects = 0;
     header_ = {};
 }
 
@@ -89,6 +93,139 @@ bool admit(const RequestFacts& f, const RateRule& rule, PlanContext& context, Re
 
 }  // namespace
 
+// The steps of plan_request() after the server is known: the location (again after a try_files
+// redirect or fallback), its limits, `return`, try_files, static files, the proxy.
+struct Planner {
+    const RequestFacts& f;
+    const Snapshot& snap;
+    const config::Server& srv;
+    PlanContext& context;
+    RequestPlan& plan;
+
+    RequestVars vars(HostBuffer& host) const {
+        RequestVars v = request_vars(f, srv, plan.authority, host);
+        v.uri = plan.uri;
+        v.captures = &plan.captures;
+        return v;
+    }
+
+    // Expands `t` into plan.scratch_.
+    std::string_view expand_scratch(const config::Template& t) {
+        HostBuffer host;
+        plan.scratch_.clear();
+        expand(t, vars(host), plan.scratch_);
+        return plan.scratch_;
+    }
+
+    void enter(int li) {
+        plan.location = &srv.locations[static_cast<size_t>(li)];
+        plan.route = snap.locations[static_cast<size_t>(plan.server)][static_cast<size_t>(li)];
+    }
+
+    // What try_files decides. True when the plan is made; false: go on with the location that
+    // enter() chose (a redirect or a named fallback).
+    bool try_files(const MessageParser& head, bool readable, int normalize_status) {
+        const LocationPlan& lp = *plan.route.plan;
+        if (normalize_status != 0) {
+            answer(plan, normalize_status);  // no file can be tried for a path that does not decode
+            return true;
+        }
+        // Other methods than GET and HEAD skip the files, as with root + app.
+        if (plan.route.files && readable) {
+            for (const auto& element : lp.try_files) {
+                const std::string_view uri = expand_scratch(element);
+                plan.files = plan.route.files->plan_uri(static_request(head), uri, context.now());
+                if (!plan.files->missing) {
+                    plan.action = RequestPlan::Action::static_file;
+                    return true;
+                }
+            }
+            plan.files.reset();
+        }
+        const TryFallback& fb = *lp.fallback;
+        if (fb.kind == TryFallback::Kind::status) {
+            answer(plan, fb.status);
+            return true;
+        }
+        // A named location counts as nginx counts it: "@a" falling back to itself ends too.
+        if (++plan.redirects > RequestPlan::kMaxRedirects) {
+            answer(plan, 500);  // nginx: "rewrite or internal redirection cycle"
+            return true;
+        }
+        if (fb.kind == TryFallback::Kind::named) {
+            plan.captures.clear();
+            enter(fb.named);
+            return false;
+        }
+        const std::string_view next = expand_scratch(fb.uri);
+        // The query is the app's business, not routing's. The path is made of decoded parts
+        // ($uri, captures) and config text: its dots are resolved, it is not decoded again.
+        plan.redirected_.assign(next.substr(0, next.find('?')));
+        if (plan.redirected_.find('\0') != std::string::npos || !resolve_dots(plan.redirected_)) {
+            answer(plan, 400);
+            return true;
+        }
+        plan.uri = plan.redirected_;
+        const int li = snap.routes.location_for(plan.server, plan.uri, &plan.captures);
+        if (li < 0) {
+            answer(plan, 404);
+            return true;
+        }
+        enter(li);
+        return false;
+    }
+
+    void run(int li, int normalize_status) {
+        const MessageParser& head = *f.head;
+        const llhttp_method_t method = head.method();
+        const bool readable = method == HTTP_GET || method == HTTP_HEAD;
+        enter(li);
+        for (bool first = true;; first = false) {
+            // nginx checks client_max_body_size in each location the request enters.
+            if (head.framing() == Framing::length && head.content_length() > config::body_limit(srv, plan.location))
+                return refuse(plan, 413);
+            const LocationPlan& lp = *plan.route.plan;
+            if (first && lp.rate && !admit(f, *lp.rate, context, plan, plan.header_)) return;
+            if (lp.ret) {
+                plan.action = RequestPlan::Action::ret;
+                plan.status = lp.ret->code;
+                HostBuffer host;
+                RequestVars v = request_vars(f, srv, plan.authority, host);
+                v.captures = &plan.captures;
+                expand(lp.ret->text, v, plan.text);
+                if (lp.ret->redirect()) plan.header_ = {"Location", plan.text};
+                return;
+            }
+            if (!lp.fallback) break;
+            if (try_files(head, readable, normalize_status)) return;
+        }
+        if (plan.route.files && (readable || !plan.route.pool)) {
+            const LocationPlan& lp = *plan.route.plan;
+            const StaticRequest req = static_request(head);
+            if (lp.alias)
+                plan.files = plan.route.files->plan_file(req, expand_scratch(*lp.alias), context.now());
+            else if (plan.redirects > 0)
+                plan.files = plan.route.files->plan_uri(req, plan.uri, context.now());
+            else
+                plan.files = plan.route.files->plan(req, context.now());
+            // Files and an app: like nginx's `try_files $uri @app`, only a file that exists is
+            // served here; a missing one (or a directory) is the app's.
+            if (!plan.route.pool || !plan.files->missing) {
+                plan.action = RequestPlan::Action::static_file;
+                return;
+            }
+            plan.files.reset();
+        }
+        if (!plan.route.pool) return answer(plan, 500);  // a `return` that did not parse (logged when the config came)
+
+        plan.action = head.upgrade() && plan.location->websocket && method == HTTP_GET ? RequestPlan::Action::tunnel
+                                                                                      : RequestPlan::Action::proxy;
+        plan.expect_continue = head.framing() != Framing::none && !plan.http10 &&
+                               header_is(trim_ows(head.header("expect")), "100-continue");
+        plan.cache = plan.location->cache.enabled;
+    }
+};
+
 void plan_request(const RequestFacts& f, const Snapshot* snap, PlanContext& context, RequestPlan& plan) {
     plan.clear();
     const MessageParser& head = *f.head;
@@ -114,41 +251,18 @@ void plan_request(const RequestFacts& f, const Snapshot* snap, PlanContext& cont
         plan.header_ = {"Location", plan.text};
         return answer(plan, 301);
     }
-    if (head.framing() == Framing::length && head.content_length() > srv.client_max_body_size)
-        return refuse(plan, 413);
-    const int li = snap->routes.location_for(plan.server, target_path(head.target()));
-    if (li < 0) return answer(plan, 404);
-
-    plan.location = &srv.locations[static_cast<size_t>(li)];
-    plan.route = snap->locations[static_cast<size_t>(plan.server)][static_cast<size_t>(li)];
-    const LocationPlan& lp = *plan.route.plan;
-    if (lp.rate && !admit(f, *lp.rate, context, plan, plan.header_)) return;
-    if (lp.ret) {
-        plan.action = RequestPlan::Action::ret;
-        plan.status = lp.ret->code;
-        HostBuffer host;
-        expand(lp.ret->text, request_vars(f, srv, plan.authority, host), plan.text);
-        if (lp.ret->redirect()) plan.header_ = {"Location", plan.text};
-        return;
+    // nginx matches locations against the decoded, normalised path; one that does not decode
+    // is matched as received (static files then refuse it, an app gets to judge it).
+    const std::string_view raw = target_path(head.target());
+    const NormalizedUri uri = normalize_uri(raw, plan.normalized_);
+    plan.uri = uri.status == 0 ? uri.path : raw;
+    const int li = snap->routes.location_for(plan.server, plan.uri, &plan.captures);
+    if (li < 0) {
+        if (head.framing() == Framing::length && head.content_length() > srv.client_max_body_size)
+            return refuse(plan, 413);
+        return answer(plan, 404);
     }
-    const bool readable = method == HTTP_GET || method == HTTP_HEAD;
-    if (plan.route.files && (readable || !plan.route.pool)) {
-        plan.files = plan.route.files->plan(static_request(head), context.now());
-        // Files and an app: like nginx's `try_files $uri @app`, only a file that exists is
-        // served here; a missing one (or a directory) is the app's.
-        if (!plan.route.pool || !plan.files->missing) {
-            plan.action = RequestPlan::Action::static_file;
-            return;
-        }
-        plan.files.reset();
-    }
-    if (!plan.route.pool) return answer(plan, 500);  // a `return` that did not parse (logged when the config came)
-
-    plan.action = head.upgrade() && plan.location->websocket && method == HTTP_GET ? RequestPlan::Action::tunnel
-                                                                                  : RequestPlan::Action::proxy;
-    plan.expect_continue = head.framing() != Framing::none && !plan.http10 &&
-                           header_is(trim_ows(head.header("expect")), "100-continue");
-    plan.cache = plan.location->cache.enabled;
+    Planner{f, *snap, srv, context, plan}.run(li, uri.status);
 }
 
 }  // namespace ne::proxy

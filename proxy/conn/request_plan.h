@@ -1,7 +1,8 @@
 // What happens to one request, decided from its parsed head, the snapshot's routing and the
 // connection's facts before a byte is answered: the whole policy of a request (limits,
 // redirects, rate limiting, `return`, static files, proxying, upgrades, keep-alive) in one
-// pure function, so that every rule is unit-tested without sockets. ClientConn executes the
+// pure function, so that every rule is unit-tested without sockets. Locations are matched and
+// try_files followed here too (redirects and named fallbacks included). ClientConn executes the
 // plan. State that lives outside the request (the shared rate-limit zone, the clock) comes
 // in through PlanContext. The one look outside is a static file's: StaticFiles::plan opens
 // the file, so that the plan holds the very file it answers with (no window between the
@@ -81,15 +82,28 @@ struct RequestPlan {
     bool idempotent = false;                // may be retried on another backend
     bool expect_continue = false;           // proxy: send 100 Continue once a backend is connected
     bool cache = false;                     // proxy/tunnel: the location caches responses
+    // The path locations were matched against (decoded, normalised; after a try_files
+    // redirect, the new one), and the groups of the regex location that matched it.
+    std::string_view uri;
+    config::Captures captures;
+    int redirects = 0;                      // try_files redirects and named fallbacks taken
 
     // Location (redirect_https, a `return` redirect) or Retry-After, else empty.
     std::span<const Header> headers() const { return {&header_, header_.name.empty() ? 0u : 1u}; }
     // Forgets the last request, keeping the text's capacity.
     void clear();
 
+    // nginx's limit on internal redirects: the 11th is a 500 (a try_files loop).
+    static constexpr int kMaxRedirects = 10;
+
 private:
     friend void plan_request(const RequestFacts&, const Snapshot*, PlanContext&, RequestPlan&);
+    friend struct Planner;
     Header header_{};
+    // Reused across requests, so that planning allocates only on the uncommon paths.
+    std::string normalized_;                // normalize_uri's buffer
+    std::string scratch_;                   // a template being expanded (try_files, alias)
+    std::string redirected_;                // the uri after an internal redirect
 };
 
 // The timeouts and limits of a request no server claims (no config yet, an address no server

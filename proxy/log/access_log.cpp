@@ -148,7 +148,7 @@ void format_json(const RequestRecord& r, std::time_t now, std::string& out) {
     add_json_string(out, r.user_agent);
     out.append(",\"location\":");
     if (r.location)
-        add_json_string(out, (r.location->exact ? "= " : "") + r.location->path);
+        add_json_string(out, config::spelling(*r.location));
     else
         out.append("null");
     out.append("}\n");

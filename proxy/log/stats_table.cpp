@@ -14,7 +14,7 @@ std::pair<std::string, std::string> StatsTable::labels(const config::Server& srv
     std::string server = !srv.server_name.empty() ? srv.server_name.front()
                          : !srv.listen.empty()    ? srv.listen.front().str()
                                                   : std::string();
-    return {std::move(server), loc.exact ? "= " + loc.path : loc.path};
+    return {std::move(server), config::spelling(loc)};
 }
 
 ipc::RequestSeries& StatsTable::location(const std::shared_ptr<const Snapshot>& snap, int server,

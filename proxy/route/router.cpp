@@ -1,5 +1,7 @@
 #include "proxy/route/router.h"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 
 #include "proxy/http/headers.h"
@@ -36,10 +38,24 @@ RouteTable::RouteTable(const config::Config& cfg) {
         Locations& locs = locations_[si];
         for (size_t li = 0; li < srv.locations.size(); ++li) {
             const auto& loc = srv.locations[li];
-            if (loc.exact)
-                locs.exact.emplace(loc.path, static_cast<int>(li));
-            else
-                locs.prefixes.push_back({loc.path, static_cast<int>(li)});
+            const int index = static_cast<int>(li);
+            switch (loc.match) {
+                case config::Match::exact: locs.exact.emplace(loc.path, index); break;
+                case config::Match::named: locs.named.emplace(loc.path, index); break;
+                case config::Match::prefix:
+                case config::Match::prefix_stop:
+                    locs.prefixes.push_back({loc.path, index, loc.match == config::Match::prefix_stop});
+                    break;
+                case config::Match::regex:
+                case config::Match::regex_icase:
+                    // The loader compiled it already; failing here means a config it did not check.
+                    if (auto re = config::Regex::compile(loc.path, loc.match == config::Match::regex_icase, true))
+                        locs.patterns.push_back({std::move(*re), index});
+                    else
+                        spdlog::error("{}: location '{}': {}; never matched", loc.where.str(), config::spelling(loc),
+                                      re.error().message);
+                    break;
+            }
         }
         // Stable: of two equal prefixes the one written first wins.
         std::stable_sort(locs.prefixes.begin(), locs.prefixes.end(),
@@ -69,14 +85,40 @@ int RouteTable::server_for(std::string_view listen, std::string_view host) const
     return a.catch_all >= 0 ? a.catch_all : a.default_server;
 }
 
-int RouteTable::location_for(int server, std::string_view path) const {
+int RouteTable::location_for(int server, std::string_view path, config::Captures* captures) const {
+    if (captures) captures->clear();
     if (server < 0 || static_cast<size_t>(server) >= locations_.size()) return -1;
     const Locations& locs = locations_[static_cast<size_t>(server)];
     if (!locs.exact.empty())
         if (auto e = locs.exact.find(path); e != locs.exact.end()) return e->second;
-    for (const auto& p : locs.prefixes)
-        if (path.starts_with(p.path)) return p.location;
-    return -1;
+    const Prefix* longest = nullptr;
+    for (const auto& p : locs.prefixes) {
+        if (!path.starts_with(p.path)) continue;
+        longest = &p;
+        break;
+    }
+    if (longest && longest->stop) return longest->location;
+    if (!locs.patterns.empty()) {
+        static thread_local config::MatchBlock block;
+        config::Captures unused;
+        for (const auto& p : locs.patterns)
+            if (p.regex.match(path, block, captures ? *captures : unused)) return p.location;
+    }
+    return longest ? longest->location : -1;
+}
+
+int RouteTable::named_location(int server, std::string_view name) const {
+    if (server < 0 || static_cast<size_t>(server) >= locations_.size()) return -1;
+    const NameMap& named = locations_[static_cast<size_t>(server)].named;
+    auto it = named.find(name);
+    return it == named.end() ? -1 : it->second;
+}
+
+config::CaptureNames RouteTable::capture_names(int server, int location) const {
+    if (server < 0 || static_cast<size_t>(server) >= locations_.size()) return {};
+    for (const auto& p : locations_[static_cast<size_t>(server)].patterns)
+        if (p.location == location) return p.regex.names();
+    return {};
 }
 
 std::string_view normalize_host(std::string_view host, char* buf, size_t cap) {

@@ -3,7 +3,11 @@
 // Server: among the servers on the listen address the request came in on, an exact
 // server_name, else the longest "*.suffix" wildcard, else the first server that names no
 // server_name (a catch-all), else the first server on that address (nginx's default server).
-// Location: an exact "= /x" first, else the longest matching prefix.
+// Location, nginx's order: an exact "= /x" wins; else the longest matching prefix is
+// remembered, and wins at once when it is "^~"; else the regexes ("~", "~*") are tried in file
+// order and the first that matches wins; else the remembered prefix. Named locations ("@x")
+// are never matched against a path. Exact and prefix matching allocate nothing; regexes are
+// compiled (JIT) once per table and matched with one match block per thread.
 #pragma once
 
 #include <string>
@@ -12,6 +16,8 @@
 #include <vector>
 
 #include "config/config.h"
+#include "config/regex.h"
+#include "config/template.h"
 
 namespace ne::proxy {
 
@@ -26,9 +32,15 @@ public:
     int server_for(std::string_view listen, std::string_view host) const;
     int default_server(std::string_view listen) const;
 
-    // Index into cfg.servers[server].locations, or -1. `path` is the request target without
-    // its query string.
-    int location_for(int server, std::string_view path) const;
+    // Index into cfg.servers[server].locations, or -1. `path` is the request's path,
+    // normalised (uri.h's normalize_uri). When a regex location wins, `captures` views its groups
+    // (in `path` and this thread's match block: valid until the thread's next match);
+    // otherwise they are cleared.
+    int location_for(int server, std::string_view path, config::Captures* captures = nullptr) const;
+    // The named location "@name" of `server`, or -1.
+    int named_location(int server, std::string_view name) const;
+    // The named groups of a regex location ({} for other locations), for its templates.
+    config::CaptureNames capture_names(int server, int location) const;
 
 private:
     struct StringHash {
@@ -51,10 +63,17 @@ private:
     struct Prefix {
         std::string path;
         int location;
+        bool stop;                                    // "^~": no regex search after it
+    };
+    struct Pattern {
+        config::Regex regex;
+        int location;
     };
     struct Locations {
         NameMap exact;
         std::vector<Prefix> prefixes;                 // longest first
+        std::vector<Pattern> patterns;                // file order
+        NameMap named;                                // "@name" -> location
     };
     std::unordered_map<std::string, Address, StringHash, std::equal_to<>> addresses_;
     std::vector<Locations> locations_;                // per server

@@ -5,6 +5,7 @@
 #include <string>
 #include <string_view>
 
+#include "config/regex.h"
 #include "config/template.h"
 
 namespace ne::proxy {
@@ -16,6 +17,10 @@ struct RequestVars {
     std::string_view remote_addr;
     std::string_view request_id;
     std::string_view server_port;
+    // $uri when set: the decoded, normalised path the location matched (try_files, alias);
+    // unset, $uri is the target's path as received (return, proxy_headers).
+    std::string_view uri;
+    const config::Captures* captures = nullptr;  // the matched regex location's groups
 };
 
 void expand(const config::Template& t, const RequestVars& vars, std::string& out);

@@ -18,6 +18,7 @@
 #include "proxy/http/forward_headers.h"
 #include "proxy/static/mime.h"
 #include "proxy/route/router.h"
+#include "proxy/route/uri.h"
 
 namespace ne::proxy {
 
@@ -37,59 +38,6 @@ Target path_and_query(std::string_view target) {
     const size_t q = target.find('?');
     if (q == std::string_view::npos) return {target, {}};
     return {target.substr(0, q), target.substr(q + 1)};
-}
-
-int hex_value(char c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
-// Percent-decodes once into `out`. 0 on success, else the status to answer.
-int decode_path(std::string_view raw, std::string& out) {
-    out.clear();
-    out.reserve(raw.size());
-    for (size_t i = 0; i < raw.size(); ++i) {
-        char c = raw[i];
-        if (c == '%') {
-            const int hi = i + 2 < raw.size() ? hex_value(raw[i + 1]) : -1;
-            const int lo = hi >= 0 ? hex_value(raw[i + 2]) : -1;
-            if (lo < 0) return 400;
-            c = static_cast<char>(hi * 16 + lo);
-            i += 2;
-            if (c == '/') return 404;   // an encoded slash would join what the client split
-        }
-        if (c == '\0' || c == '\\') return 404;
-        out.push_back(c);
-    }
-    return 0;
-}
-
-// Resolves "." and ".." (and empty segments) of an absolute path; nullopt when ".." climbs
-// above "/". A trailing slash, or a last segment of "." or "..", leaves a trailing slash.
-std::optional<std::string> normalize(std::string_view path) {
-    if (!path.starts_with('/')) return std::nullopt;
-    std::vector<std::string_view> segments;
-    bool dir = false;
-    size_t pos = 1;
-    while (pos <= path.size()) {
-        size_t end = path.find('/', pos);
-        if (end == std::string_view::npos) end = path.size();
-        const std::string_view seg = path.substr(pos, end - pos);
-        dir = seg.empty() || seg == "." || seg == "..";
-        if (seg == "..") {
-            if (segments.empty()) return std::nullopt;
-            segments.pop_back();
-        } else if (!seg.empty() && seg != ".") {
-            segments.push_back(seg);
-        }
-        pos = end + 1;
-    }
-    std::string out;
-    for (const auto seg : segments) out.append("/").append(seg);
-    if (out.empty() || dir) out.push_back('/');
-    return out;
 }
 
 // ---- validators and conditions ----
@@ -236,11 +184,15 @@ std::optional<std::string_view> StaticPlan::header(std::string_view name) const 
 
 StaticFiles::StaticFiles(const config::Location& location)
     : prefix_(location.path),
-      exact_(location.exact),
+      exact_(location.match == config::Match::exact),
+      prefixed_(location.match == config::Match::prefix || location.match == config::Match::exact ||
+                location.match == config::Match::prefix_stop),
       base_(location.alias.empty() ? location.root : location.alias),
       alias_(!location.alias.empty()),
       index_(location.index),
       expires_s_(std::chrono::duration_cast<std::chrono::seconds>(location.expires).count()) {
+    // "/srv/img/$1": files lie under "/srv/img", whatever the captures hold.
+    if (const size_t var = base_.find('$'); var != std::string::npos) base_.resize(base_.rfind('/', var) + 1);
     while (base_.size() > 1 && base_.back() == '/') base_.pop_back();
     // `expires` gives max-age; a cache_control that sets its own max-age wins, any other is
     // appended ("max-age=2592000, public, immutable").
@@ -255,36 +207,78 @@ StaticFiles::StaticFiles(const config::Location& location)
     }
 }
 
+namespace {
+
+bool method_allowed(const StaticRequest& req, StaticPlan& plan) {
+    if (req.method == "HEAD" || req.method == "GET") return true;
+    plan.status = 405;
+    plan.headers.emplace_back("Allow", "GET, HEAD");
+    return false;
+}
+
+}  // namespace
+
 StaticPlan StaticFiles::plan(const StaticRequest& req, std::time_t now) const {
     StaticPlan plan;
-    const bool head = req.method == "HEAD";
-    if (!head && req.method != "GET") {
-        plan.status = 405;
-        plan.headers.emplace_back("Allow", "GET, HEAD");
-        return plan;
-    }
-
+    if (!method_allowed(req, plan)) return plan;
     const Target target = path_and_query(req.target);
-    std::string decoded;
-    if (const int status = decode_path(target.path, decoded); status != 0) {
+    std::string path;
+    if (const int status = percent_decode(target.path, path); status != 0) {
         plan.status = status;
         return plan;
     }
-    const auto path = normalize(decoded);
-    const bool in_location = path && (exact_ ? *path == prefix_ : path->starts_with(prefix_));
+    const bool in_location =
+        resolve_dots(path) && (!prefixed_ || (exact_ ? path == prefix_ : path.starts_with(prefix_)));
     if (!in_location) return plan;   // 404: it climbed out of the location
+    return open_uri(req, path, now);
+}
 
+StaticPlan StaticFiles::plan_uri(const StaticRequest& req, std::string_view uri, std::time_t now) const {
+    StaticPlan plan;
+    if (!method_allowed(req, plan)) return plan;
+    // Decoded already: it is not decoded again, only its dots (from captures) are resolved.
+    std::string path(uri);
+    plan.missing = true;
+    const bool usable = path.find('\0') == std::string::npos && resolve_dots(path);
+    if (!usable || (alias_ && prefixed_ && !path.starts_with(prefix_))) return plan;
+    return open_uri(req, path, now);
+}
+
+StaticPlan StaticFiles::plan_file(const StaticRequest& req, std::string_view file, std::time_t now) const {
+    StaticPlan plan;
+    if (!method_allowed(req, plan)) return plan;
+    std::string path(file);
+    const bool inside = path.find('\0') == std::string::npos && resolve_dots(path) &&
+                        (base_ == "/" || path.starts_with(base_ + "/"));
+    if (!inside) return plan;
+    const bool dir_form = path.ends_with('/');
+    plan.path = std::move(path);
+    if (plan.path.size() > 1 && dir_form) plan.path.pop_back();
+    return answer(req, std::move(plan), dir_form, now);
+}
+
+StaticPlan StaticFiles::open_uri(const StaticRequest& req, const std::string& path, std::time_t now) const {
+    StaticPlan plan;
     // root keeps the whole URI path; alias replaces the location prefix. With a prefix that
-    // has no trailing slash ("/static"), "/staticx" must not map to "<alias>x".
-    std::string_view rel = *path;
-    if (alias_) {
+    // has no trailing slash ("/static"), "/staticx" must not map to "<alias>x". An alias in a
+    // regex location without captures is the file for every path it matches (nginx).
+    std::string_view rel = path;
+    if (alias_ && !prefixed_) {
+        rel = {};
+    } else if (alias_) {
         rel.remove_prefix(prefix_.size());
         if (!rel.empty() && rel.front() != '/' && !prefix_.ends_with('/')) return plan;
     }
     plan.path = base_;
     if (!rel.empty() && rel.front() != '/') plan.path.push_back('/');
     plan.path.append(rel);
+    return answer(req, std::move(plan), path.ends_with('/'), now);
+}
 
+// `plan.path` is the file to open; `dir_form`: the request named it with a trailing slash.
+StaticPlan StaticFiles::answer(const StaticRequest& req, StaticPlan plan, bool dir_form, std::time_t now) const {
+    const bool head = req.method == "HEAD";
+    const Target target = path_and_query(req.target);
     char real_base[PATH_MAX];
     if (!::realpath(base_.c_str(), real_base)) {
         plan.status = status_for_errno(errno);
@@ -296,7 +290,7 @@ StaticPlan StaticFiles::plan(const StaticRequest& req, std::time_t now) const {
 
     if (S_ISDIR(opened->st.st_mode)) {
         plan.missing = true;   // a directory is no file to serve (try_files $uri)
-        if (!path->ends_with('/')) {
+        if (!dir_form) {
             plan.status = 301;
             std::string location(target.path);
             location.push_back('/');

@@ -3,9 +3,11 @@
 // (evbuffer_add_file on plan.fd). No libevent types here, so every rule is unit-tested.
 //
 // Path safety (SPEC: a path that resolves outside root is never served):
-//   * the target is percent-decoded exactly once; a malformed escape is 400; a decoded NUL,
-//     an encoded slash (%2F) and any backslash are 404, so no second decoder (or a Windows
-//     share) can find a different path in the same bytes;
+//   * the target is percent-decoded exactly once (proxy/route/uri.h, as locations are
+//     matched); a malformed escape is 400; a decoded NUL, an encoded slash (%2F) and any
+//     backslash are 404, so no second decoder (or a Windows share) can find a different path
+//     in the same bytes; try_files elements and alias captures are decoded already and are
+//     never decoded again;
 //   * "." and ".." segments are resolved on the path alone; a path that climbs above "/" or
 //     out of the location's prefix is 404;
 //   * the file is opened, and the path the kernel actually opened (/proc/self/fd) must lie
@@ -68,13 +70,25 @@ public:
     // `location` must have root or alias set (both absolute, as config/load makes them).
     explicit StaticFiles(const config::Location& location);
 
-    // `now` is the time of the request (for Expires).
+    // The file the request target names. `now` is the time of the request (for Expires).
     StaticPlan plan(const StaticRequest& request, std::time_t now) const;
+    // The file for `uri`, a path already decoded (try_files's "$uri", "$uri/"): its "." and
+    // ".." are resolved again, as it may hold captures. A uri outside an alias's prefix is
+    // missing.
+    StaticPlan plan_uri(const StaticRequest& request, std::string_view uri, std::time_t now) const;
+    // A file named outright: a regex location's alias with its captures expanded. It must lie
+    // under the alias's fixed part ("/srv/img" of "/srv/img/$1").
+    StaticPlan plan_file(const StaticRequest& request, std::string_view file, std::time_t now) const;
 
 private:
+    // Opens the file for the normalised `uri` and answers with it.
+    StaticPlan open_uri(const StaticRequest& request, const std::string& uri, std::time_t now) const;
+    StaticPlan answer(const StaticRequest& request, StaticPlan plan, bool dir_form, std::time_t now) const;
+
     std::string prefix_;                  // the location path, "/static/"
     bool exact_ = false;                  // "= /x": only that path
-    std::string base_;                    // root or alias, without a trailing '/'
+    bool prefixed_ = false;               // a prefix or exact location: requests lie under its path
+    std::string base_;                    // root or alias (its fixed part), without a trailing '/'
     bool alias_ = false;
     std::string index_;
     int64_t expires_s_ = 0;

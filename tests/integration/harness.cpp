@@ -49,6 +49,10 @@ std::string read_file(const std::string& path) {
     return ss.str();
 }
 
+void write_bytes(const std::string& path, const std::string& bytes) {
+    std::ofstream(path, std::ios::binary) << bytes;
+}
+
 // ---- processes ---------------------------------------------------------------------------
 
 namespace {

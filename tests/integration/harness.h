@@ -33,6 +33,8 @@ bool wait_until(const std::function<bool()>& pred, std::chrono::milliseconds tim
 
 // The whole file; "" when it cannot be read.
 std::string read_file(const std::string& path);
+// Creates or replaces the file with exactly these bytes.
+void write_bytes(const std::string& path, const std::string& bytes);
 
 // ---- processes ---------------------------------------------------------------------------
 

@@ -16,10 +16,6 @@
 namespace ne::itest {
 namespace {
 
-void write_bytes(const std::string& path, const std::string& bytes) {
-    std::ofstream(path, std::ios::binary) << bytes;
-}
-
 constexpr const char* kRoutes = R"([proxy]
 workers = 1
 error_page = "${DIR}/oops.html"

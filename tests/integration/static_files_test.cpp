@@ -40,10 +40,6 @@ constexpr const char* kIndex = "<html><body>home</body></html>\n";
 constexpr const char* kCss = "body { color: red; }\n";
 constexpr size_t kBigSize = 2 * 1024 * 1024;
 
-void write_bytes(const std::string& path, const std::string& bytes) {
-    std::ofstream(path, std::ios::binary) << bytes;
-}
-
 class StaticFilesTest : public ProxiedAppTest {
 protected:
     // <dir>/site/static/{index.html, app.css, big.bin, sub/, leak.txt -> <dir>/secret.txt}
@@ -162,12 +158,20 @@ TEST_F(StaticFilesTest, LargeFileArrivesByteExactOnAKeptAliveConnection) {
 }
 
 TEST_F(StaticFilesTest, PathsOutOfTheRootAreNeverServed) {
-    for (const char* target : {"/static/../secret.txt", "/static/../../secret.txt",
-                               "/static/%2e%2e/%2e%2e/secret.txt", "/static/%2E%2E/site/static/app.css",
+    for (const char* target : {"/static/../../secret.txt", "/static/%2e%2e/%2e%2e/secret.txt",
                                "/static/..%2f..%2fsecret.txt", "/static/sub%2findex.html"}) {
         HttpResponse r = get(target);
         EXPECT_EQ(r.status, 404) << target;
         EXPECT_EQ(r.body.find("secret"), std::string::npos) << target;
+    }
+    // Locations are matched on the normalised path, as nginx matches them: these leave
+    // /static/ for "/", the app's, which gets them as sent. No file answers them.
+    for (const char* target : {"/static/../secret.txt", "/static/%2E%2E/site/static/app.css"}) {
+        HttpResponse r = get(target);
+        EXPECT_EQ(r.status, 200) << target;
+        auto described = json::parse(r.body, nullptr, false);
+        ASSERT_FALSE(described.is_discarded()) << target << ": " << r.body;
+        EXPECT_EQ(described.value("url", ""), target);
     }
     HttpResponse bad = get("/static/%zz");
     EXPECT_EQ(bad.status, 400);

@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <csignal>
+
 #include "cli/args.h"
 
 namespace ne::cli {
@@ -67,7 +69,17 @@ TEST(CliArgs, StartUsageErrors) {
     EXPECT_EQ(parse_exit({"start", "app.js", "--port", "70000"}).code, 2);
     EXPECT_EQ(parse_exit({"start", "app.js", "--port", "x"}).code, 2);
     EXPECT_EQ(parse_exit({"start", "app.js", "--bogus"}).code, 2);
-    EXPECT_EQ(parse_exit({"start", "a.js", "b.js"}).code, 2);
+    // Several targets are apps or ids to start again, so file flags and files are refused.
+    EXPECT_EQ(parse_exit({"start", "a.toml", "b"}).code, 2);
+    EXPECT_EQ(parse_exit({"start", "api", "web", "-i", "2"}).code, 2);
+    EXPECT_EQ(parse_exit({"start", "api", "web", "--port", "4000"}).code, 2);
+}
+
+TEST(CliArgs, StartTakesSeveralNamesAndIds) {
+    auto c = parse_as<StartCmd>({"start", "api", "web", "3"});
+    EXPECT_EQ(c.target, "api");
+    EXPECT_EQ(c.more_targets, (std::vector<std::string>{"web", "3"}));
+    EXPECT_TRUE(parse_as<StartCmd>({"start", "0"}).more_targets.empty());
 }
 
 TEST(CliArgs, NameIsForScriptsAndOnlyForFiles) {
@@ -79,25 +91,104 @@ TEST(CliArgs, NameIsForScriptsAndOnlyForFiles) {
     EXPECT_NE(only.text.find("--only"), std::string::npos);
 }
 
+using Names = std::vector<std::string>;
+
 TEST(CliArgs, ActionsDefaultToAll) {
     for (const char* verb : {"reload", "restart", "stop", "delete"}) {
         auto c = parse_as<ActionCmd>({verb});
         EXPECT_EQ(c.action, verb);
-        EXPECT_EQ(c.target, "all");
+        EXPECT_EQ(c.targets, Names{"all"});
     }
     auto c = parse_as<ActionCmd>({"reload", "eco.toml"});
     EXPECT_EQ(c.action, "reload");
-    EXPECT_EQ(c.target, "eco.toml");
-    EXPECT_EQ(parse_as<ActionCmd>({"stop", "api"}).target, "api");
+    EXPECT_EQ(c.targets, Names{"eco.toml"});
+    EXPECT_EQ(parse_as<ActionCmd>({"stop", "api"}).targets, Names{"api"});
+    EXPECT_EQ(parse_as<ActionCmd>({"del", "api"}).action, "delete");
 }
 
-TEST(CliArgs, Scale) {
+// PM2: `pm2 stop 0 1 2`, `pm2 stop api web`.
+TEST(CliArgs, ActionsTakeSeveralNamesAndIds) {
+    for (const char* verb : {"reload", "restart", "stop", "delete"}) {
+        EXPECT_EQ(parse_as<ActionCmd>({verb, "0", "1", "2"}).targets, (Names{"0", "1", "2"})) << verb;
+        EXPECT_EQ(parse_as<ActionCmd>({verb, "api", "web"}).targets, (Names{"api", "web"})) << verb;
+    }
+}
+
+TEST(CliArgs, ScaleAbsoluteAndRelative) {
     auto c = parse_as<ScaleCmd>({"scale", "api", "5"});
     EXPECT_EQ(c.app, "api");
-    EXPECT_EQ(c.instances, 5);
+    EXPECT_EQ(c.count, "5");
+    EXPECT_EQ(parse_as<ScaleCmd>({"scale", "api", "+2"}).count, "+2");
+    EXPECT_EQ(parse_as<ScaleCmd>({"scale", "api", "-1"}).count, "-1");
+    EXPECT_EQ(parse_as<ScaleCmd>({"scale", "3", "+1"}).app, "3");
     EXPECT_EQ(parse_exit({"scale", "api"}).code, 2);
-    EXPECT_EQ(parse_exit({"scale", "api", "many"}).code, 2);
-    EXPECT_EQ(parse_exit({"scale", "api", "-3"}).code, 2);
+    for (const char* bad : {"many", "+", "-", "1.5", "+-1", "2x", "1234567"})
+        EXPECT_EQ(parse_exit({"scale", "api", bad}).code, 2) << bad;
+}
+
+TEST(CliArgs, Pm2ListsAndProcessVerbs) {
+    EXPECT_FALSE(parse_as<JlistCmd>({"jlist"}).pretty);
+    EXPECT_TRUE(parse_as<JlistCmd>({"prettylist"}).pretty);
+    EXPECT_EQ(parse_exit({"jlist", "extra"}).code, 2);
+    EXPECT_EQ(parse_as<EnvCmd>({"env", "3"}).id, "3");
+    EXPECT_EQ(parse_exit({"env"}).code, 2);
+    EXPECT_EQ(parse_as<ResetCmd>({"reset", "all"}).targets, Names{"all"});
+    EXPECT_EQ(parse_as<ResetCmd>({"reset", "api", "4"}).targets, (Names{"api", "4"}));
+    EXPECT_EQ(parse_exit({"reset"}).code, 2);
+    EXPECT_EQ(parse_as<FlushCmd>({"flush", "2"}).app, "2");
+}
+
+TEST(CliArgs, SendSignalTakesPm2sSpellings) {
+    auto c = parse_as<SignalCmd>({"sendSignal", "SIGUSR2", "api"});
+    EXPECT_EQ(c.number, SIGUSR2);
+    EXPECT_EQ(c.signal, "SIGUSR2");
+    EXPECT_EQ(c.targets, Names{"api"});
+    EXPECT_EQ(parse_as<SignalCmd>({"sendSignal", "USR2", "0", "1"}).targets, (Names{"0", "1"}));
+    EXPECT_EQ(parse_as<SignalCmd>({"sendSignal", "12", "api"}).number, 12);
+    auto bad = parse_exit({"sendSignal", "SIGBOGUS", "api"});
+    EXPECT_EQ(bad.code, 2);
+    EXPECT_NE(bad.text.find("unknown signal 'SIGBOGUS'"), std::string::npos) << bad.text;
+    EXPECT_EQ(parse_exit({"sendSignal", "USR2"}).code, 2);
+}
+
+TEST(CliArgs, SignalNumbers) {
+    EXPECT_EQ(signal_number("SIGUSR2"), SIGUSR2);
+    EXPECT_EQ(signal_number("usr2"), SIGUSR2);
+    EXPECT_EQ(signal_number("SigTerm"), SIGTERM);
+    EXPECT_EQ(signal_number("HUP"), SIGHUP);
+    EXPECT_EQ(signal_number("9"), 9);
+    for (const char* bad : {"", "0", "SIG", "SIGFOO", "65", "99999", "-1", "USR"}) EXPECT_EQ(signal_number(bad), 0) << bad;
+}
+
+TEST(CliArgs, StartOrReloadAndRestart) {
+    auto r = parse_as<StartOrCmd>({"startOrReload", "eco.toml"});
+    EXPECT_EQ(r.then, "reload");
+    EXPECT_EQ(r.file, "eco.toml");
+    EXPECT_EQ(parse_as<StartOrCmd>({"startOrRestart", "x.toml"}).then, "restart");
+    EXPECT_EQ(parse_exit({"startOrReload"}).code, 2);
+}
+
+TEST(CliArgs, HelpListsCommandsAndDescribesOne) {
+    auto all = parse_exit({"help"});
+    EXPECT_EQ(all.code, 0);
+    for (const char* verb : {"jlist", "prettylist", "sendSignal", "startOrReload", "reset", "env", "scale"})
+        EXPECT_NE(all.text.find(verb), std::string::npos) << verb;
+    auto stop = parse_exit({"help", "stop"});
+    EXPECT_EQ(stop.code, 0);
+    EXPECT_NE(stop.text.find("stop"), std::string::npos);
+    EXPECT_EQ(parse_exit({"help", "ls"}).code, 0);   // an alias names its command
+    auto unknown = parse_exit({"help", "frobnicate"});
+    EXPECT_EQ(unknown.code, 2);
+    EXPECT_EQ(unknown.text.rfind("nodeedge: unknown command 'frobnicate'\n", 0), 0u) << unknown.text;
+}
+
+TEST(CliArgs, VersionSpellings) {
+    for (const char* flag : {"-v", "--version"}) {
+        auto v = parse_exit({flag});
+        EXPECT_EQ(v.code, 0) << flag;
+        EXPECT_EQ(v.text, std::string("nodeedge ") + NODEEDGE_VERSION + "\n");
+    }
+    parse_as<VersionCmd>({"version"});
 }
 
 TEST(CliArgs, StatusAndItsAliases) {
@@ -105,6 +196,8 @@ TEST(CliArgs, StatusAndItsAliases) {
     EXPECT_TRUE(parse_as<StatusCmd>({"status", "--json"}).json);
     EXPECT_TRUE(parse_as<StatusCmd>({"ls", "--json"}).json);
     EXPECT_FALSE(parse_as<StatusCmd>({"list"}).json);
+    EXPECT_FALSE(parse_as<StatusCmd>({"ps"}).json);
+    EXPECT_TRUE(parse_as<StatusCmd>({"l", "--json"}).json);
 }
 
 TEST(CliArgs, LogsDefaults) {
@@ -137,6 +230,7 @@ TEST(CliArgs, SmallCommands) {
     EXPECT_EQ(parse_as<FlushCmd>({"flush"}).app, "");
     EXPECT_EQ(parse_as<FlushCmd>({"flush", "api"}).app, "api");
     EXPECT_EQ(parse_as<DescribeCmd>({"describe", "api"}).app, "api");
+    for (const char* alias : {"desc", "info", "show"}) EXPECT_EQ(parse_as<DescribeCmd>({alias, "3"}).app, "3");
     EXPECT_EQ(parse_exit({"describe"}).code, 2);
     EXPECT_EQ(parse_as<CheckCmd>({"check", "eco.toml"}).file, "eco.toml");
     EXPECT_EQ(parse_exit({"check"}).code, 2);
@@ -200,7 +294,7 @@ TEST(CliArgs, MissingOrUnknownCommandIsUsageError) {
 
 TEST(CliArgs, UsageErrorIsReasonThenUsageLine) {
     auto e = parse_exit({"scale", "api"});
-    EXPECT_EQ(e.text, "nodeedge: n is required\nusage: nodeedge scale APP N\n");
+    EXPECT_EQ(e.text, "nodeedge: n is required\nusage: nodeedge scale APP|ID N|+N|-N\n");
 }
 
 TEST(CliArgs, EcosystemFilesAreTomlFiles) {
@@ -215,7 +309,7 @@ TEST(CliArgs, ArgvFormSkipsProgramName) {
     const char* argv[] = {"/usr/bin/nodeedge", "stop", "api"};
     auto r = parse_args(3, argv);
     ASSERT_TRUE(std::holds_alternative<Command>(r));
-    EXPECT_EQ(std::get<ActionCmd>(std::get<Command>(r)).target, "api");
+    EXPECT_EQ(std::get<ActionCmd>(std::get<Command>(r)).targets, std::vector<std::string>{"api"});
 }
 
 }  // namespace

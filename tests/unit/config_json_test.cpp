@@ -50,7 +50,7 @@ Config every_field_set() {
 
     Location l;
     l.path = "/x";
-    l.exact = true;
+    l.match = Match::exact;
     l.app = "api";
     l.upstream = "remote";
     l.balance = "ip_hash";

@@ -164,6 +164,7 @@ const std::vector<SkeletonTable>& skeleton_tables() {
         {"servers.locations", "[[servers.locations]]", {{"path", "path = \"/\""}, {"app", "app = \"api\""}}},
         {"servers.locations.rate_limit", "[servers.locations.rate_limit]", {{"rate", "rate = \"10r/s\""}}},
         {"servers.locations.cache", "[servers.locations.cache]", {}},
+        {"servers.locations.gzip", "[servers.locations.gzip]", {}},
         {"upstreams", "[[upstreams]]",
          {{"name", "name = \"backend\""}, {"servers", "servers = [{ address = \"127.0.0.1:9000\" }]"}}},
         {"upstreams.servers", "[[upstreams.servers]]", {{"address", "address = \"127.0.0.1:9000\""}}},
@@ -194,9 +195,11 @@ std::string skeleton_for(const KeyEntry& e, const std::vector<std::string>& line
     for (const SkeletonTable& t : skeleton_tables()) {
         const std::string path(t.path);
         if (path == e.table) {
-            // A location has one handler: an example of another one replaces the app.
+            // A location has one handler: an example of another one replaces the app (try_files
+            // ends in its own fallback).
             std::set<std::string> skip = provided;
-            if (path == "servers.locations" && (provided.contains("upstream") || provided.contains("return")))
+            if (path == "servers.locations" &&
+                (provided.contains("upstream") || provided.contains("return") || provided.contains("try_files")))
                 skip.insert("app");
             emit(t, skip);
             doc += own;

@@ -26,6 +26,25 @@ TEST(Template, UnknownOrUnclosedVariablesAreErrors) {
     EXPECT_FALSE(parse_template("${}").ok());
 }
 
+TEST(Template, CapturesNumberedAndNamed) {
+    auto t = parse_template("/img/$1/$name${name}$0$10", {{"name", 2}});
+    ASSERT_TRUE(t.ok()) << t.error().message;
+    ASSERT_EQ(t->pieces.size(), 8u);
+    EXPECT_EQ(t->pieces[1].var, Var::capture);
+    EXPECT_EQ(t->pieces[1].group, 1);
+    EXPECT_EQ(t->pieces[3].var, Var::capture);
+    EXPECT_EQ(t->pieces[3].group, 2);
+    EXPECT_EQ(t->pieces[4].group, 2);
+    EXPECT_EQ(t->pieces[5].literal, "$0");   // nginx has $1..$9 only
+    EXPECT_EQ(t->pieces[6].group, 1);        // "$10" is $1 then "0", as nginx reads it
+    EXPECT_EQ(t->pieces[7].literal, "0");
+    // A named group is a variable only where the location's regex has it.
+    EXPECT_FALSE(parse_template("$name").ok());
+    auto ret = parse_return("301 /users/$id", {{"id", 1}});
+    ASSERT_TRUE(ret.ok()) << ret.error().message;
+    EXPECT_EQ(ret->text.pieces[1].group, 1);
+}
+
 TEST(Return, CodesTextsAndRedirects) {
     auto moved = parse_return("301 https://$host$request_uri");
     ASSERT_TRUE(moved.ok());

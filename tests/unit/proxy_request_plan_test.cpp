@@ -70,6 +70,67 @@ path = "/cached/"
 app = "app"
 cache = { valid = { "200" = "1m" } }
 
+[[servers.locations]]
+path = "/upload/"
+app = "app"
+client_max_body_size = "10m"
+
+[[servers.locations]]
+path = "^~ /assets/"
+root = "site"
+
+[[servers.locations]]
+path = '~* \.(js|css)$'
+root = "site"
+expires = "7d"
+
+[[servers.locations]]
+path = "/spa/"
+root = "site"
+try_files = ["$uri", "$uri/", "/spa/index.html"]
+
+[[servers.locations]]
+path = "/strict/"
+root = "site"
+try_files = ["$uri", "=404"]
+
+[[servers.locations]]
+path = "/appfallback/"
+root = "site"
+try_files = ["$uri", "@app"]
+
+[[servers.locations]]
+path = "@app"
+app = "app"
+
+[[servers.locations]]
+path = "@self"
+root = "site"
+try_files = ["$uri", "@self"]
+
+[[servers.locations]]
+path = "/selfloop/"
+root = "site"
+try_files = ["$uri", "@self"]
+
+[[servers.locations]]
+path = "/loop/"
+root = "site"
+try_files = ["$uri", "/loop/again"]
+
+[[servers.locations]]
+path = '~ ^/users/(\d+)/(?<tab>\w+)$'
+return = "200 user $1 tab $tab"
+
+[[servers.locations]]
+path = '~ ^/img/(.+)$'
+alias = "site/images/$1"
+
+[[servers.locations]]
+path = '~ ^/cap/(\w+)$'
+root = "site"
+try_files = ["/spa/$1.txt", "=410"]
+
 [[servers]]
 listen = ["127.0.0.1:8080"]
 server_name = ["b.test"]
@@ -133,6 +194,8 @@ struct Row {
     bool head_request = false;
     bool cache = false;
     bool no_config = false;          // before the first config arrived
+    std::string_view location = "";  // the location that answers, as written ("" = not checked)
+    int redirects = 0;               // try_files internal redirects taken
 };
 
 Decision rejected(uint32_t retry_after_s) {
@@ -154,13 +217,20 @@ protected:
         dir_.write("app.js", "");
         dir_.write("site/files/a.txt", "file a\n");
         dir_.write("site/mixed/m.txt", "file m\n");
+        dir_.write("site/files/site.css", "body {}\n");
+        dir_.write("site/assets/app.js", "js\n");
+        dir_.write("site/spa/index.html", "spa\n");
+        dir_.write("site/spa/real.txt", "real\n");
+        dir_.write("site/spa/sub/index.html", "sub\n");
+        dir_.write("site/appfallback/f.txt", "f\n");
+        dir_.write("site/images/logo.png", "png\n");
         ASSERT_TRUE(tls_testing::write_test_cert(dir_.file("b.pem"), dir_.file("b.key"), "b.test"));
         auto cfg = config::load_string(kPlanConfig, dir_.file("ecosystem.toml"));
         ASSERT_TRUE(cfg.ok()) << cfg.error().message;
         // A `return` that does not parse cannot come from a file (load rejects it), only from a
         // payload the proxy reads again: the snapshot logs it and the location answers 500.
         config::Location broken;
-        broken.exact = true;
+        broken.match = config::Match::exact;
         broken.path = "/broken";
         broken.return_ = "not a return";
         cfg->servers[0].locations.push_back(broken);
@@ -284,6 +354,63 @@ TEST_F(RequestPlanTest, Table) {
          .action = Action::respond, .status = 500},
         {.what = "a caching location", .request = "GET /cached/x HTTP/1.1\r\nHost: a.test\r\n\r\n",
          .action = Action::proxy, .cache = true},
+        // client_max_body_size per location, checked after routing.
+        {.what = "an upload location's own limit (10m) under a 1k server",
+         .request = "POST /upload/f HTTP/1.1\r\nHost: a.test\r\nContent-Length: 102400\r\n\r\n",
+         .action = Action::proxy, .location = "/upload/"},
+        {.what = "an upload location's limit with Expect: 100-continue",
+         .request = "POST /upload/f HTTP/1.1\r\nHost: a.test\r\nContent-Length: 102400\r\nExpect: 100-continue\r\n\r\n",
+         .action = Action::proxy, .expect_continue = true, .location = "/upload/"},
+        {.what = "over the upload location's own limit",
+         .request = "POST /upload/f HTTP/1.1\r\nHost: a.test\r\nContent-Length: 10485761\r\n\r\n",
+         .action = Action::respond, .status = 413, .keep_alive = false},
+        // nginx's order.
+        {.what = "a regex beats a plain prefix", .request = "GET /files/site.css HTTP/1.1\r\nHost: a.test\r\n\r\n",
+         .action = Action::static_file, .status = 200, .location = "~* \\.(js|css)$"},
+        {.what = "a case-insensitive regex", .request = "GET /files/SITE.CSS HTTP/1.1\r\nHost: a.test\r\n\r\n",
+         .action = Action::static_file, .status = 404, .location = "~* \\.(js|css)$"},
+        {.what = "^~ stops the regex search", .request = "GET /assets/app.js HTTP/1.1\r\nHost: a.test\r\n\r\n",
+         .action = Action::static_file, .status = 200, .location = "^~ /assets/"},
+        {.what = "the decoded path is matched", .request = "GET /assets/../files/site%2ecss HTTP/1.1\r\nHost: a.test\r\n\r\n",
+         .action = Action::static_file, .status = 200, .location = "~* \\.(js|css)$"},
+        {.what = "a named location is no request path", .request = "GET /@app HTTP/1.1\r\nHost: a.test\r\n\r\n",
+         .action = Action::proxy, .location = "/"},
+        // try_files.
+        {.what = "try_files: a file that exists", .request = "GET /spa/real.txt HTTP/1.1\r\nHost: a.test\r\n\r\n",
+         .action = Action::static_file, .status = 200, .location = "/spa/"},
+        {.what = "try_files: $uri/ serves a directory's index", .request = "GET /spa/sub/ HTTP/1.1\r\nHost: a.test\r\n\r\n",
+         .action = Action::static_file, .status = 200, .location = "/spa/"},
+        {.what = "try_files: a route redirects to /spa/index.html",
+         .request = "GET /spa/some/route?x=1 HTTP/1.1\r\nHost: a.test\r\n\r\n", .action = Action::static_file,
+         .status = 200, .location = "/spa/", .redirects = 1},
+        {.what = "try_files: =404", .request = "GET /strict/nothing HTTP/1.1\r\nHost: a.test\r\n\r\n",
+         .action = Action::respond, .status = 404, .location = "/strict/"},
+        {.what = "try_files: the file before the named fallback",
+         .request = "GET /appfallback/f.txt HTTP/1.1\r\nHost: a.test\r\n\r\n", .action = Action::static_file,
+         .status = 200, .location = "/appfallback/"},
+        {.what = "try_files: the named fallback proxies",
+         .request = "GET /appfallback/nothing HTTP/1.1\r\nHost: a.test\r\n\r\n", .action = Action::proxy,
+         .location = "@app", .redirects = 1},
+        {.what = "try_files: POST goes to the fallback",
+         .request = "POST /appfallback/f.txt HTTP/1.1\r\nHost: a.test\r\nContent-Length: 1\r\n\r\n",
+         .action = Action::proxy, .location = "@app", .redirects = 1},
+        {.what = "try_files: a redirect loop ends in 500", .request = "GET /loop/x HTTP/1.1\r\nHost: a.test\r\n\r\n",
+         .action = Action::respond, .status = 500, .location = "/loop/", .redirects = 11},
+        {.what = "try_files: a named location falling back to itself ends in 500",
+         .request = "GET /selfloop/x HTTP/1.1\r\nHost: a.test\r\n\r\n", .action = Action::respond, .status = 500,
+         .location = "@self", .redirects = 11},
+        {.what = "try_files with a capture", .request = "GET /cap/real HTTP/1.1\r\nHost: a.test\r\n\r\n",
+         .action = Action::static_file, .status = 200, .location = "~ ^/cap/(\\w+)$"},
+        {.what = "try_files with a capture, none found", .request = "GET /cap/none HTTP/1.1\r\nHost: a.test\r\n\r\n",
+         .action = Action::respond, .status = 410, .location = "~ ^/cap/(\\w+)$"},
+        // Captures.
+        {.what = "numbered and named captures in return", .request = "GET /users/42/posts HTTP/1.1\r\nHost: a.test\r\n\r\n",
+         .action = Action::ret, .status = 200, .text = "user 42 tab posts"},
+        {.what = "a capture in alias", .request = "GET /img/logo.png HTTP/1.1\r\nHost: a.test\r\n\r\n",
+         .action = Action::static_file, .status = 200, .location = "~ ^/img/(.+)$"},
+        {.what = "a capture in alias cannot climb out of it",
+         .request = "GET /img/a/../../../site/spa/real.txt HTTP/1.1\r\nHost: a.test\r\n\r\n", .action = Action::static_file,
+         .status = 404, .location = "~ ^/img/(.+)$"},
     };
     for (const Row& row : rows) {
         SCOPED_TRACE(row.what);
@@ -300,6 +427,11 @@ TEST_F(RequestPlanTest, Table) {
         EXPECT_EQ(p.expect_continue, row.expect_continue);
         EXPECT_EQ(p.head_request, row.head_request);
         EXPECT_EQ(p.cache, row.cache);
+        if (!row.location.empty()) {
+            ASSERT_NE(p.location, nullptr);
+            EXPECT_EQ(config::spelling(*p.location), row.location);
+        }
+        EXPECT_EQ(p.redirects, row.redirects);
     }
 }
 

@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include "proxy/route/router.h"
+#include "proxy/route/uri.h"
 
 namespace ne::proxy {
 namespace {
@@ -10,13 +11,19 @@ config::Server server(std::vector<std::string> names, std::vector<std::string> p
     config::Server s;
     s.listen.push_back({listen_host, port, {}});
     s.server_name = std::move(names);
+    // The spellings of ecosystem.toml: "= /x", "^~ /x", "~ re", "~* re", "@name", "/x".
+    static const std::pair<std::string, config::Match> kModifiers[] = {
+        {"= ", config::Match::exact}, {"^~ ", config::Match::prefix_stop}, {"~* ", config::Match::regex_icase},
+        {"~ ", config::Match::regex}};
     for (auto& p : paths) {
         config::Location l;
-        if (p.rfind("= ", 0) == 0) {
-            l.exact = true;
-            l.path = p.substr(2);
-        } else {
-            l.path = p;
+        l.path = p;
+        if (p.starts_with('@')) l.match = config::Match::named;
+        for (const auto& [m, match] : kModifiers) {
+            if (!p.starts_with(m)) continue;
+            l.match = match;
+            l.path = p.substr(m.size());
+            break;
         }
         s.locations.push_back(l);
     }
@@ -100,6 +107,84 @@ TEST(Router, EqualPrefixesFirstWrittenWins) {
     c.servers.push_back(server({}, {"/a/", "/a/"}));
     RouteTable rt(c);
     EXPECT_EQ(rt.location_for(0, "/a/b"), 0);
+}
+
+// nginx's order: exact; else the longest prefix, final when it is "^~"; else the first regex
+// in file order; else that longest prefix.
+TEST(Router, RegexOrderFollowsNginx) {
+    config::Config c;
+    c.servers.push_back(server({}, {"/",                      // 0
+                                    "/static/",               // 1
+                                    "^~ /assets/",            // 2
+                                    "~* \\.(js|css)$",        // 3
+                                    "~ \\.css$",              // 4: never reached, 3 comes first
+                                    "~ ^/static/(?<name>[a-z]+)\\.png$",  // 5
+                                    "= /app.js",              // 6
+                                    "@fallback"}));           // 7
+    RouteTable rt(c);
+    EXPECT_EQ(rt.location_for(0, "/app.js"), 6);              // exact beats the regex
+    EXPECT_EQ(rt.location_for(0, "/x/app.JS"), 3);            // ~* is case-insensitive
+    EXPECT_EQ(rt.location_for(0, "/static/site.css"), 3);     // a regex beats a plain prefix
+    EXPECT_EQ(rt.location_for(0, "/assets/site.css"), 2);     // ^~ stops the regex search
+    EXPECT_EQ(rt.location_for(0, "/static/logo.png"), 5);
+    EXPECT_EQ(rt.location_for(0, "/static/logo.gif"), 1);     // no regex: the longest prefix
+    EXPECT_EQ(rt.location_for(0, "/other"), 0);
+    EXPECT_EQ(rt.location_for(0, "/@fallback"), 0);           // named: never a request's
+    EXPECT_EQ(rt.named_location(0, "@fallback"), 7);
+    EXPECT_EQ(rt.named_location(0, "@other"), -1);
+    EXPECT_EQ(rt.named_location(3, "@fallback"), -1);
+}
+
+TEST(Router, ShorterStopPrefixDoesNotStopALongerPrefix) {
+    // Only the longest prefix counts: "^~ /a/" does not stop the regexes for "/a/b/x.css",
+    // whose longest prefix "/a/b/" is a plain one.
+    config::Config c;
+    c.servers.push_back(server({}, {"^~ /a/", "/a/b/", "~ \\.css$"}));
+    RouteTable rt(c);
+    EXPECT_EQ(rt.location_for(0, "/a/x.css"), 0);
+    EXPECT_EQ(rt.location_for(0, "/a/b/x.css"), 2);
+    EXPECT_EQ(rt.location_for(0, "/a/b/x.js"), 1);
+}
+
+TEST(Router, RegexCapturesViewThePath) {
+    config::Config c;
+    c.servers.push_back(server({}, {"/", "~ ^/u/(\\d+)/(?<tab>\\w+)$"}));
+    RouteTable rt(c);
+    config::Captures caps;
+    const std::string path = "/u/42/posts";
+    ASSERT_EQ(rt.location_for(0, path, &caps), 1);
+    EXPECT_EQ(caps.group(0), "/u/42/posts");
+    EXPECT_EQ(caps.group(1), "42");
+    EXPECT_EQ(caps.group(2), "posts");
+    EXPECT_EQ(caps.group(3), "");
+    EXPECT_EQ(rt.capture_names(0, 1), (config::CaptureNames{{"tab", 2}}));
+    EXPECT_TRUE(rt.capture_names(0, 0).empty());
+    // A prefix winning clears the groups of an earlier match.
+    ASSERT_EQ(rt.location_for(0, "/u/x", &caps), 0);
+    EXPECT_EQ(caps.count(), 0u);
+    EXPECT_EQ(caps.group(1), "");
+}
+
+TEST(Router, NormalizeUri) {
+    std::string buf;
+    const std::string clean = "/a/b.css";
+    auto n = normalize_uri(clean, buf);
+    EXPECT_EQ(n.status, 0);
+    EXPECT_EQ(n.path.data(), clean.data());  // nothing to do: the same bytes, no copy
+    EXPECT_EQ(normalize_uri("/a//b/./c/../d", buf).path, "/a/b/d");
+    EXPECT_EQ(normalize_uri("/a/%62%2E%63ss", buf).path, "/a/b.css");
+    EXPECT_EQ(normalize_uri("/a/%2e%2e/x", buf).path, "/x");
+    EXPECT_EQ(normalize_uri("/a/b/..", buf).path, "/a/");
+    EXPECT_EQ(normalize_uri("/a/.", buf).path, "/a/");
+    EXPECT_EQ(normalize_uri("/.well-known/x", buf).path, "/.well-known/x");
+    EXPECT_EQ(normalize_uri("/..", buf).status, 400);
+    EXPECT_EQ(normalize_uri("/a/../..", buf).status, 400);
+    EXPECT_EQ(normalize_uri("/a%zz", buf).status, 400);
+    EXPECT_EQ(normalize_uri("/a%2", buf).status, 400);
+    EXPECT_EQ(normalize_uri("/a%2fb", buf).status, 404);
+    EXPECT_EQ(normalize_uri("/a%00", buf).status, 404);
+    EXPECT_EQ(normalize_uri("/a\\b", buf).status, 404);
+    EXPECT_EQ(normalize_uri("*", buf).path, "*");
 }
 
 TEST(Router, TargetPath) {

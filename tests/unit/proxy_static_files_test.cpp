@@ -272,7 +272,7 @@ TEST_F(StaticFilesTest, AliasMapsThePrefixAway) {
     // An exact location aliased to one file.
     config::Location exact;
     exact.path = "/favicon";
-    exact.exact = true;
+    exact.match = config::Match::exact;
     exact.alias = (root_ / "a.css").string();
     p = get("/favicon", exact);
     EXPECT_EQ(p.status, 200);

@@ -14,8 +14,9 @@ std::shared_ptr<Snapshot> snapshot_with(std::vector<std::string> paths, std::str
     srv.listen = {config::ListenAddr{"127.0.0.1", 8080, {}}};
     for (auto& p : paths) {
         config::Location l;
-        l.exact = p.starts_with("= ");
-        l.path = l.exact ? p.substr(2) : p;
+        const bool exact = p.starts_with("= ");
+        l.match = exact ? config::Match::exact : config::Match::prefix;
+        l.path = exact ? p.substr(2) : p;
         srv.locations.push_back(l);
     }
     snap->config.servers.push_back(srv);
