@@ -133,10 +133,11 @@ public:
         check->add_option("--env", check_.env, "A PM2 file's env_NAME, merged over its env (as pm2 --env)");
 
         auto* import = add("import", "Write an ecosystem.toml from a PM2 ecosystem file and nginx configuration",
-                           "import [ecosystem] [--nginx FILE]... [-o ecosystem.toml]",
+                           "import [ecosystem] [--env NAME] [--nginx FILE]... [-o ecosystem.toml]",
                            [this] { return Command{import_}; },
                            [this] { return import_.apps.empty() && import_.nginx.empty() ? "nothing to import: give an ecosystem file, --nginx FILE, or both" : ""; });
-        import->add_option("ecosystem", import_.apps, "The apps' file (ecosystem.toml)");
+        import->add_option("ecosystem", import_.apps, "The apps' file: ecosystem.toml, or PM2's ecosystem.config.js, .json, .yaml");
+        import->add_option("--env", import_.env, "A PM2 file's env_NAME over its env, as pm2 --env NAME");
         import->add_option("--nginx", import_.nginx, "nginx.conf or a site file (server {} blocks); repeatable")
             ->allow_extra_args(false);
         import->add_option("-o,--output", import_.output, "File to write (default -: stdout)");

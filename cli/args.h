@@ -95,7 +95,8 @@ struct CheckCmd {
 
 // nodeedge import [ecosystem] [--nginx FILE]... [-o FILE]
 struct ImportCmd {
-    std::string apps;                 // ecosystem file the apps come from; "" = none
+    std::string apps;                 // ecosystem file the apps come from (TOML or PM2's); "" = none
+    std::string env;                  // --env NAME, for a PM2 file
     std::vector<std::string> nginx;   // nginx files, in order
     std::string output = "-";         // "-": stdout
 };

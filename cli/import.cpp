@@ -10,6 +10,7 @@
 #include "config/apps_toml.h"
 #include "config/load.h"
 #include "config/nginx/parser.h"
+#include "cli/commands.h"
 #include "ipc/unique_fd.h"
 
 namespace ne::cli {
@@ -18,13 +19,18 @@ namespace {
 namespace fs = std::filesystem;
 namespace tt = config::toml_text;
 
-// The apps' file; its [[servers]] only tell which app a port is (the nginx files give the
-// servers that are written).
-Result<config::Config> load_apps(const std::string& path) {
-    if (path.empty()) return config::Config{};
-    if (!is_ecosystem_file(path))
-        return Error{path + ": import reads the apps from an ecosystem.toml; PM2's ecosystem.config.js is not read yet"};
-    return config::load_file(path);
+// The apps' file; its [[servers]] (a PM2 cluster-mode app's front) only tell which app a port
+// is: the nginx files give the servers that are written. PM2's warnings (keys nodeedge does
+// not do) go to stderr as `start` prints them.
+Result<config::Config> load_apps(const ImportCmd& c) {
+    if (c.apps.empty()) return config::Config{};
+    if (!config::is_pm2_ecosystem(c.apps)) {
+        if (!c.env.empty()) return Error{"--env applies to a PM2 ecosystem file, not to " + c.apps};
+        return config::load_file(c.apps);
+    }
+    auto pm2 = evaluate_pm2(c.apps, c.env);
+    if (!pm2) return pm2.error();
+    return std::move(pm2->config);
 }
 
 // Written next to itself and renamed over the target, so a failed write leaves no half file.
@@ -53,10 +59,24 @@ Status write_replacing(const std::string& path, const std::string& text) {
     return {};
 }
 
+// PM2's cluster mode shared one port among the instances; the apps' file puts a server on it
+// and the workers above it. The [[servers]] written come from nginx, so the note says where
+// that port went.
+std::map<std::string, std::string> cluster_port_notes(const config::Config& c) {
+    std::map<std::string, std::string> notes;
+    for (const config::Server& s : c.servers) {
+        if (s.locations.size() != 1 || s.locations[0].app.empty() || s.listen.empty()) continue;
+        notes[s.locations[0].app] = "env.PORT " + std::to_string(s.listen[0].port) +
+                                    " in cluster mode, which the instances shared; each worker has its own port from here, "
+                                    "and nginx's upstreams to " + std::to_string(s.listen[0].port) + " are this app";
+    }
+    return notes;
+}
+
 }  // namespace
 
 Result<Imported> import_text(const ImportCmd& c, const std::string& base) {
-    auto apps = load_apps(c.apps);
+    auto apps = load_apps(c);
     if (!apps) return apps.error();
     std::vector<std::vector<config::nginx::Directive>> trees;
     for (const std::string& file : c.nginx) {
@@ -68,13 +88,13 @@ Result<Imported> import_text(const ImportCmd& c, const std::string& base) {
 
     tt::Table header;
     std::string sources;
-    if (!c.apps.empty()) sources += " " + c.apps;
+    if (!c.apps.empty()) sources += " " + c.apps + (c.env.empty() ? "" : " --env " + c.env);
     for (const std::string& f : c.nginx) sources += " --nginx " + f;
     header.comments.push_back("Written by `nodeedge import" + sources + "`.");
     header.comments.push_back("Each key says where it came from; `nodeedge check` validates this file.");
     std::vector<tt::Table> tables{header};
     tables.insert(tables.end(), mapped.proxy.begin(), mapped.proxy.end());
-    for (tt::Table& t : config::apps_tables(apps->apps, base)) tables.push_back(std::move(t));
+    for (tt::Table& t : config::apps_tables(apps->apps, base, cluster_port_notes(*apps))) tables.push_back(std::move(t));
     tables.insert(tables.end(), mapped.upstreams.begin(), mapped.upstreams.end());
     tables.insert(tables.end(), mapped.servers.begin(), mapped.servers.end());
     return Imported{tt::render(tables), std::move(mapped.left_out)};

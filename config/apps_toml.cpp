@@ -51,7 +51,7 @@ std::string instances(const std::string& written) {
     return number ? written : tt::quote(written);
 }
 
-tt::Table app_table(const App& a, const std::string& base) {
+tt::Table app_table(const App& a, const std::string& base, const std::string& port_note) {
     const App d;
     AppTable t(a);
     auto text = [](const std::string& s) { return tt::quote(s); };
@@ -63,7 +63,8 @@ tt::Table app_table(const App& a, const std::string& base) {
     if (a.node_args != d.node_args) t.set("node_args", tt::array(a.node_args), "node_args");
     if (a.args != d.args) t.set("args", tt::array(a.args), "args");
     if (a.instances != d.instances) t.set("instances", instances(a.instances), "instances");
-    if (a.port != d.port) t.set("port", std::to_string(a.port), "env.PORT");
+    if (a.port != d.port || !port_note.empty())
+        t.set("port", std::to_string(a.port), port_note.empty() ? "env.PORT" : port_note);
     if (a.reload_port != d.reload_port) t.set("reload_port", std::to_string(a.reload_port), "");
     if (a.env != d.env) t.set("env", env_table(a.env), "env");
     if (a.max_memory_restart != d.max_memory_restart)
@@ -101,9 +102,13 @@ tt::Table app_table(const App& a, const std::string& base) {
 
 }  // namespace
 
-std::vector<toml_text::Table> apps_tables(const std::vector<App>& apps, const std::string& base) {
+std::vector<toml_text::Table> apps_tables(const std::vector<App>& apps, const std::string& base,
+                                          const std::map<std::string, std::string>& port_notes) {
     std::vector<toml_text::Table> out;
-    for (const App& a : apps) out.push_back(app_table(a, base));
+    for (const App& a : apps) {
+        auto note = port_notes.find(a.name);
+        out.push_back(app_table(a, base, note == port_notes.end() ? "" : note->second));
+    }
     return out;
 }
 

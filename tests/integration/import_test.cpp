@@ -385,6 +385,33 @@ TEST_F(ImportTest, WholeNginxConfWithIncludesImportsAndPassesCheck) {
     EXPECT_EQ(run("check", dir() + "/ecosystem.toml").code, 0);
 }
 
+// The reference article's PM2 file as it is (cluster mode on PORT 3000, 4 instances) and its
+// load-balancing nginx site: the upstream of 3000..3003 is the app, wherever its workers went.
+TEST_F(ImportTest, Pm2FileAndNginxSiteImportAsOneFile) {
+    const int port = free_port_range(5);
+    write_file("app.js", "require('http').createServer((q, s) => s.end('ok')).listen(process.env.PORT);\n");
+    const std::string pm2 = write_file("ecosystem.config.js",
+        "module.exports = {\n  apps: [{\n    name: 'my-app',\n    script: 'app.js',\n    instances: 4,\n"
+        "    exec_mode: 'cluster',\n    env: {\n      NODE_ENV: 'production',\n      PORT: ${PORT}\n    },\n"
+        "    max_memory_restart: '1G',\n    merge_logs: true,\n    vizion: false\n  }]\n};\n",
+        {{"PORT", std::to_string(port)}});
+    const std::string site = write_file("site.conf",
+        "upstream node_cluster {\n    least_conn;\n    server 127.0.0.1:${P0};\n    server 127.0.0.1:${P1};\n"
+        "    server 127.0.0.1:${P2};\n    server 127.0.0.1:${P3};\n    keepalive 64;\n}\n"
+        "server {\n    listen 127.0.0.1:${HTTP};\n    location / {\n        proxy_pass http://node_cluster;\n    }\n}\n",
+        {{"P0", std::to_string(port)}, {"P1", std::to_string(port + 1)}, {"P2", std::to_string(port + 2)},
+         {"P3", std::to_string(port + 3)}, {"HTTP", std::to_string(free_port())}});
+    const RunResult r = run("import", pm2, "--nginx", site, "-o", dir() + "/ecosystem.toml");
+    EXPECT_EQ(r.code, 0) << r.err;
+    EXPECT_NE(r.err.find("apps[0].vizion: not supported by nodeedge (ignored)"), std::string::npos) << r.err;
+    const std::string toml = read_file(dir() + "/ecosystem.toml");
+    for (const char* line : {"name = \"my-app\"", "instances = 4", "max_memory_restart = \"1G\"",
+                             "env = { NODE_ENV = \"production\" }", "app = \"my-app\"", "balance = \"least_conn\""})
+        EXPECT_NE(toml.find(line), std::string::npos) << line << "\n" << toml;
+    EXPECT_EQ(toml.find("[[upstreams]]"), std::string::npos) << toml;
+    EXPECT_EQ(run("check", dir() + "/ecosystem.toml").code, 0);
+}
+
 TEST_F(ImportTest, MissingIncludeIsAnErrorNamingItsLine) {
     const std::string site = write_file("site.conf", "server {\n    listen 8080;\n    include snippets/none.conf;\n}\n");
     const RunResult r = run("import", "--nginx", site);

@@ -248,8 +248,10 @@ TEST(CliArgs, SmallCommands) {
 // The proxy worker's verb is taken before the CLI parses anything (main/main.cpp,
 // ipc/proxy_launch.h); to the CLI it is a mistyped command.
 TEST(CliArgs, Import) {
-    const ImportCmd c = parse_as<ImportCmd>({"import", "apps.toml", "--nginx", "a.conf", "--nginx", "b.conf", "-o", "out.toml"});
-    EXPECT_EQ(c.apps, "apps.toml");
+    const ImportCmd c = parse_as<ImportCmd>({"import", "ecosystem.config.js", "--env", "production", "--nginx", "a.conf",
+                                             "--nginx", "b.conf", "-o", "out.toml"});
+    EXPECT_EQ(c.apps, "ecosystem.config.js");
+    EXPECT_EQ(c.env, "production");
     EXPECT_EQ(c.nginx, (std::vector<std::string>{"a.conf", "b.conf"}));
     EXPECT_EQ(c.output, "out.toml");
     const ImportCmd only_nginx = parse_as<ImportCmd>({"import", "--nginx", "site.conf"});
