@@ -132,6 +132,16 @@ public:
         check->add_option("file", check_.file, "ecosystem file to validate")->required();
         check->add_option("--env", check_.env, "A PM2 file's env_NAME, merged over its env (as pm2 --env)");
 
+        auto* import = add("import", "Write an ecosystem.toml from a PM2 ecosystem file and nginx configuration",
+                           "import [ecosystem] [--env NAME] [--nginx FILE]... [-o ecosystem.toml]",
+                           [this] { return Command{import_}; },
+                           [this] { return import_.apps.empty() && import_.nginx.empty() ? "nothing to import: give an ecosystem file, --nginx FILE, or both" : ""; });
+        import->add_option("ecosystem", import_.apps, "The apps' file: ecosystem.toml, or PM2's ecosystem.config.js, .json, .yaml");
+        import->add_option("--env", import_.env, "A PM2 file's env_NAME over its env, as pm2 --env NAME");
+        import->add_option("--nginx", import_.nginx, "nginx.conf or a site file (server {} blocks); repeatable")
+            ->allow_extra_args(false);
+        import->add_option("-o,--output", import_.output, "File to write (default -: stdout)");
+
         auto* startup = add("startup", "Print (or install) a systemd unit running the daemon",
                             "startup [--install]", [this] { return Command{startup_}; });
         startup->add_flag("--install", startup_.install, "Write the unit and enable it");
@@ -306,6 +316,7 @@ private:
     SignalCmd signal_;
     CLI::App* help_ = nullptr;
     std::string help_verb_;
+    ImportCmd import_;
 };
 
 }  // namespace

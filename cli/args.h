@@ -93,6 +93,14 @@ struct CheckCmd {
     std::string env;  // a PM2 file: --env NAME
 };
 
+// nodeedge import [ecosystem] [--nginx FILE]... [-o FILE]
+struct ImportCmd {
+    std::string apps;                 // ecosystem file the apps come from (TOML or PM2's); "" = none
+    std::string env;                  // --env NAME, for a PM2 file
+    std::vector<std::string> nginx;   // nginx files, in order
+    std::string output = "-";         // "-": stdout
+};
+
 struct StartupCmd {
     bool install = false;
 };
@@ -105,7 +113,7 @@ struct DaemonCmd {
 using Command = std::variant<StartCmd, ActionCmd, ScaleCmd, StatusCmd, LogsCmd, FlushCmd,
                              DescribeCmd, SaveCmd, ResurrectCmd, KillCmd, VersionCmd, CheckCmd,
                              StartupCmd, DaemonCmd, MonitCmd, StartOrCmd, JlistCmd, EnvCmd, ResetCmd,
-                             SignalCmd>;
+                             SignalCmd, ImportCmd>;
 
 // Parsing ended without a command to run: help (code 0, text for stdout) or a usage error
 // (code 2, text for stderr: the reason, then the usage line).

@@ -45,15 +45,14 @@ Status print_outcome(const json& reply, const std::string& done) {
     return {};
 }
 
-// Evaluates a PM2 file and prints its warnings on stderr, once each, naming the file as typed.
+}  // namespace
+
 Result<config::Pm2Ecosystem> evaluate_pm2(const std::string& typed, const std::string& env) {
     auto eco = config::load_pm2_ecosystem(absolute_from(fs::current_path(), typed).string(), env);
     if (!eco) return eco.error();
     for (const auto& w : eco->warnings) std::fprintf(stderr, "%s: %s\n", typed.c_str(), w.c_str());
     return eco;
 }
-
-}  // namespace
 
 Result<json> start_request(const StartCmd& c, const fs::path& cwd, const config::Config* pm2) {
     if (!c.more_targets.empty()) {

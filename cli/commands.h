@@ -10,6 +10,7 @@
 
 #include "cli/args.h"
 #include "config/config.h"
+#include "config/pm2_ecosystem.h"
 #include "ipc/result.h"
 
 namespace ne::cli {
@@ -53,5 +54,9 @@ Status run(const ResurrectCmd& c);
 Status run(const KillCmd& c);
 Status run(const VersionCmd& c);
 Status run(const CheckCmd& c);
+
+// Evaluates a PM2 file (as typed, relative to the cwd) and prints its warnings on stderr, once
+// each, naming the file as typed. Used by start/reload/check and by import.
+Result<config::Pm2Ecosystem> evaluate_pm2(const std::string& typed, const std::string& env);
 
 }  // namespace ne::cli

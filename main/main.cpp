@@ -11,6 +11,7 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "cli/import.h"
 #include "cli/logs.h"
 #include "cli/monit.h"
 #include "cli/startup.h"

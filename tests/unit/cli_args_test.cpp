@@ -247,6 +247,21 @@ TEST(CliArgs, SmallCommands) {
 
 // The proxy worker's verb is taken before the CLI parses anything (main/main.cpp,
 // ipc/proxy_launch.h); to the CLI it is a mistyped command.
+TEST(CliArgs, Import) {
+    const ImportCmd c = parse_as<ImportCmd>({"import", "ecosystem.config.js", "--env", "production", "--nginx", "a.conf",
+                                             "--nginx", "b.conf", "-o", "out.toml"});
+    EXPECT_EQ(c.apps, "ecosystem.config.js");
+    EXPECT_EQ(c.env, "production");
+    EXPECT_EQ(c.nginx, (std::vector<std::string>{"a.conf", "b.conf"}));
+    EXPECT_EQ(c.output, "out.toml");
+    const ImportCmd only_nginx = parse_as<ImportCmd>({"import", "--nginx", "site.conf"});
+    EXPECT_EQ(only_nginx.apps, "");
+    EXPECT_EQ(only_nginx.output, "-");
+    const ParseExit nothing = parse_exit({"import"});
+    EXPECT_EQ(nothing.code, 2);
+    EXPECT_NE(nothing.text.find("nothing to import"), std::string::npos) << nothing.text;
+}
+
 TEST(CliArgs, ProxyWorkerIsNotACliCommand) {
     auto e = parse_exit({"__proxy-worker", "--channel", "3"});
     EXPECT_EQ(e.code, 2);
