@@ -56,9 +56,11 @@ public:
         add_action("stop", "Stop gracefully; the app stays listed as stopped", "stop [APP|ID|all]...");
         add_action("delete", "Stop and forget", "delete [APP|ID|all]...")->alias("del");
 
-        for (auto [verb, then] : {std::pair{"startOrReload", "reload"}, std::pair{"startOrRestart", "restart"}}) {
+        for (auto verb_then : {std::pair{"startOrReload", "reload"}, std::pair{"startOrRestart", "restart"}}) {
+            // Named copies: clang 14 cannot capture a structured binding in a lambda.
+            const std::string verb = verb_then.first, then = verb_then.second;
             auto* sub = add(verb, std::string("Start the file's apps that do not run; ") + then + " those that do",
-                            std::string(verb) + " <ecosystem file> [--env NAME]",
+                            verb + " <ecosystem file> [--env NAME]",
                             [this, then] { return Command{StartOrCmd{then, start_or_file_, start_or_env_}}; },
                             [this] { return pm2_env_mismatch(start_or_file_, start_or_env_); });
             sub->add_option("file", start_or_file_, "ecosystem file")->required();
