@@ -67,8 +67,14 @@ export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:log_path=$REPORTS/ubsan
 # Known non-leaks would go in .ci/lsan.supp (none today).
 export LSAN_OPTIONS="suppressions=$ROOT/.ci/lsan.supp:print_suppressions=0"
 
+# Left out under the sanitizers (they ran in build/ above): tests whose time goes to an
+# outside tool or to waiting out a window, not to code the plain run leaves unchecked: the
+# testssl.sh scan, the 10 s status window, the nginx comparisons of `import` and the PM2 files
+# node evaluates in the CLI (their mapping is in unit_config, which runs here). CI has 15
+# minutes on 2 cores.
+ASAN_SKIP='TestsslFindsNothingHighOrCritical|StatusShowsTheP99AndTheRateTheAppServed|^ImportTest\.|^Pm2EcosystemTest\.'
 log "tests under ASan+UBSan in build-asan/"
-ctest --test-dir build-asan --output-on-failure --no-tests=error -j2 || status=1
+ctest --test-dir build-asan --output-on-failure --no-tests=error -j2 -E "$ASAN_SKIP" || status=1
 
 # The targets run side by side (each is one busy process).
 run_fuzzer() {
