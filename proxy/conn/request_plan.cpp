@@ -33,6 +33,12 @@ void refuse(RequestPlan& plan, int status) {
     plan.keep_alive = false;
 }
 
+// nginx checks client_max_body_size in each location the request enters (the server's when it
+// enters none); a body announced larger is refused before a byte of it is read.
+bool announced_too_large(const MessageParser& head, const config::Server& srv, const config::Location* loc) {
+    return head.framing() == Framing::length && head.content_length() > config::body_limit(srv, loc);
+}
+
 }  // namespace
 
 void RequestPlan::clear() {
@@ -181,9 +187,7 @@ struct Planner {
         const bool readable = method == HTTP_GET || method == HTTP_HEAD;
         enter(li);
         for (bool first = true;; first = false) {
-            // nginx checks client_max_body_size in each location the request enters.
-            if (head.framing() == Framing::length && head.content_length() > config::body_limit(srv, plan.location))
-                return refuse(plan, 413);
+            if (announced_too_large(head, srv, plan.location)) return refuse(plan, 413);
             const LocationPlan& lp = *plan.route.plan;
             if (first && lp.rate && !admit(f, *lp.rate, context, plan, plan.header_)) return;
             if (lp.ret) {
@@ -258,8 +262,7 @@ void plan_request(const RequestFacts& f, const Snapshot* snap, PlanContext& cont
     plan.uri = uri.status == 0 ? uri.path : raw;
     const int li = snap->routes.location_for(plan.server, plan.uri, &plan.captures);
     if (li < 0) {
-        if (head.framing() == Framing::length && head.content_length() > srv.client_max_body_size)
-            return refuse(plan, 413);
+        if (announced_too_large(head, srv, nullptr)) return refuse(plan, 413);
         return answer(plan, 404);
     }
     Planner{f, *snap, srv, context, plan}.run(li, uri.status);
