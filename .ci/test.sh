@@ -73,8 +73,10 @@ export LSAN_OPTIONS="suppressions=$ROOT/.ci/lsan.supp:print_suppressions=0"
 # node evaluates in the CLI (their mapping is in unit_config, which runs here). CI has 15
 # minutes on 2 cores.
 ASAN_SKIP='TestsslFindsNothingHighOrCritical|StatusShowsTheP99AndTheRateTheAppServed|^ImportTest\.|^Pm2EcosystemTest\.'
+# Three at once on two cores: a sanitized test spends most of its time waiting on the daemon,
+# Node workers and sockets, and this run is the last stretch of CI's critical path.
 log "tests under ASan+UBSan in build-asan/"
-ctest --test-dir build-asan --output-on-failure --no-tests=error -j2 -E "$ASAN_SKIP" || status=1
+ctest --test-dir build-asan --output-on-failure --no-tests=error -j3 -E "$ASAN_SKIP" || status=1
 
 # The targets run side by side (each is one busy process).
 run_fuzzer() {
