@@ -187,6 +187,12 @@ struct Tls {
     std::vector<std::string> protocols{"TLSv1.2", "TLSv1.3"};
     std::string ciphers;         // TLS 1.2 cipher list; "" = Mozilla's intermediate list
     std::string ocsp;            // absolute; a DER OCSP response stapled to handshakes; "" = none
+    // nginx's ssl_prefer_server_ciphers, but on by default: the server's order (strongest
+    // first) rather than the client's, which testssl.sh reports as HIGH when absent.
+    bool prefer_server_ciphers = true;
+    Duration session_timeout{300000};        // nginx's ssl_session_timeout (5m)
+    bool session_tickets = false;            // nginx's ssl_session_tickets (nginx: on)
+    Duration session_ticket_rotation{3600000};  // a new ticket key this often (whole seconds)
     Where where;                 // the tls table
 
     bool operator==(const Tls&) const = default;

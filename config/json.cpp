@@ -132,6 +132,10 @@ void fields(V& v, S& t) {
     v("protocols", t.protocols);
     v("ciphers", t.ciphers);
     v("ocsp", t.ocsp);
+    v("prefer_server_ciphers", t.prefer_server_ciphers);
+    v("session_timeout", t.session_timeout);
+    v("session_tickets", t.session_tickets);
+    v("session_ticket_rotation", t.session_ticket_rotation);
     v("where", t.where);
 }
 

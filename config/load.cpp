@@ -243,6 +243,14 @@ App read_app(const toml::table& t, Context& cx) {
     return a;
 }
 
+// TLS counts session lifetimes in seconds: a duration under one, or not a whole number of
+// them, would be rounded silently.
+void read_whole_seconds(TableReader& r, std::string_view key, Duration& out) {
+    if (!r.read_duration(key, out)) return;
+    if (out.count() < 1000 || out.count() % 1000 != 0)
+        r.fail(r.get(key)->source(), r.label(key) + ": expected whole seconds, at least 1s");
+}
+
 Tls read_tls(const toml::table& t, Context& cx) {
     TableReader r(t, "servers.tls", keys::kTls, cx.diag);
     Tls tls;
@@ -255,6 +263,10 @@ Tls read_tls(const toml::table& t, Context& cx) {
     r.read_choices("protocols", tls.protocols, {"TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3"});
     r.read("ciphers", tls.ciphers);
     read_path(r, "ocsp", cx, tls.ocsp);
+    r.read("prefer_server_ciphers", tls.prefer_server_ciphers);
+    read_whole_seconds(r, "session_timeout", tls.session_timeout);
+    r.read("session_tickets", tls.session_tickets);
+    read_whole_seconds(r, "session_ticket_rotation", tls.session_ticket_rotation);
     return tls;
 }
 

@@ -140,6 +140,17 @@ void map_tls(const Scope& s, tt::Table& t, Ledger& ledger) {
         fields.emplace_back("ciphers", tt::quote(d->args[0]));
         comments.push_back(ledger.from(*d));
     }
+    if (const Directive* d = s.last("ssl_session_timeout"); d && d->args.size() == 1)
+        if (auto time = nginx_time(d->args[0])) {
+            fields.emplace_back("session_timeout", tt::duration(*time));
+            comments.push_back(ledger.from(*d));
+        }
+    for (const char* name : {"ssl_prefer_server_ciphers", "ssl_session_tickets"}) {
+        const Directive* d = s.last(name);
+        if (!d || d->args.size() != 1 || (d->args[0] != "on" && d->args[0] != "off")) continue;
+        fields.emplace_back(std::string(name).substr(4), d->args[0] == "on" ? "true" : "false");
+        comments.push_back(ledger.from(*d));
+    }
     const Directive* stapling = s.last("ssl_stapling");
     const Directive* file = s.last("ssl_stapling_file");
     if (file && !file->args.empty()) {

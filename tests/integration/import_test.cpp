@@ -261,6 +261,7 @@ TEST_F(ImportTest, ReferenceArticleAnswersAsNginxDoes) {
     EXPECT_NE(imported.err.find("directives were not imported (listed above)"), std::string::npos) << imported.err;
     const std::string toml = read_file(dir() + "/ecosystem.toml");
     EXPECT_NE(toml.find("app = \"api\""), std::string::npos);
+    EXPECT_NE(toml.find("session_timeout = \"1d\""), std::string::npos) << toml;
     EXPECT_EQ(toml.find("[[upstreams]]"), std::string::npos) << "every upstream is the PM2 app's workers";
     if (HasFailure()) return;
 

@@ -151,6 +151,10 @@ TEST_F(LoadTest, SpecExampleParsesWithEveryValue) {
     EXPECT_EQ(s.tls.cert, base + "/cert.pem");
     EXPECT_EQ(s.tls.key, base + "/key.pem");
     EXPECT_EQ(s.tls.protocols, (std::vector<std::string>{"TLSv1.2", "TLSv1.3"}));
+    EXPECT_TRUE(s.tls.prefer_server_ciphers);
+    EXPECT_EQ(s.tls.session_timeout, 5min);
+    EXPECT_FALSE(s.tls.session_tickets);
+    EXPECT_EQ(s.tls.session_ticket_rotation, 1h);
     EXPECT_TRUE(s.http2);
     EXPECT_FALSE(s.redirect_https);
     EXPECT_TRUE(s.gzip.enabled);
@@ -418,6 +422,12 @@ const ErrorCase kErrorCases[] = {
     {"bad tls protocol", "[[servers]]\nlisten = [\"127.0.0.1:8443\"]\n"
      "tls = { cert = \"cert.pem\", key = \"key.pem\", protocols = [\"TLSv1.3\", \"SSLv3\"] }\n", 3, 69,
      "servers.tls.protocols[1]: 'SSLv3' is not one of TLSv1, TLSv1.1, TLSv1.2, TLSv1.3"},
+    {"tls session_timeout in ms", "[[servers]]\nlisten = [\"127.0.0.1:8443\"]\n"
+     "tls = { cert = \"cert.pem\", key = \"key.pem\", session_timeout = \"1500ms\" }\n", 3, 63,
+     "servers.tls.session_timeout: expected whole seconds, at least 1s"},
+    {"tls ticket rotation zero", "[[servers]]\nlisten = [\"127.0.0.1:8443\"]\n"
+     "tls = { cert = \"cert.pem\", key = \"key.pem\", session_ticket_rotation = \"0s\" }\n", 3, 71,
+     "servers.tls.session_ticket_rotation: expected whole seconds, at least 1s"},
     {"instances zero", "[[apps]]\nname = \"a\"\nscript = \"app.js\"\ninstances = 0\n", 4, 13,
      "apps.instances: expected an integer > 0, \"max\" or a negative integer"},
     {"instances word", "[[apps]]\nname = \"a\"\nscript = \"app.js\"\ninstances = \"lots\"\n", 4, 13, "got lots"},

@@ -172,9 +172,9 @@ TEST(NginxMapper, MapsDirectivesToKeys) {
          "  ssl_session_cache shared:SSL:10m;\n  ssl_session_timeout 1d;\n  ssl_session_tickets off;\n  ssl_stapling on;\n"
          "  ssl_stapling_verify on;\n  resolver 8.8.8.8 8.8.4.4 valid=300s;\n}",
          {"tls = { cert = \"/etc/ssl/a.crt\", key = \"/etc/ssl/a.key\", protocols = [\"TLSv1.2\", \"TLSv1.3\"], ciphers = "
-          "\"ECDHE-RSA-AES128-GCM-SHA256\" }",
+          "\"ECDHE-RSA-AES128-GCM-SHA256\", session_timeout = \"1d\", prefer_server_ciphers = false, session_tickets = false }",
           "http2 = true", "resolver 8.8.8.8 8.8.4.4 valid=300s; -- built in"},
-         {"site.conf:10: ssl_session_timeout", "site.conf:12: ssl_stapling"}},
+         {"site.conf:12: ssl_stapling"}},
         {"stapling from a file",
          "server { listen 443 ssl; ssl_certificate a.crt; ssl_certificate_key a.key; ssl_stapling on; ssl_stapling_file /o.der; }",
          {"ocsp = \"/o.der\""}, {}},
