@@ -142,6 +142,10 @@ struct Location {
     std::string upstream;        // or to a named [[upstreams]]
     std::string balance = "round_robin";  // round_robin | least_conn | ip_hash
     int keepalive = 64;
+    // nginx's keepalive_timeout in an upstream block: an idle upstream connection is closed
+    // after this. Below Node's keepAliveTimeout (5 s), so that it is never Node that closes a
+    // connection a request is being written into (nginx's 60 s would race it).
+    Duration keepalive_timeout{4000};
     Duration connect_timeout{5000};
     Duration read_timeout{60000};
     Duration send_timeout{60000};
@@ -213,9 +217,12 @@ struct Server {
     std::map<std::string, std::string> headers;
     uint64_t client_max_body_size = 1ull << 20;  // nginx's default 1m
     Duration keepalive_timeout{65000};
-    int keepalive_requests = 1000;
+    int keepalive_requests = 1000;           // HTTP/2: streams per connection
+    int http2_max_concurrent_streams = 128;
     Duration client_header_timeout{60000};
     Duration client_body_timeout{60000};
+    Duration send_timeout{60000};            // a client that reads nothing this long is cut off
+    Duration lingering_timeout{5000};        // after the last answer, waiting for the client's FIN
     Tls tls;
     bool http2 = false;
     bool redirect_https = false;
@@ -260,6 +267,9 @@ struct Proxy {
     std::string access_log = "logs/access.log";  // relative to $NODEEDGE_HOME; "off"
     std::string access_log_format = "combined";  // or "json"
     std::string error_page;        // absolute, or empty
+    // How long a draining Node worker may keep requests (and tunnels) in flight before it is
+    // stopped anyway (reload, scale down, stop, replacement).
+    Duration drain_timeout{30000};
 
     bool operator==(const Proxy&) const = default;
 };

@@ -100,6 +100,7 @@ void fields(V& v, S& l) {
     v("upstream", l.upstream);
     v("balance", l.balance);
     v("keepalive", l.keepalive);
+    v("keepalive_timeout", l.keepalive_timeout);
     v("connect_timeout", l.connect_timeout);
     v("read_timeout", l.read_timeout);
     v("send_timeout", l.send_timeout);
@@ -164,8 +165,11 @@ void fields(V& v, S& s) {
     v("keepalive_requests", s.keepalive_requests);
     v("client_header_timeout", s.client_header_timeout);
     v("client_body_timeout", s.client_body_timeout);
+    v("send_timeout", s.send_timeout);
+    v("lingering_timeout", s.lingering_timeout);
     v("tls", s.tls);
     v("http2", s.http2);
+    v("http2_max_concurrent_streams", s.http2_max_concurrent_streams);
     v("redirect_https", s.redirect_https);
     v("gzip", s.gzip);
     v("locations", s.locations);
@@ -196,6 +200,7 @@ void fields(V& v, S& p) {
     v("access_log", p.access_log);
     v("access_log_format", p.access_log_format);
     v("error_page", p.error_page);
+    v("drain_timeout", p.drain_timeout);
 }
 
 template <typename V, Is<Metrics> S>

@@ -4,7 +4,7 @@ namespace ne::config::keys {
 
 const List kTop = {"proxy", "metrics", "apps", "servers", "upstreams"};
 
-const List kProxy = {"workers", "user", "access_log", "access_log_format", "error_page"};
+const List kProxy = {"workers", "user", "access_log", "access_log_format", "error_page", "drain_timeout"};
 
 const List kMetrics = {"listen"};
 
@@ -20,10 +20,11 @@ const List kHealthCheck = {"path", "interval", "timeout", "fails"};
 
 const List kServer = {"listen", "server_name", "headers", "client_max_body_size",
                       "keepalive_timeout", "keepalive_requests", "client_header_timeout",
-                      "client_body_timeout", "tls", "http2", "redirect_https", "gzip",
-                      "locations"};
+                      "client_body_timeout", "send_timeout", "lingering_timeout", "tls", "http2", "http2_max_concurrent_streams",
+                      "redirect_https", "gzip", "locations"};
 
-const List kTls = {"cert", "key", "protocols", "ciphers", "ocsp"};
+const List kTls = {"cert", "key", "protocols", "ciphers", "ocsp", "prefer_server_ciphers",
+                   "session_timeout", "session_tickets", "session_ticket_rotation"};
 
 const List kGzip = {"level", "min_length", "types"};
 

@@ -169,6 +169,7 @@ Proxy read_proxy(const toml::table& t, Context& cx) {
     r.read("access_log", p.access_log);  // relative to $NODEEDGE_HOME: the supervisor resolves it
     r.read_choice("access_log_format", p.access_log_format, {"combined", "json"});
     read_path(r, "error_page", cx, p.error_page);
+    r.read_duration("drain_timeout", p.drain_timeout);
     return p;
 }
 
@@ -308,8 +309,12 @@ Server read_server(const toml::table& t, Context& cx) {
     r.read("keepalive_requests", s.keepalive_requests, 0, kMaxInt);
     r.read_duration("client_header_timeout", s.client_header_timeout);
     r.read_duration("client_body_timeout", s.client_body_timeout);
+    r.read_duration("send_timeout", s.send_timeout);
+    r.read_duration("lingering_timeout", s.lingering_timeout);
     if (const toml::table* tls = r.table("tls")) s.tls = read_tls(*tls, cx);
     r.read("http2", s.http2);
+    // nginx takes any count; each stream may hold about 0.3 MiB of buffers (session.h).
+    r.read("http2_max_concurrent_streams", s.http2_max_concurrent_streams, 1, 1024);
     r.read("redirect_https", s.redirect_https);
     if (const toml::table* gzip = r.table("gzip")) s.gzip = read_gzip(*gzip, "servers.gzip", cx.diag);
     for (const toml::table* location : r.tables("locations"))

@@ -263,6 +263,7 @@ Location read_location(const toml::table& t, Diagnostics& diag, const std::files
     r.read("upstream", l.upstream);
     r.read_choice("balance", l.balance, {"round_robin", "least_conn", "ip_hash"});
     r.read("keepalive", l.keepalive, 0, INT_MAX);
+    r.read_duration("keepalive_timeout", l.keepalive_timeout);
     r.read_duration("connect_timeout", l.connect_timeout);
     r.read_duration("read_timeout", l.read_timeout);
     r.read_duration("send_timeout", l.send_timeout);

@@ -107,9 +107,10 @@ void map_limits(const Scope& s, tt::Table& t, Ledger& ledger) {
         if (d->args.size() > 1)
             t.trailing.push_back(ledger.left_out(*d, "nodeedge sends no Keep-Alive: timeout= header; only the first value is used"));
     }
-    if (const Directive* d = s.last("keepalive_requests"); d && d->args.size() == 1 && all_digits(d->args[0]))
-        t.set("keepalive_requests", d->args[0], ledger.from(*d));
-    for (const char* name : {"client_header_timeout", "client_body_timeout"}) {
+    for (const char* name : {"keepalive_requests", "http2_max_concurrent_streams"})
+        if (const Directive* d = s.last(name); d && d->args.size() == 1 && all_digits(d->args[0]))
+            t.set(name, d->args[0], ledger.from(*d));
+    for (const char* name : {"client_header_timeout", "client_body_timeout", "send_timeout", "lingering_timeout"}) {
         if (const Directive* d = s.last(name); d && d->args.size() == 1)
             if (auto time = nginx_time(d->args[0])) t.set(name, tt::duration(*time), ledger.from(*d));
     }

@@ -86,7 +86,6 @@ const std::map<std::string, std::string>& unsupported_directives() {
         {"ssl_ecdh_curve", "nodeedge uses OpenSSL's default groups; no key changes them"},
         {"ssl_client_certificate", "nodeedge does not ask clients for certificates; check them in front of nodeedge"},
         {"ssl_verify_client", "nodeedge does not ask clients for certificates; check them in front of nodeedge"},
-        {"send_timeout", "a client that stops reading is cut off after a fixed 60 s; no key changes that"},
         {"large_client_header_buffers", "request heads have fixed limits (414 for the URI, 431 for headers); no key changes them"},
         {"keepalive_time", "connections are kept while they are used; only keepalive_timeout applies"},
         {"proxy_redirect", "nodeedge passes the app's Location headers unchanged; have the app send the public URL"},

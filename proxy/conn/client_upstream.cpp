@@ -223,7 +223,7 @@ void ClientConn::upstream_done(bool reusable) {
     Pool::note_success(*backend_);
     release_backend();
     if (reusable && body_done_ && plan_.location->keepalive > 0)
-        rt_.idle.put(std::move(up_), static_cast<size_t>(plan_.location->keepalive));
+        rt_.idle.put(std::move(up_), static_cast<size_t>(plan_.location->keepalive), plan_.location->keepalive_timeout);
     else
         drop_upstream();
     finish_request();
