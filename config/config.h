@@ -256,6 +256,10 @@ struct Upstream {
     // 0: after the record's TTL.
     Duration resolve{0};
     std::string resolver;        // "host:port" of the DNS server; "": those of /etc/resolv.conf
+    // Which records a name's backends come from: "both" (A and AAAA, nginx's default),
+    // "ipv4" / "ipv6" (only A / only AAAA, nginx's ipv6=off / ipv4=off), "prefer_ipv4" /
+    // "prefer_ipv6" (the other family only when the name has none of this one).
+    std::string resolve_family = "both";
     Where where;
 
     bool operator==(const Upstream&) const = default;

@@ -190,6 +190,7 @@ void fields(V& v, S& u) {
     v("servers", u.servers);
     v("resolve", u.resolve);
     v("resolver", u.resolver);
+    v("resolve_family", u.resolve_family);
     v("where", u.where);
 }
 

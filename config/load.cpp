@@ -345,6 +345,7 @@ Upstream read_upstream(const toml::table& t, Context& cx) {
         u.servers.push_back(read_upstream_server(*server, cx));
     r.read_duration("resolve", u.resolve);
     if (r.has("resolver")) read_host_port(r, "resolver", u.resolver);
+    r.read_choice("resolve_family", u.resolve_family, {"both", "ipv4", "ipv6", "prefer_ipv4", "prefer_ipv6"});
     if (const toml::node* n = r.get("servers"); n && n->is_array() && n->as_array()->empty())
         r.fail(n->source(), r.label("servers") + ": an upstream needs at least one server");
     return u;
