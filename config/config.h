@@ -124,6 +124,21 @@ enum class Match : uint8_t {
     named,        // "@name": only try_files reaches it, never a request path
 };
 
+// nginx's `sticky cookie`: the proxy names the chosen backend in a cookie and sends a client
+// that returns it to the same backend while that one is eligible.
+struct Sticky {
+    bool enabled = false;
+    std::string cookie = "route";
+    std::string path = "/";
+    std::string domain;          // "": none (the host that set it)
+    Duration expires{0};         // Max-Age; 0: a session cookie
+    bool secure = false;
+    bool httponly = false;
+    std::string samesite;        // "", "strict", "lax", "none"
+
+    bool operator==(const Sticky&) const = default;
+};
+
 struct Gzip {
     bool enabled = false;
     int level = 6;
@@ -154,6 +169,7 @@ struct Location {
     bool buffering = true;
     RateLimit rate_limit;
     Cache cache;
+    Sticky sticky;
     std::string root;            // static files (absolute)
     // Static files, prefix mapped away (absolute, no trailing '/'). In a regex location it
     // may hold captures ("/srv/img/$1") and names the file itself, as in nginx.

@@ -92,6 +92,18 @@ void fields(V& v, S& c) {
     v("lock_timeout", c.lock_timeout);
 }
 
+template <typename V, Is<Sticky> S>
+void fields(V& v, S& s) {
+    v("enabled", s.enabled);
+    v("cookie", s.cookie);
+    v("path", s.path);
+    v("domain", s.domain);
+    v("expires", s.expires);
+    v("secure", s.secure);
+    v("httponly", s.httponly);
+    v("samesite", s.samesite);
+}
+
 template <typename V, Is<Location> S>
 void fields(V& v, S& l) {
     v("path", l.path);
@@ -109,6 +121,7 @@ void fields(V& v, S& l) {
     v("buffering", l.buffering);
     v("rate_limit", l.rate_limit);
     v("cache", l.cache);
+    v("sticky", l.sticky);
     v("root", l.root);
     v("alias", l.alias);
     v("index", l.index);

@@ -28,9 +28,9 @@ const List kTls = {"cert", "key", "protocols", "ciphers", "ocsp", "prefer_server
 
 const List kGzip = {"level", "min_length", "types"};
 
-const List kLocation = {"path", "app", "upstream", "balance", "keepalive", "connect_timeout",
+const List kLocation = {"path", "app", "upstream", "balance", "keepalive", "keepalive_timeout", "connect_timeout",
                         "read_timeout", "send_timeout", "queue_timeout", "websocket", "buffering",
-                        "rate_limit", "cache", "root", "alias", "index", "expires",
+                        "rate_limit", "cache", "sticky", "root", "alias", "index", "expires",
                         "cache_control", "access_log", "return", "proxy_headers", "try_files",
                         "client_max_body_size", "client_body_timeout", "headers", "gzip"};
 
@@ -38,7 +38,9 @@ const List kRateLimit = {"rate", "burst", "nodelay", "key", "status"};
 
 const List kCache = {"valid", "use_stale", "lock", "max_size", "bypass_cookie", "lock_timeout"};
 
-const List kUpstream = {"name", "servers", "resolve", "resolver"};
+const List kSticky = {"cookie", "path", "domain", "expires", "secure", "httponly", "samesite"};
+
+const List kUpstream = {"name", "servers", "resolve", "resolver", "resolve_family"};
 
 const List kUpstreamServer = {"address", "weight", "max_fails", "fail_timeout"};
 
@@ -56,6 +58,7 @@ const std::vector<Table>& tables() {
         {"servers.locations.gzip", kGzip},
         {"servers.locations.rate_limit", kRateLimit},
         {"servers.locations.cache", kCache},
+        {"servers.locations.sticky", kSticky},
         {"upstreams", kUpstream},
         {"upstreams.servers", kUpstreamServer},
     };
