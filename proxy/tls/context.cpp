@@ -23,7 +23,7 @@ struct TlsContexts::Server {
     std::string ocsp;        // DER response, stapled when a client asks; "" = none
     bool http2 = false;
     uint64_t options = 0;    // SSL_OP_* that differ between servers, re-applied on an SNI switch
-    TicketPolicy tickets;
+    TicketPolicy tickets;    // its lifetime is the session_timeout of every session
     TlsSessionCache* sessions = nullptr;   // holds the ticket keys; null: OpenSSL's own keys
 };
 
@@ -75,8 +75,15 @@ int on_client_hello(SSL* ssl, int* alert, void*) {
 }
 
 // The server was chosen on the ClientHello; this acknowledges the name, which a TLS 1.2
-// session then records.
-int on_servername(SSL*, int*, void*) { return SSL_TLSEXT_ERR_OK; }
+// session then records. A new session was made with the timeout of the context the
+// connection started with (OpenSSL's session context): it gets the chosen server's, which
+// its cache entry and its tickets' lifetime follow.
+int on_servername(SSL* ssl, int*, void*) {
+    const auto* s = server_of(SSL_get_SSL_CTX(ssl));
+    SSL_SESSION* session = SSL_get_session(ssl);
+    if (s && session && !SSL_session_reused(ssl)) SSL_SESSION_set_timeout(session, s->tickets.lifetime);
+    return SSL_TLSEXT_ERR_OK;
+}
 
 // The sessions a server may resume: its own, told apart by its names and certificate.
 bool set_session_id_context(SSL_CTX* ctx, const config::Server& cfg) {
@@ -109,7 +116,7 @@ int on_alpn(SSL* ssl, const unsigned char** out, unsigned char* outlen, const un
 int on_ticket_key(SSL* ssl, unsigned char name[16], unsigned char iv[EVP_MAX_IV_LENGTH], EVP_CIPHER_CTX* cipher,
                   EVP_MAC_CTX* mac, int encrypt) {
     const auto* s = server_of(SSL_get_SSL_CTX(ssl));
-    if (!s || !s->sessions) return 0;
+    if (!s || !s->sessions || (s->options & SSL_OP_NO_TICKET)) return 0;
     const int64_t now = std::time(nullptr);
     TicketKey key;
     int answer = 1;
@@ -131,9 +138,9 @@ int on_ticket_key(SSL* ssl, unsigned char name[16], unsigned char iv[EVP_MAX_IV_
                        (encrypt ? EVP_EncryptInit_ex(cipher, EVP_aes_256_cbc(), nullptr, key.aes, iv)
                                 : EVP_DecryptInit_ex(cipher, EVP_aes_256_cbc(), nullptr, key.aes, iv)) == 1;
     OPENSSL_cleanse(&key, sizeof key);
-    if (!ready) {
+    if (!ready) {   // no ticket, or a full handshake: never a failed one
         ERR_clear_error();
-        return encrypt ? 0 : -1;
+        return 0;
     }
     return answer;
 }
@@ -175,7 +182,9 @@ Result<std::unique_ptr<TlsContexts::Server>> make_server(const config::Server& c
     // and the shared session cache resumes without them (TLS 1.3 then issues stateful
     // tickets: ids into that cache). When on, their keys rotate (on_ticket_key).
     SSL_CTX_set_options(ctx, s->options | SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION);
-    if (tls.session_tickets && sessions && SSL_CTX_set_tlsext_ticket_key_evp_cb(ctx, on_ticket_key) != 1)
+    // On every context, tickets or not: OpenSSL asks the one a connection started with (the
+    // address's default server), and SNI may then choose a server that issues tickets.
+    if (sessions && SSL_CTX_set_tlsext_ticket_key_evp_cb(ctx, on_ticket_key) != 1)
         return fail("session ticket callback");
     // An idle keep-alive connection gives its 34 KiB of read/write buffers back.
     SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);

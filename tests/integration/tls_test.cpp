@@ -257,8 +257,19 @@ return = "200 ok"
 
 TEST_F(TlsTest, SessionTicketsWhenAskedForResumeOnEveryProxyWorker) {
     const int port = free_port();
+    // The address's default server issues none; the one SNI picks does.
     const std::string tickets = write_file("tickets.toml", R"([[servers]]
 listen = ["127.0.0.1:${TLS}"]
+server_name = ["a.test"]
+tls = { cert = "a.pem", key = "a.key" }
+
+[[servers.locations]]
+path = "/"
+return = "200 ok"
+
+[[servers]]
+listen = ["127.0.0.1:${TLS}"]
+server_name = ["b.test"]
 tls = { cert = "b.pem", key = "b.key", session_tickets = true, session_timeout = "1d" }
 
 [[servers.locations]]
@@ -267,8 +278,10 @@ return = "200 ok"
 )", {{"TLS", std::to_string(port)}});
     RunResult r = run("start", tickets);
     ASSERT_EQ(r.code, 0) << r.out << r.err;
-    const std::string out = shell_output("timeout 20 openssl s_client -tls1_2 -reconnect -connect 127.0.0.1:" +
-                                         std::to_string(port) + " </dev/null 2>&1");
+    const std::string connect = "timeout 20 openssl s_client -tls1_2 -reconnect -connect 127.0.0.1:" + std::to_string(port);
+    const std::string none = shell_output(connect + " -servername a.test </dev/null 2>&1");
+    EXPECT_EQ(none.find("TLS session ticket lifetime hint"), std::string::npos) << none;
+    const std::string out = shell_output(connect + " -servername b.test </dev/null 2>&1");
     EXPECT_NE(out.find("TLS session ticket lifetime hint: 86400"), std::string::npos) << out;
     // -reconnect makes five more connections, which the kernel spreads over both workers.
     size_t reused = 0;
