@@ -428,6 +428,14 @@ const ErrorCase kErrorCases[] = {
     {"tls ticket rotation zero", "[[servers]]\nlisten = [\"127.0.0.1:8443\"]\n"
      "tls = { cert = \"cert.pem\", key = \"key.pem\", session_ticket_rotation = \"0s\" }\n", 3, 71,
      "servers.tls.session_ticket_rotation: expected whole seconds, at least 1s"},
+    {"sticky cookie name", "[[servers]]\nlisten = [\"127.0.0.1:8080\"]\n[[servers.locations]]\npath = \"/\"\n"
+     "upstream = \"u\"\nsticky = { cookie = \"a b\" }\n", 6, 21, "servers.locations.sticky.cookie: 'a b' is not a cookie name"},
+    {"sticky path with ;", "[[servers]]\nlisten = [\"127.0.0.1:8080\"]\n[[servers.locations]]\npath = \"/\"\n"
+     "upstream = \"u\"\nsticky = { path = \"/;Domain=x\" }\n", 6, 19, "may not hold spaces, ';' or control characters"},
+    {"sticky samesite none without secure", "[[servers]]\nlisten = [\"127.0.0.1:8080\"]\n[[servers.locations]]\npath = \"/\"\n"
+     "upstream = \"u\"\nsticky = { samesite = \"none\" }\n", 6, 23, "\"none\" needs secure = true"},
+    {"sticky without a backend", "[[servers]]\nlisten = [\"127.0.0.1:8080\"]\n[[servers.locations]]\npath = \"/\"\n"
+     "root = \"x\"\nsticky = {}\n", 6, 10, "only a location that proxies"},
     {"instances zero", "[[apps]]\nname = \"a\"\nscript = \"app.js\"\ninstances = 0\n", 4, 13,
      "apps.instances: expected an integer > 0, \"max\" or a negative integer"},
     {"instances word", "[[apps]]\nname = \"a\"\nscript = \"app.js\"\ninstances = \"lots\"\n", 4, 13, "got lots"},
