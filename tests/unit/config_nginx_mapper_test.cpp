@@ -76,6 +76,17 @@ TEST(NginxMapper, MapsDirectivesToKeys) {
          {"app = \"api\"", "balance = \"least_conn\"", "keepalive = 64",
           "# nginx: site.conf:1 upstream api { (its servers are the workers of app 'api')"},
          {}, {"[[upstreams]]"}},
+        {"sticky cookie and the upstream keepalive_timeout go on the location",
+         "upstream chat { server 10.0.0.5:3000; server 10.0.0.6:3000; keepalive 16; keepalive_timeout 30s;\n"
+         " sticky cookie srv_id expires=1h path=/ httponly secure samesite=lax; }\n" + kServer +
+             "  location / { proxy_pass http://chat; }\n}",
+         {"sticky = { cookie = \"srv_id\", expires = \"1h\", path = \"/\", httponly = true, secure = true, samesite = \"lax\" }",
+          "keepalive_timeout = \"30s\""},
+         {}},
+        {"sticky route has no counterpart",
+         "upstream chat { server 10.0.0.5:3000; sticky route $route_cookie; }\n" + kServer +
+             "  location / { proxy_pass http://chat; }\n}",
+         {}, {"site.conf:1: sticky"}},
         {"upstream of other hosts",
          "upstream remote { ip_hash; server 10.0.0.5:3000 weight=2 max_fails=3 fail_timeout=30s;\n"
          " server 10.0.0.6:3000 backup; }\n" + kServer + "  location / { proxy_pass http://remote; }\n}",
