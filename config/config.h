@@ -124,6 +124,21 @@ enum class Match : uint8_t {
     named,        // "@name": only try_files reaches it, never a request path
 };
 
+// nginx's `sticky cookie`: the proxy names the chosen backend in a cookie and sends a client
+// that returns it to the same backend while that one is eligible.
+struct Sticky {
+    bool enabled = false;
+    std::string cookie = "route";
+    std::string path = "/";
+    std::string domain;          // "": none (the host that set it)
+    Duration expires{0};         // Max-Age; 0: a session cookie
+    bool secure = false;
+    bool httponly = false;
+    std::string samesite;        // "", "strict", "lax", "none"
+
+    bool operator==(const Sticky&) const = default;
+};
+
 struct Gzip {
     bool enabled = false;
     int level = 6;
@@ -142,6 +157,10 @@ struct Location {
     std::string upstream;        // or to a named [[upstreams]]
     std::string balance = "round_robin";  // round_robin | least_conn | ip_hash
     int keepalive = 64;
+    // nginx's keepalive_timeout in an upstream block: an idle upstream connection is closed
+    // after this. Below Node's keepAliveTimeout (5 s), so that it is never Node that closes a
+    // connection a request is being written into (nginx's 60 s would race it).
+    Duration keepalive_timeout{4000};
     Duration connect_timeout{5000};
     Duration read_timeout{60000};
     Duration send_timeout{60000};
@@ -150,6 +169,7 @@ struct Location {
     bool buffering = true;
     RateLimit rate_limit;
     Cache cache;
+    Sticky sticky;
     std::string root;            // static files (absolute)
     // Static files, prefix mapped away (absolute, no trailing '/'). In a regex location it
     // may hold captures ("/srv/img/$1") and names the file itself, as in nginx.
@@ -187,6 +207,12 @@ struct Tls {
     std::vector<std::string> protocols{"TLSv1.2", "TLSv1.3"};
     std::string ciphers;         // TLS 1.2 cipher list; "" = Mozilla's intermediate list
     std::string ocsp;            // absolute; a DER OCSP response stapled to handshakes; "" = none
+    // nginx's ssl_prefer_server_ciphers, but on by default: the server's order (strongest
+    // first) rather than the client's, which testssl.sh reports as HIGH when absent.
+    bool prefer_server_ciphers = true;
+    Duration session_timeout{300000};        // nginx's ssl_session_timeout (5m)
+    bool session_tickets = false;            // nginx's ssl_session_tickets (nginx: on)
+    Duration session_ticket_rotation{3600000};  // a new ticket key this often (whole seconds)
     Where where;                 // the tls table
 
     bool operator==(const Tls&) const = default;
@@ -207,9 +233,12 @@ struct Server {
     std::map<std::string, std::string> headers;
     uint64_t client_max_body_size = 1ull << 20;  // nginx's default 1m
     Duration keepalive_timeout{65000};
-    int keepalive_requests = 1000;
+    int keepalive_requests = 1000;           // HTTP/2: streams per connection
+    int http2_max_concurrent_streams = 128;
     Duration client_header_timeout{60000};
     Duration client_body_timeout{60000};
+    Duration send_timeout{60000};            // a client that reads nothing this long is cut off
+    Duration lingering_timeout{5000};        // after the last answer, waiting for the client's FIN
     Tls tls;
     bool http2 = false;
     bool redirect_https = false;
@@ -243,6 +272,10 @@ struct Upstream {
     // 0: after the record's TTL.
     Duration resolve{0};
     std::string resolver;        // "host:port" of the DNS server; "": those of /etc/resolv.conf
+    // Which records a name's backends come from: "both" (A and AAAA, nginx's default),
+    // "ipv4" / "ipv6" (only A / only AAAA, nginx's ipv6=off / ipv4=off), "prefer_ipv4" /
+    // "prefer_ipv6" (the other family only when the name has none of this one).
+    std::string resolve_family = "both";
     Where where;
 
     bool operator==(const Upstream&) const = default;
@@ -254,6 +287,9 @@ struct Proxy {
     std::string access_log = "logs/access.log";  // relative to $NODEEDGE_HOME; "off"
     std::string access_log_format = "combined";  // or "json"
     std::string error_page;        // absolute, or empty
+    // How long a draining Node worker may keep requests (and tunnels) in flight before it is
+    // stopped anyway (reload, scale down, stop, replacement).
+    Duration drain_timeout{30000};
 
     bool operator==(const Proxy&) const = default;
 };

@@ -92,6 +92,18 @@ void fields(V& v, S& c) {
     v("lock_timeout", c.lock_timeout);
 }
 
+template <typename V, Is<Sticky> S>
+void fields(V& v, S& s) {
+    v("enabled", s.enabled);
+    v("cookie", s.cookie);
+    v("path", s.path);
+    v("domain", s.domain);
+    v("expires", s.expires);
+    v("secure", s.secure);
+    v("httponly", s.httponly);
+    v("samesite", s.samesite);
+}
+
 template <typename V, Is<Location> S>
 void fields(V& v, S& l) {
     v("path", l.path);
@@ -100,6 +112,7 @@ void fields(V& v, S& l) {
     v("upstream", l.upstream);
     v("balance", l.balance);
     v("keepalive", l.keepalive);
+    v("keepalive_timeout", l.keepalive_timeout);
     v("connect_timeout", l.connect_timeout);
     v("read_timeout", l.read_timeout);
     v("send_timeout", l.send_timeout);
@@ -108,6 +121,7 @@ void fields(V& v, S& l) {
     v("buffering", l.buffering);
     v("rate_limit", l.rate_limit);
     v("cache", l.cache);
+    v("sticky", l.sticky);
     v("root", l.root);
     v("alias", l.alias);
     v("index", l.index);
@@ -132,6 +146,10 @@ void fields(V& v, S& t) {
     v("protocols", t.protocols);
     v("ciphers", t.ciphers);
     v("ocsp", t.ocsp);
+    v("prefer_server_ciphers", t.prefer_server_ciphers);
+    v("session_timeout", t.session_timeout);
+    v("session_tickets", t.session_tickets);
+    v("session_ticket_rotation", t.session_ticket_rotation);
     v("where", t.where);
 }
 
@@ -160,8 +178,11 @@ void fields(V& v, S& s) {
     v("keepalive_requests", s.keepalive_requests);
     v("client_header_timeout", s.client_header_timeout);
     v("client_body_timeout", s.client_body_timeout);
+    v("send_timeout", s.send_timeout);
+    v("lingering_timeout", s.lingering_timeout);
     v("tls", s.tls);
     v("http2", s.http2);
+    v("http2_max_concurrent_streams", s.http2_max_concurrent_streams);
     v("redirect_https", s.redirect_https);
     v("gzip", s.gzip);
     v("locations", s.locations);
@@ -182,6 +203,7 @@ void fields(V& v, S& u) {
     v("servers", u.servers);
     v("resolve", u.resolve);
     v("resolver", u.resolver);
+    v("resolve_family", u.resolve_family);
     v("where", u.where);
 }
 
@@ -192,6 +214,7 @@ void fields(V& v, S& p) {
     v("access_log", p.access_log);
     v("access_log_format", p.access_log_format);
     v("error_page", p.error_page);
+    v("drain_timeout", p.drain_timeout);
 }
 
 template <typename V, Is<Metrics> S>

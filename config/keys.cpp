@@ -4,7 +4,7 @@ namespace ne::config::keys {
 
 const List kTop = {"proxy", "metrics", "apps", "servers", "upstreams"};
 
-const List kProxy = {"workers", "user", "access_log", "access_log_format", "error_page"};
+const List kProxy = {"workers", "user", "access_log", "access_log_format", "error_page", "drain_timeout"};
 
 const List kMetrics = {"listen"};
 
@@ -20,16 +20,17 @@ const List kHealthCheck = {"path", "interval", "timeout", "fails"};
 
 const List kServer = {"listen", "server_name", "headers", "client_max_body_size",
                       "keepalive_timeout", "keepalive_requests", "client_header_timeout",
-                      "client_body_timeout", "tls", "http2", "redirect_https", "gzip",
-                      "locations"};
+                      "client_body_timeout", "send_timeout", "lingering_timeout", "tls", "http2", "http2_max_concurrent_streams",
+                      "redirect_https", "gzip", "locations"};
 
-const List kTls = {"cert", "key", "protocols", "ciphers", "ocsp"};
+const List kTls = {"cert", "key", "protocols", "ciphers", "ocsp", "prefer_server_ciphers",
+                   "session_timeout", "session_tickets", "session_ticket_rotation"};
 
 const List kGzip = {"level", "min_length", "types"};
 
-const List kLocation = {"path", "app", "upstream", "balance", "keepalive", "connect_timeout",
+const List kLocation = {"path", "app", "upstream", "balance", "keepalive", "keepalive_timeout", "connect_timeout",
                         "read_timeout", "send_timeout", "queue_timeout", "websocket", "buffering",
-                        "rate_limit", "cache", "root", "alias", "index", "expires",
+                        "rate_limit", "cache", "sticky", "root", "alias", "index", "expires",
                         "cache_control", "access_log", "return", "proxy_headers", "try_files",
                         "client_max_body_size", "client_body_timeout", "headers", "gzip"};
 
@@ -37,7 +38,9 @@ const List kRateLimit = {"rate", "burst", "nodelay", "key", "status"};
 
 const List kCache = {"valid", "use_stale", "lock", "max_size", "bypass_cookie", "lock_timeout"};
 
-const List kUpstream = {"name", "servers", "resolve", "resolver"};
+const List kSticky = {"cookie", "path", "domain", "expires", "secure", "httponly", "samesite"};
+
+const List kUpstream = {"name", "servers", "resolve", "resolver", "resolve_family"};
 
 const List kUpstreamServer = {"address", "weight", "max_fails", "fail_timeout"};
 
@@ -55,6 +58,7 @@ const std::vector<Table>& tables() {
         {"servers.locations.gzip", kGzip},
         {"servers.locations.rate_limit", kRateLimit},
         {"servers.locations.cache", kCache},
+        {"servers.locations.sticky", kSticky},
         {"upstreams", kUpstream},
         {"upstreams.servers", kUpstreamServer},
     };

@@ -169,6 +169,7 @@ Proxy read_proxy(const toml::table& t, Context& cx) {
     r.read("access_log", p.access_log);  // relative to $NODEEDGE_HOME: the supervisor resolves it
     r.read_choice("access_log_format", p.access_log_format, {"combined", "json"});
     read_path(r, "error_page", cx, p.error_page);
+    r.read_duration("drain_timeout", p.drain_timeout);
     return p;
 }
 
@@ -243,6 +244,14 @@ App read_app(const toml::table& t, Context& cx) {
     return a;
 }
 
+// TLS counts session lifetimes in seconds: a duration under one, or not a whole number of
+// them, would be rounded silently.
+void read_whole_seconds(TableReader& r, std::string_view key, Duration& out) {
+    if (!r.read_duration(key, out)) return;
+    if (out.count() < 1000 || out.count() % 1000 != 0)
+        r.fail(r.get(key)->source(), r.label(key) + ": expected whole seconds, at least 1s");
+}
+
 Tls read_tls(const toml::table& t, Context& cx) {
     TableReader r(t, "servers.tls", keys::kTls, cx.diag);
     Tls tls;
@@ -255,6 +264,10 @@ Tls read_tls(const toml::table& t, Context& cx) {
     r.read_choices("protocols", tls.protocols, {"TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3"});
     r.read("ciphers", tls.ciphers);
     read_path(r, "ocsp", cx, tls.ocsp);
+    r.read("prefer_server_ciphers", tls.prefer_server_ciphers);
+    read_whole_seconds(r, "session_timeout", tls.session_timeout);
+    r.read("session_tickets", tls.session_tickets);
+    read_whole_seconds(r, "session_ticket_rotation", tls.session_ticket_rotation);
     return tls;
 }
 
@@ -296,8 +309,12 @@ Server read_server(const toml::table& t, Context& cx) {
     r.read("keepalive_requests", s.keepalive_requests, 0, kMaxInt);
     r.read_duration("client_header_timeout", s.client_header_timeout);
     r.read_duration("client_body_timeout", s.client_body_timeout);
+    r.read_duration("send_timeout", s.send_timeout);
+    r.read_duration("lingering_timeout", s.lingering_timeout);
     if (const toml::table* tls = r.table("tls")) s.tls = read_tls(*tls, cx);
     r.read("http2", s.http2);
+    // nginx takes any count; each stream may hold about 0.3 MiB of buffers (session.h).
+    r.read("http2_max_concurrent_streams", s.http2_max_concurrent_streams, 1, 1024);
     r.read("redirect_https", s.redirect_https);
     if (const toml::table* gzip = r.table("gzip")) s.gzip = read_gzip(*gzip, "servers.gzip", cx.diag);
     for (const toml::table* location : r.tables("locations"))
@@ -328,6 +345,7 @@ Upstream read_upstream(const toml::table& t, Context& cx) {
         u.servers.push_back(read_upstream_server(*server, cx));
     r.read_duration("resolve", u.resolve);
     if (r.has("resolver")) read_host_port(r, "resolver", u.resolver);
+    r.read_choice("resolve_family", u.resolve_family, {"both", "ipv4", "ipv6", "prefer_ipv4", "prefer_ipv6"});
     if (const toml::node* n = r.get("servers"); n && n->is_array() && n->as_array()->empty())
         r.fail(n->source(), r.label("servers") + ": an upstream needs at least one server");
     return u;

@@ -112,6 +112,39 @@ RateLimit read_rate_limit(const toml::table& t, Diagnostics& diag) {
     return rl;
 }
 
+// A cookie name and attribute values go into a Set-Cookie header as written: RFC 6265's
+// token characters only, so nothing can end the attribute early.
+bool cookie_token(std::string_view s) {
+    if (s.empty()) return false;
+    for (char c : s)
+        if (c <= 32 || c >= 127 || std::string_view("()<>@,;:\\\"/[]?={}").find(c) != std::string_view::npos) return false;
+    return true;
+}
+
+Sticky read_sticky(const toml::table& t, Diagnostics& diag) {
+    TableReader r(t, "servers.locations.sticky", keys::kSticky, diag);
+    Sticky s;
+    s.enabled = true;
+    if (r.read("cookie", s.cookie) && !cookie_token(s.cookie))
+        r.fail(r.get("cookie")->source(), r.label("cookie") + ": '" + s.cookie + "' is not a cookie name");
+    // A path or domain may hold '/' and '.', never ';' or a control character.
+    for (const auto& [key, out] : {std::pair{"path", &s.path}, {"domain", &s.domain}}) {
+        if (!r.read(key, *out)) continue;
+        for (char c : *out)
+            if (c < 33 || c == ';' || c == 127) {
+                r.fail(r.get(key)->source(), r.label(key) + ": '" + *out + "' may not hold spaces, ';' or control characters");
+                break;
+            }
+    }
+    r.read_duration("expires", s.expires);
+    r.read("secure", s.secure);
+    r.read("httponly", s.httponly);
+    r.read_choice("samesite", s.samesite, {"strict", "lax", "none"});
+    if (s.samesite == "none" && !s.secure)
+        r.fail(r.get("samesite")->source(), r.label("samesite") + ": \"none\" needs secure = true (browsers drop the cookie otherwise)");
+    return s;
+}
+
 void read_cache_valid(const toml::table& t, Diagnostics& diag, std::map<int, Duration>& out) {
     TableReader r(t, "servers.locations.cache.valid", diag);
     for (auto&& [key, value] : t) {
@@ -263,6 +296,7 @@ Location read_location(const toml::table& t, Diagnostics& diag, const std::files
     r.read("upstream", l.upstream);
     r.read_choice("balance", l.balance, {"round_robin", "least_conn", "ip_hash"});
     r.read("keepalive", l.keepalive, 0, INT_MAX);
+    r.read_duration("keepalive_timeout", l.keepalive_timeout);
     r.read_duration("connect_timeout", l.connect_timeout);
     r.read_duration("read_timeout", l.read_timeout);
     r.read_duration("send_timeout", l.send_timeout);
@@ -270,6 +304,11 @@ Location read_location(const toml::table& t, Diagnostics& diag, const std::files
     r.read("websocket", l.websocket);
     r.read("buffering", l.buffering);
     if (const toml::table* rl = r.table("rate_limit")) l.rate_limit = read_rate_limit(*rl, diag);
+    if (const toml::table* st = r.table("sticky")) {
+        l.sticky = read_sticky(*st, diag);
+        if (!r.has("app") && !r.has("upstream"))
+            r.fail(st->source(), r.label("sticky") + ": only a location that proxies (app or upstream) has backends to stick to");
+    }
     if (const toml::table* c = r.table("cache")) {
         l.cache = read_cache(*c, diag);
         if (!r.has("app") && !r.has("upstream"))

@@ -113,6 +113,22 @@ Result<ProtocolRange> tls_protocol_range(const std::vector<std::string>& protoco
     return ProtocolRange{kKnown[lo].version, kKnown[hi].version};
 }
 
+Result<TlsFiles> read_tls_files(const Config& cfg) {
+    TlsFiles files;
+    for (const auto& s : cfg.servers) {
+        if (!s.tls.enabled) continue;
+        for (const auto& [what, path] : {std::pair{"cert", &s.tls.cert}, {"key", &s.tls.key}, {"ocsp", &s.tls.ocsp}}) {
+            if (path->empty() || files.count(*path)) continue;
+            std::ifstream f(*path, std::ios::binary);
+            if (!f) return Error::from_errno(s.tls.where.str() + ": tls " + what + " " + *path);
+            std::string bytes{std::istreambuf_iterator<char>(f), {}};
+            if (f.bad()) return Error::from_errno(s.tls.where.str() + ": tls " + what + " " + *path);
+            files.emplace(*path, std::move(bytes));
+        }
+    }
+    return files;
+}
+
 Status check_tls(const Tls& tls) {
     if (auto r = tls_protocol_range(tls.protocols); !r) return r.error();
     if (auto st = check_cert_and_key(tls); !st) return st;

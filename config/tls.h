@@ -5,6 +5,7 @@
 // same range, so what passes here is what it serves.
 #pragma once
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -25,6 +26,14 @@ Result<ProtocolRange> tls_protocol_range(const std::vector<std::string>& protoco
 
 // Mozilla's "intermediate" TLS 1.2 cipher list (TLS 1.3 suites are OpenSSL's defaults).
 extern const char* const kIntermediateCiphers;
+
+// The contents of the files tls tables name (`cert`, `key`, `ocsp`), by path. The daemon
+// reads them (it may be root, and a key file 0600) and passes them to proxy workers in their
+// config message: a worker opens no TLS file, so a `[proxy] user` needs no access to any, and
+// the private key never has to be readable by it.
+using TlsFiles = std::map<std::string, std::string>;
+// Every file `cfg`'s tls tables name; the error names the file and the tls table.
+Result<TlsFiles> read_tls_files(const Config& cfg);
 
 // Everything above for one server's tls table; the message says which file and why
 // (without a position: the caller puts tls.where in front).

@@ -1,6 +1,7 @@
 #include "ipc/messages.h"
 
 #include <algorithm>
+#include <optional>
 #include <stdexcept>
 
 namespace ne::ipc {
@@ -15,6 +16,31 @@ template <class... Ts>
 overloaded(Ts...) -> overloaded<Ts...>;
 
 json header(const char* type) { return json{{"v", kVersion}, {"type", type}}; }
+
+std::string to_hex(std::string_view bytes) {
+    static constexpr char kDigits[] = "0123456789abcdef";
+    std::string out;
+    out.reserve(bytes.size() * 2);
+    for (unsigned char c : bytes) {
+        out += kDigits[c >> 4];
+        out += kDigits[c & 15];
+    }
+    return out;
+}
+
+std::optional<std::string> from_hex(std::string_view hex) {
+    auto nibble = [](char c) {
+        return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+    };
+    if (hex.size() % 2) return std::nullopt;
+    std::string out(hex.size() / 2, '\0');
+    for (size_t i = 0; i < out.size(); ++i) {
+        const int hi = nibble(hex[2 * i]), lo = nibble(hex[2 * i + 1]);
+        if (hi < 0 || lo < 0) return std::nullopt;
+        out[i] = static_cast<char>(hi << 4 | lo);
+    }
+    return out;
+}
 
 // Compact keys: a busy proxy worker sends one series per location and upstream every second.
 json series_to_json(const RequestSeries& s) {
@@ -70,7 +96,15 @@ RequestSeries series_from_json(const json& j) {
 
 std::string encode(const Message& m) {
     json j = std::visit(overloaded{
-        [](const ProxyConfig& c) { auto j = header("proxy_config"); j["config"] = c.config; return j; },
+        [](const ProxyConfig& c) {
+            auto j = header("proxy_config");
+            j["config"] = c.config;
+            // Hex: an OCSP response is DER, and JSON strings must be UTF-8.
+            json files = json::object();
+            for (const auto& [path, bytes] : c.tls_files) files[path] = to_hex(bytes);
+            j["tls_files"] = std::move(files);
+            return j;
+        },
         [](const BackendAdd& a) {
             auto j = header("backend_add");
             j["id"] = a.id; j["app"] = a.app; j["instance"] = a.instance;
@@ -130,7 +164,16 @@ Result<Message> decode(std::string_view payload) {
     if (!j.contains("type") || !j["type"].is_string()) return Error{"ipc: message without a type"};
     const std::string type = j["type"];
     try {
-        if (type == "proxy_config") return Message{ProxyConfig{j.at("config")}};
+        if (type == "proxy_config") {
+            ProxyConfig c{j.at("config"), {}};
+            const json files = j.value("tls_files", json::object());   // absent from older masters
+            for (const auto& [path, hex] : files.items()) {
+                auto bytes = from_hex(hex.get<std::string>());
+                if (!bytes) return Error{"ipc: proxy_config: tls_files \"" + path + "\" is not hex"};
+                c.tls_files.emplace(path, std::move(*bytes));
+            }
+            return Message{std::move(c)};
+        }
         if (type == "backend_add")
             return Message{BackendAdd{j.at("id").get<uint64_t>(), j.at("app").get<std::string>(),
                                       j.at("instance").get<int>(), j.at("host").get<std::string>(),

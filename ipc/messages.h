@@ -7,6 +7,7 @@
 
 #include <array>
 #include <cstdint>
+#include <map>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -20,9 +21,12 @@ constexpr int kVersion = 1;
 
 // master -> proxy: the routing configuration (servers, locations, upstreams, [proxy]),
 // as produced by config::to_json(). Sent first, and again on every config change; it applies
-// to new requests only.
+// to new requests only. `tls_files` holds the bytes of every TLS file the config names
+// (certificate chains, private keys, OCSP responses) by path, read by the master: a proxy
+// worker opens no TLS file.
 struct ProxyConfig {
     nlohmann::json config;
+    std::map<std::string, std::string> tls_files;
 };
 
 // master -> proxy: a worker of `app` is ready and may receive requests. `id` is unique for the

@@ -163,7 +163,7 @@ void ProxyWorker::on_frame(const std::string& payload) {
 }
 
 void ProxyWorker::apply_config(const ipc::ProxyConfig& m) {
-    auto snap = build_snapshot(m.config, rt_->pools, rt_->tls_sessions ? &*rt_->tls_sessions : nullptr);
+    auto snap = build_snapshot(m.config, m.tls_files, rt_->pools, rt_->tls_sessions ? &*rt_->tls_sessions : nullptr);
     if (!snap) {
         // The master validated it; keep serving with what we have rather than nothing.
         spdlog::error("proxy worker {}: {}; keeping the previous config", getpid(), snap.error().message);

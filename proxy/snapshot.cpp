@@ -94,14 +94,15 @@ std::unique_ptr<const LocationPlan> plan_for(const config::Location& loc, const 
 
 }  // namespace
 
-Result<std::shared_ptr<const Snapshot>> build_snapshot(const nlohmann::json& payload, PoolSet& pools,
+Result<std::shared_ptr<const Snapshot>> build_snapshot(const nlohmann::json& payload, const config::TlsFiles& tls_files,
+                                                       PoolSet& pools,
                                                        TlsSessionCache* tls_sessions) {
     auto cfg = config::from_json(payload);
     if (!cfg) return cfg.error().wrap("proxy config");
     auto snap = std::make_shared<Snapshot>();
     snap->config = std::move(*cfg);
     snap->routes = RouteTable(snap->config);
-    auto tls = TlsContexts::build(snap->config, tls_sessions);
+    auto tls = TlsContexts::build(snap->config, tls_files, tls_sessions);
     if (!tls) return tls.error().wrap("proxy config");
     snap->tls = std::move(*tls);
     for (const auto& e : pools.sync_upstreams(snap->config.upstreams)) spdlog::warn("{}", e.message);

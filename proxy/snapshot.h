@@ -82,7 +82,8 @@ struct Snapshot {
 // [[upstreams]] pools are synced with the new config. Errors say what was wrong; warnings
 // (an unreadable error page, an unresolvable upstream server) are logged and skipped.
 // TLS sessions go to `tls_sessions` (null: each context's own cache).
-Result<std::shared_ptr<const Snapshot>> build_snapshot(const nlohmann::json& payload, PoolSet& pools,
+Result<std::shared_ptr<const Snapshot>> build_snapshot(const nlohmann::json& payload, const config::TlsFiles& tls_files,
+                                                       PoolSet& pools,
                                                        TlsSessionCache* tls_sessions);
 
 }  // namespace ne::proxy

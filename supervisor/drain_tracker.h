@@ -22,6 +22,8 @@ public:
     DrainTracker(const DrainTracker&) = delete;
     DrainTracker& operator=(const DrainTracker&) = delete;
 
+    // [proxy] drain_timeout: drains started from now on get this deadline.
+    void set_deadline(std::chrono::milliseconds deadline) { deadline_ = deadline; }
     void start(uint64_t id);     // (re)arms the deadline of worker `id`
     void finish(uint64_t id);    // drained or removed: the deadline no longer applies
 

@@ -32,8 +32,6 @@ int64_t now_ms() {
                std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
-constexpr std::chrono::seconds kDrainDeadline{30};
-
 }  // namespace
 
 Master::Master(std::string home, std::string self_exe, ProxyResources& proxy_resources)
@@ -54,7 +52,7 @@ Status Master::init() {
         drains_->finish(id);
         if (Worker* w = find_worker(id)) w->on(Event::DrainDone, "drained");
     });
-    drains_ = std::make_unique<DrainTracker>(base_.get(), kDrainDeadline, [this](uint64_t id) {
+    drains_ = std::make_unique<DrainTracker>(base_.get(), config::Proxy{}.drain_timeout, [this](uint64_t id) {
         if (Worker* w = find_worker(id)) {
             event(*w, "drain", "drain deadline passed with requests in flight; stopping anyway");
             w->on(Event::DrainDone, "drain deadline");
@@ -166,6 +164,7 @@ Status Master::apply_running(config::Config next) {
     if (auto s = metrics_server_->listen(next.metrics.listen); !s) return s;
     if (auto s = proxy_->set_user(next.proxy.user); !s) return s;
     proxy_->set_count(workers);
+    drains_->set_deadline(next.proxy.drain_timeout);
     if (auto s = proxy_->set_listeners(listen); !s) return s;
     running_ = std::move(next);
     json j = config::to_json(running_);

@@ -9,6 +9,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "config/json.h"
+#include "config/tls.h"
 #include "ipc/net.h"
 #include "ipc/control.h"
 #include "ipc/fd_passing.h"
@@ -119,7 +121,15 @@ void ProxyWorkers::set_config(json config) {
         for (auto& [pid, p] : procs_)
             if (!p.quitting) send_access_log(p);
     }
-    send_all(ipc::ProxyConfig{config_});
+    tls_files_.clear();
+    if (auto cfg = config::from_json(config_); !cfg) {
+        spdlog::error("proxy config: {}", cfg.error().message);
+    } else if (auto keys = config::read_tls_files(*cfg); !keys) {
+        spdlog::error("{}; the proxy workers keep their previous config", keys.error().message);
+    } else {
+        tls_files_ = std::move(*keys);
+    }
+    send_all(ipc::ProxyConfig{config_, tls_files_});
 }
 
 void ProxyWorkers::open_access_log() {
@@ -237,7 +247,7 @@ Result<pid_t> ProxyWorkers::fork_one() {
         base_, std::move(ours), [this, pid](std::string payload) { on_frame(pid, payload); },
         [pid](const std::string& why) { spdlog::debug("proxy worker {} channel: {}", pid, why); });
     send_access_log(p);   // before the config, which the worker takes it with
-    p.channel->send(ipc::encode(ipc::ProxyConfig{config_}));
+    p.channel->send(ipc::encode(ipc::ProxyConfig{config_, tls_files_}));
     for (auto& [id, b] : ready_) p.channel->send(ipc::encode(b));
     procs_.emplace(pid, std::move(p));
     spdlog::info("proxy worker {} started (generation {})", pid, generation_);

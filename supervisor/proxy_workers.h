@@ -37,7 +37,9 @@ public:
     // listed. When the set changed, a new generation of proxy workers replaces the old one
     // (which finishes its in-flight requests). Errors name the address; nothing changes then.
     Status set_listeners(const std::vector<std::string>& addresses);
-    // Applies to new requests in every proxy worker.
+    // Applies to new requests in every proxy worker. The TLS private keys it names are read
+    // here, by the master, and sent with it (a key that cannot be read is logged, and the
+    // workers keep their previous config).
     void set_config(nlohmann::json config);
     // `[proxy] user`: workers forked from now on switch to it (only when the daemon is root,
     // as nginx's `user`); a change replaces the running generation, since a worker cannot
@@ -105,6 +107,7 @@ private:
     UniqueFd access_log_;                           // invalid when off or it cannot be opened
     std::vector<std::string> order_;               // listen addresses, in fd order
     nlohmann::json config_ = nlohmann::json::object();
+    std::map<std::string, std::string> tls_files_;   // of config_ (config::TlsFiles)
     std::string user_;                              // as written
     std::optional<Credentials> credentials_;        // resolved; none: keep the daemon's
     int count_ = 1;

@@ -8,6 +8,31 @@
 namespace ne::config::nginx {
 namespace {
 
+// nginx's `sticky cookie NAME [expires=T] [domain=D] [path=P] [httponly] [secure] [samesite=S]`;
+// `sticky route` and `sticky learn` have no counterpart.
+void map_sticky(const Directive& d, tt::Table& t, Ledger& ledger) {
+    if (d.args.size() < 2 || d.args[0] != "cookie") {
+        t.trailing.push_back(ledger.left_out(d, "nodeedge has sticky cookie only: sticky = { cookie = \"NAME\" }"));
+        return;
+    }
+    std::vector<std::pair<std::string, std::string>> fields{{"cookie", tt::quote(d.args[1])}};
+    for (size_t i = 2; i < d.args.size(); ++i) {
+        const std::string& a = d.args[i];
+        const size_t eq = a.find('=');
+        const std::string key = a.substr(0, eq), value = eq == std::string::npos ? "" : a.substr(eq + 1);
+        if (a == "httponly" || a == "secure") fields.emplace_back(a, "true");
+        else if (key == "expires" && value == "max") fields.emplace_back("expires", tt::quote("3650d"));
+        else if (key == "expires" && nginx_time(value)) fields.emplace_back("expires", tt::duration(*nginx_time(value)));
+        else if ((key == "domain" || key == "path") && !value.empty()) fields.emplace_back(key, tt::quote(value));
+        else if (key == "samesite" && (value == "strict" || value == "lax" || value == "none")) fields.emplace_back(key, tt::quote(value));
+        else {
+            t.trailing.push_back(ledger.left_out(d, "sticky cookie: " + a + " has no counterpart (variables are not taken)"));
+            return;
+        }
+    }
+    t.set("sticky", tt::inline_table(fields), ledger.from(d));
+}
+
 namespace tt = toml_text;
 
 std::string lower(std::string s) {
@@ -132,6 +157,10 @@ void map_proxy_pass(const Directive& d, const std::string& path, tt::Table& t, H
         for (const Directive& c : u.block->children) {
             if (c.name == "least_conn" || c.name == "ip_hash") t.set("balance", tt::quote(c.name), ledger.from(c));
             else if (c.name == "keepalive" && c.args.size() == 1) t.set("keepalive", c.args[0], ledger.from(c));
+            else if (c.name == "keepalive_timeout" && c.args.size() == 1 && nginx_time(c.args[0]))
+                t.set("keepalive_timeout", tt::duration(*nginx_time(c.args[0])), ledger.from(c) +
+                      " (above Node's 5 s keepAliveTimeout only if the app's is raised too)");
+            else if (c.name == "sticky") map_sticky(c, t, ledger);
             else if (c.name == "hash" || c.name == "random")
                 t.trailing.push_back(ledger.left_out(c, "nodeedge balances round_robin, least_conn or ip_hash; pick one"));
             else if (c.name == "zone") t.trailing.push_back(ledger.built_in(c, "upstream state is shared by every proxy worker"));

@@ -107,9 +107,10 @@ void map_limits(const Scope& s, tt::Table& t, Ledger& ledger) {
         if (d->args.size() > 1)
             t.trailing.push_back(ledger.left_out(*d, "nodeedge sends no Keep-Alive: timeout= header; only the first value is used"));
     }
-    if (const Directive* d = s.last("keepalive_requests"); d && d->args.size() == 1 && all_digits(d->args[0]))
-        t.set("keepalive_requests", d->args[0], ledger.from(*d));
-    for (const char* name : {"client_header_timeout", "client_body_timeout"}) {
+    for (const char* name : {"keepalive_requests", "http2_max_concurrent_streams"})
+        if (const Directive* d = s.last(name); d && d->args.size() == 1 && all_digits(d->args[0]))
+            t.set(name, d->args[0], ledger.from(*d));
+    for (const char* name : {"client_header_timeout", "client_body_timeout", "send_timeout", "lingering_timeout"}) {
         if (const Directive* d = s.last(name); d && d->args.size() == 1)
             if (auto time = nginx_time(d->args[0])) t.set(name, tt::duration(*time), ledger.from(*d));
     }
@@ -138,6 +139,17 @@ void map_tls(const Scope& s, tt::Table& t, Ledger& ledger) {
     }
     if (const Directive* d = s.last("ssl_ciphers"); d && !d->args.empty()) {
         fields.emplace_back("ciphers", tt::quote(d->args[0]));
+        comments.push_back(ledger.from(*d));
+    }
+    if (const Directive* d = s.last("ssl_session_timeout"); d && d->args.size() == 1)
+        if (auto time = nginx_time(d->args[0])) {
+            fields.emplace_back("session_timeout", tt::duration(*time));
+            comments.push_back(ledger.from(*d));
+        }
+    for (const char* name : {"ssl_prefer_server_ciphers", "ssl_session_tickets"}) {
+        const Directive* d = s.last(name);
+        if (!d || d->args.size() != 1 || (d->args[0] != "on" && d->args[0] != "off")) continue;
+        fields.emplace_back(std::string(name).substr(4), d->args[0] == "on" ? "true" : "false");
         comments.push_back(ledger.from(*d));
     }
     const Directive* stapling = s.last("ssl_stapling");

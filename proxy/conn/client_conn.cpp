@@ -215,7 +215,7 @@ void ClientConn::start_linger() {
     shut_write(bev_.get());
     evbuffer_drain(input(), evbuffer_get_length(input()));
     bufferevent_enable(bev_.get(), EV_READ);
-    arm(Timer::linger, kLingerTimeout);
+    arm(Timer::linger, server()->lingering_timeout);
 }
 
 void ClientConn::close_now() {
@@ -255,7 +255,7 @@ void ClientConn::disarm() {
 
 void ClientConn::set_read_timeout(milliseconds t) {
     timeval r = to_timeval(t);
-    timeval w = to_timeval(kClientSendTimeout);
+    timeval w = to_timeval(server()->send_timeout);
     bufferevent_set_timeouts(bev_.get(), t.count() > 0 ? &r : nullptr, &w);
 }
 

@@ -169,6 +169,8 @@ private:
     bool quit_ = false;
     bool in_head_loop_ = false;
     std::string upstream_head_;                 // reused; kept whole for retries
+    std::string sticky_sent_;                   // the sticky cookie's value the client sent
+    std::string sticky_set_;                    // Set-Cookie naming the backend chosen; "" if none
     std::string client_head_;                   // reused
 
     // ---- the current request ----

@@ -10,6 +10,7 @@
 #include "proxy/route/router.h"
 #include "proxy/runtime.h"
 #include "proxy/upstream/balancer.h"
+#include "proxy/upstream/sticky.h"
 
 namespace ne::proxy {
 
@@ -41,6 +42,9 @@ void ClientConn::prepare_upstream(const RequestFacts& facts) {
     }
     upstream_head_.clear();
     write_upstream_request(req, upstream_head_);
+    // The head leaves the buffer before a backend is chosen (and again for each retry).
+    if (plan_.location->sticky.enabled)
+        sticky_sent_ = cookie_value(parser_.header("cookie"), plan_.location->sticky.cookie);
     req_pump_.start(parser_.framing(), parser_.content_length(), parser_.framing(),
                     config::body_limit(srv, plan_.location));
     cache_action_ = CacheStep::Action::proxy;
@@ -66,7 +70,9 @@ void ClientConn::dispatch() {
     ctx.now = Clock::now();
     ctx.tried = {tried_.data(), tried_count_};
     ctx.client_key = {hash_key_.data(), hash_key_len_};
-    Backend* b = pick_backend(*plan_.route.balancer, pool, ctx);
+    const config::Sticky& sticky = plan_.location->sticky;
+    Backend* b = sticky.enabled ? sticky_backend(pool, sticky_sent_, ctx) : nullptr;
+    if (!b) b = pick_backend(*plan_.route.balancer, pool, ctx);
     if (!b) {
         if (tried_count_ > 0) {
             respond(502);
@@ -83,6 +89,9 @@ void ClientConn::dispatch() {
     }
     backend_ = b->shared_from_this();
     Pool::begin_request(*b);
+    sticky_set_.clear();
+    if (sticky.enabled)
+        if (std::string v = sticky_value(*b); v != sticky_sent_) sticky_set_ = sticky_set_cookie(sticky, v);
     record_.upstream_began(b->address);
     up_ = fresh_only_ ? nullptr : rt_.idle.take(b->id);
     const bool reused = up_ != nullptr;
@@ -168,6 +177,7 @@ void ClientConn::upstream_head(const MessageParser& resp) {
             return;
         }
         r.upgrade = true;
+        r.set_cookie = sticky_set_;
         client_head_.clear();
         write_client_response(r, client_head_);
         record_.answered(status, client_head_.size());
@@ -201,6 +211,7 @@ void ClientConn::upstream_head(const MessageParser& resp) {
     r.content_length = resp.content_length();
     r.keep_alive = keep_alive_;
     r.cache_status = cache_status_name(cache_.status());
+    r.set_cookie = sticky_set_;
     client_head_.clear();
     write_client_response(r, client_head_);
     record_.answered(status, client_head_.size());
@@ -223,7 +234,7 @@ void ClientConn::upstream_done(bool reusable) {
     Pool::note_success(*backend_);
     release_backend();
     if (reusable && body_done_ && plan_.location->keepalive > 0)
-        rt_.idle.put(std::move(up_), static_cast<size_t>(plan_.location->keepalive));
+        rt_.idle.put(std::move(up_), static_cast<size_t>(plan_.location->keepalive), plan_.location->keepalive_timeout);
     else
         drop_upstream();
     finish_request();

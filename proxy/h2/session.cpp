@@ -7,6 +7,7 @@
 #include <stdexcept>
 #include <vector>
 
+#include "proxy/conn/local_response.h"
 #include "proxy/http/forward_headers.h"
 #include "proxy/http/parser.h"
 #include "proxy/upstream/relay.h"
@@ -17,7 +18,8 @@ namespace ne::proxy {
 
 namespace {
 
-constexpr uint32_t kMaxConcurrentStreams = 128;
+// Announced as SETTINGS_MAX_HEADER_LIST_SIZE; a block over it is answered 431 without being
+// kept (one over the 16 KiB request head limit but under this gets its 431 from ClientConn).
 constexpr size_t kMaxRequestHeaderBlock = 64 * 1024;
 // A stream's response waits for DATA frames in at most about this much (twice, with what its
 // pair end holds) before its ClientConn is paused, a quarter of the relay watermark; the
@@ -60,6 +62,7 @@ struct H2Session::Stream {
     std::string method, path, authority, host, cookies;
     std::string headers;           // "name: value\r\n" for the others
     size_t header_bytes = 0;
+    bool oversized = false;        // over kMaxRequestHeaderBlock: answered 431 here
     bool has_length = false;       // the client sent content-length
     bool chunked = false;          // the body is chunk-encoded towards the ClientConn
     bool request_done = false;
@@ -109,9 +112,16 @@ H2Session::~H2Session() {
         if (s->end) end_pair(s->end.get());
 }
 
+const config::Server& H2Session::server() const {
+    static const config::Server fallback{};
+    const Snapshot* snap = rt_.snapshot.get();
+    const int d = snap ? snap->routes.default_server(facts_.listen) : -1;
+    return d >= 0 ? *snap->server(d) : fallback;
+}
+
 void H2Session::start() {
     const nghttp2_settings_entry settings[] = {
-        {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, kMaxConcurrentStreams},
+        {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, static_cast<uint32_t>(server().http2_max_concurrent_streams)},
         {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, kMaxRequestHeaderBlock},
     };
     nghttp2_submit_settings(session_.get(), NGHTTP2_FLAG_NONE, settings, std::size(settings));
@@ -119,7 +129,7 @@ void H2Session::start() {
     bufferevent_setwatermark(bev_.get(), EV_WRITE, kOutputHigh / 4, 0);
     // A client that stops reading is cut off: with its output full, nothing queued for it (a
     // RST_STREAM, the idle GOAWAY) would ever go out, and the connection would stay forever.
-    const timeval send_timeout = to_timeval(kClientSendTimeout);
+    const timeval send_timeout = to_timeval(server().send_timeout);
     bufferevent_set_timeouts(bev_.get(), nullptr, &send_timeout);
     bufferevent_enable(bev_.get(), EV_READ | EV_WRITE);
     arm_idle_timer();
@@ -164,11 +174,7 @@ void H2Session::idle_cb(evutil_socket_t, short, void* self) {
 }
 
 void H2Session::arm_idle_timer() {
-    const Snapshot* snap = rt_.snapshot.get();
-    const int d = snap ? snap->routes.default_server(facts_.listen) : -1;
-    const config::Server fallback{};
-    const config::Server* srv = d >= 0 ? snap->server(d) : &fallback;
-    timeval tv = to_timeval(srv->keepalive_timeout);
+    timeval tv = to_timeval(server().keepalive_timeout);
     evtimer_add(idle_timer_.get(), &tv);
 }
 
@@ -219,7 +225,7 @@ void H2Session::flush() {
     }
     if (!nghttp2_session_want_read(session_.get()) && !nghttp2_session_want_write(session_.get())) {
         // Done both ways (after a GOAWAY): let the last frames out, then linger. A client
-        // that does not take them within kLingerTimeout is not waited for.
+        // that does not take them within lingering_timeout is not waited for.
         if (evbuffer_get_length(out) == 0) {
             linger();
             return;
@@ -228,7 +234,7 @@ void H2Session::flush() {
         ending_ = true;
         bufferevent_disable(bev_.get(), EV_READ);
         bufferevent_setwatermark(bev_.get(), EV_WRITE, 0, 0);
-        const timeval tv = to_timeval(kLingerTimeout);
+        const timeval tv = to_timeval(server().lingering_timeout);
         evtimer_add(idle_timer_.get(), &tv);
     }
 }
@@ -239,7 +245,7 @@ void H2Session::linger() {
     evbuffer* in = bufferevent_get_input(bev_.get());
     evbuffer_drain(in, evbuffer_get_length(in));
     bufferevent_enable(bev_.get(), EV_READ);
-    const timeval tv = to_timeval(kLingerTimeout);
+    const timeval tv = to_timeval(server().lingering_timeout);
     evtimer_add(idle_timer_.get(), &tv);
 }
 
@@ -269,6 +275,12 @@ int H2Session::on_begin_headers(nghttp2_session*, const nghttp2_frame* f, void* 
     if (f->hd.type != NGHTTP2_HEADERS || f->headers.cat != NGHTTP2_HCAT_REQUEST) return 0;
     h->streams_.emplace(f->hd.stream_id, std::make_unique<Stream>(*h, f->hd.stream_id));
     evtimer_del(h->idle_timer_.get());
+    // keepalive_requests, as nginx applies it to HTTP/2: this stream is served, and the
+    // GOAWAY naming it as the last tells the client to open a new connection for the next.
+    if (++h->requests_ >= static_cast<uint64_t>(std::max(1, h->server().keepalive_requests)) && !h->goaway_sent_) {
+        h->goaway_sent_ = true;
+        nghttp2_submit_goaway(h->session_.get(), NGHTTP2_FLAG_NONE, f->hd.stream_id, NGHTTP2_NO_ERROR, nullptr, 0);
+    }
     return 0;
 }
 
@@ -277,9 +289,15 @@ int H2Session::on_header(nghttp2_session*, const nghttp2_frame* f, const uint8_t
     auto* h = static_cast<H2Session*>(self);
     Stream* s = h->find(f->hd.stream_id);
     // Trailers (a second HEADERS) are not passed on: HTTP/1.1 backends rarely read them.
-    if (!s || s->end) return 0;
+    if (!s || s->end || s->oversized) return 0;
     s->header_bytes += namelen + valuelen + 32;
-    if (s->header_bytes > kMaxRequestHeaderBlock) return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+    if (s->header_bytes > kMaxRequestHeaderBlock) {
+        // The rest of the block is decoded (HPACK state is the connection's) but not kept.
+        s->oversized = true;
+        std::string().swap(s->headers);
+        std::string().swap(s->cookies);
+        return 0;
+    }
     const std::string_view name(reinterpret_cast<const char*>(name_p), namelen);
     const std::string_view value(reinterpret_cast<const char*>(value_p), valuelen);
     // nghttp2 has checked the names (lower case, no connection-specific ones), the values
@@ -333,6 +351,22 @@ void H2Session::start_request(Stream& s, bool end_stream) {
     s.response.begin(s.method == "HEAD");
 
     bufferevent* end = s.end.get();
+    if (s.oversized) {
+        // No ClientConn: its end of the pair writes the answer a ClientConn gives a head over
+        // its own limit, which is read back as any response, and the request body is dropped
+        // as it comes.
+        LocalResponse too_large;
+        too_large.status = 431;
+        too_large.head_request = s.method == "HEAD";
+        std::string answer;
+        write_local_response(too_large, answer);
+        bufferevent_enable(end, EV_READ);   // the pair moves the bytes across only then
+        evbuffer_add(bufferevent_get_output(theirs.get()), answer.data(), answer.size());
+        s.request_done = end_stream;
+        s.client_gone = true;
+        read_response(s);
+        return;
+    }
     bufferevent_setcb(end, stream_read_cb, stream_write_cb, stream_event_cb, &s);
     // Called back once the ClientConn has taken everything: the window is credited then.
     bufferevent_setwatermark(end, EV_WRITE, 0, 0);

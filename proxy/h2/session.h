@@ -6,13 +6,15 @@
 // back into HEADERS and DATA frames. So routing, limits, retries, rate limits, gzip, the
 // cache and the access log work the same for both protocols.
 //
-// Limits, so that one client cannot exhaust the proxy: SETTINGS_MAX_CONCURRENT_STREAMS 128;
-// flow control by hand (a request body is credited back to the client's window only once
-// the ClientConn has taken it); a response stops being read from its ClientConn while 64 KiB
-// of it wait for DATA frames; a header block over 64 KiB resets its stream; nghttp2's own
-// flood checks (SETTINGS, PING and other ACKs, CONTINUATION, rapid RST_STREAM) end the
-// connection with GOAWAY. An idle connection (no stream) is closed after the default
-// server's keepalive_timeout, one whose client stops reading after kClientSendTimeout.
+// Limits, so that one client cannot exhaust the proxy: SETTINGS_MAX_CONCURRENT_STREAMS (the
+// default server's http2_max_concurrent_streams, 128); flow control by hand (a request body
+// is credited back to the client's window only once the ClientConn has taken it); a
+// response stops being read from its ClientConn while 64 KiB of it wait for DATA frames; a
+// header block over 64 KiB is answered 431 without being kept; nghttp2's own flood checks
+// (SETTINGS, PING and other ACKs, CONTINUATION, rapid RST_STREAM) end the connection with
+// GOAWAY. As nginx does for HTTP/2, the default server's keepalive_timeout closes an idle
+// connection (no stream) with GOAWAY, and its keepalive_requests-th stream is the last (a
+// GOAWAY naming it); one whose client stops reading is closed after its send_timeout.
 #pragma once
 
 #include <nghttp2/nghttp2.h>
@@ -23,6 +25,7 @@
 #include <string>
 #include <unordered_map>
 
+#include "config/config.h"
 #include "ipc/event_ptr.h"
 #include "proxy/conn/connection.h"
 
@@ -56,12 +59,15 @@ private:
     // are done.
     void flush();
     // After the last frame (a GOAWAY) is out: our side of the connection is ended and what the
-    // client still sends is read and dropped for kLingerTimeout, so that closing with its
+    // client still sends is read and dropped for lingering_timeout, so that closing with its
     // bytes unread does not reset the connection before it has read the GOAWAY (nginx's
     // lingering close).
     void linger();
     void close();
     void arm_idle_timer();
+    // The server whose connection settings apply (keepalive_*, http2_max_concurrent_streams):
+    // the default server of the address, as nginx takes them from it for HTTP/2.
+    const config::Server& server() const;
 
     // nghttp2 callbacks
     static int on_begin_headers(nghttp2_session*, const nghttp2_frame*, void* self);
@@ -93,9 +99,11 @@ private:
     std::unordered_map<int32_t, std::unique_ptr<Stream>> streams_;
     EventPtr idle_timer_;    // keepalive_timeout while no stream is open; then the end
     std::string scratch_;    // lower-cased response header names, for one submit
-    bool ending_ = false;     // the last frames are queued: closing within kLingerTimeout
+    bool ending_ = false;     // the last frames are queued: closing within lingering_timeout
     bool lingering_ = false;  // they are out, our side is shut: dropping what the client sends
     bool closed_ = false;
+    uint64_t requests_ = 0;    // streams begun, for keepalive_requests
+    bool goaway_sent_ = false;
 };
 
 }  // namespace ne::proxy

@@ -140,6 +140,7 @@ void write_client_response(const ClientResponse& r, std::string& out) {
     if (r.gzip) out.append("Content-Encoding: gzip\r\n");
     if (r.vary_accept_encoding && !vary_named) out.append("Vary: Accept-Encoding\r\n");
     if (!r.cache_status.empty()) add_header(out, "X-Cache-Status", r.cache_status);
+    if (!r.set_cookie.empty()) add_header(out, "Set-Cookie", r.set_cookie);
     if (r.extra)
         for (const auto& [name, value] : *r.extra) add_header(out, name, value);
     add_header(out, "X-Request-ID", r.request_id);

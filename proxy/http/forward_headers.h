@@ -58,6 +58,7 @@ struct ClientResponse {
     // "Vary: Accept-Encoding" unless the response's own Vary already names it (or is "*").
     bool vary_accept_encoding = false;
     std::string_view cache_status;        // X-Cache-Status (cache_policy.h), "" for none
+    std::string_view set_cookie;          // one more Set-Cookie (the sticky cookie), "" for none
 };
 
 void write_client_response(const ClientResponse& r, std::string& out);

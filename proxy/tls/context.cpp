@@ -1,15 +1,18 @@
 #include "proxy/tls/context.h"
 
 #include <openssl/err.h>
+#include <openssl/core_names.h>
 #include <openssl/evp.h>
+#include <openssl/rand.h>
 #include <openssl/tls1.h>
 #include <openssl/x509.h>
 
 #include <algorithm>
-#include <fstream>
+#include <ctime>
 #include <iterator>
 
 #include "config/tls.h"
+#include "proxy/tls/pem.h"
 
 namespace ne::proxy {
 
@@ -19,6 +22,9 @@ struct TlsContexts::Server {
     config::ProtocolRange protocols;
     std::string ocsp;        // DER response, stapled when a client asks; "" = none
     bool http2 = false;
+    uint64_t options = 0;    // SSL_OP_* that differ between servers, re-applied on an SNI switch
+    TicketPolicy tickets;    // its lifetime is the session_timeout of every session
+    TlsSessionCache* sessions = nullptr;   // holds the ticket keys; null: OpenSSL's own keys
 };
 
 namespace {
@@ -38,6 +44,8 @@ int selector_index() {
 
 TlsContexts::Server* server_of(SSL_CTX* ctx) { return static_cast<TlsContexts::Server*>(SSL_CTX_get_app_data(ctx)); }
 
+constexpr uint64_t kPerServerOptions = SSL_OP_NO_TICKET | SSL_OP_CIPHER_SERVER_PREFERENCE;
+
 // SNI, on the ClientHello: before OpenSSL picks the version and cipher and looks the offered
 // session up, so all of them are the named server's.
 int on_client_hello(SSL* ssl, int* alert, void*) {
@@ -56,6 +64,8 @@ int on_client_hello(SSL* ssl, int* alert, void*) {
     const auto* s = server_of(ctx);
     SSL_set_min_proto_version(ssl, s->protocols.min);
     SSL_set_max_proto_version(ssl, s->protocols.max);
+    SSL_clear_options(ssl, kPerServerOptions);
+    SSL_set_options(ssl, s->options);
     if (SSL_set_cipher_list(ssl, s->ciphers.c_str()) != 1) {
         ERR_clear_error();
         *alert = SSL_AD_INTERNAL_ERROR;
@@ -65,8 +75,15 @@ int on_client_hello(SSL* ssl, int* alert, void*) {
 }
 
 // The server was chosen on the ClientHello; this acknowledges the name, which a TLS 1.2
-// session then records.
-int on_servername(SSL*, int*, void*) { return SSL_TLSEXT_ERR_OK; }
+// session then records. A new session was made with the timeout of the context the
+// connection started with (OpenSSL's session context): it gets the chosen server's, which
+// its cache entry and its tickets' lifetime follow.
+int on_servername(SSL* ssl, int*, void*) {
+    const auto* s = server_of(SSL_get_SSL_CTX(ssl));
+    SSL_SESSION* session = SSL_get_session(ssl);
+    if (s && session && !SSL_session_reused(ssl)) SSL_SESSION_set_timeout(session, s->tickets.lifetime);
+    return SSL_TLSEXT_ERR_OK;
+}
 
 // The sessions a server may resume: its own, told apart by its names and certificate.
 bool set_session_id_context(SSL_CTX* ctx, const config::Server& cfg) {
@@ -92,6 +109,42 @@ int on_alpn(SSL* ssl, const unsigned char** out, unsigned char* outlen, const un
     return SSL_TLSEXT_ERR_OK;
 }
 
+// Session tickets under the keys every proxy worker shares (ticket_keys.h): AES-256-CBC and
+// HMAC-SHA256, as OpenSSL's own keys. OpenSSL asks the context the connection started
+// with; the policy is that of the server SNI chose. 0 leaves the ticket out (encrypting) or
+// makes a full handshake (decrypting); 2 accepts the ticket and issues a new one.
+int on_ticket_key(SSL* ssl, unsigned char name[16], unsigned char iv[EVP_MAX_IV_LENGTH], EVP_CIPHER_CTX* cipher,
+                  EVP_MAC_CTX* mac, int encrypt) {
+    const auto* s = server_of(SSL_get_SSL_CTX(ssl));
+    if (!s || !s->sessions || (s->options & SSL_OP_NO_TICKET)) return 0;
+    const int64_t now = std::time(nullptr);
+    TicketKey key;
+    int answer = 1;
+    if (encrypt) {
+        auto k = s->sessions->ticket_encryption_key(now, s->tickets);
+        if (!k || !*k || RAND_bytes(iv, 16) != 1) return 0;
+        key = **k;
+        std::copy(std::begin(key.name), std::end(key.name), name);
+    } else {
+        auto k = s->sessions->ticket_decryption_key({reinterpret_cast<const char*>(name), sizeof key.name}, now,
+                                                    s->tickets);
+        if (!k || !*k) return 0;
+        key = (*k)->key;
+        answer = (*k)->current ? 1 : 2;
+    }
+    char digest[] = "SHA256";
+    const OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0), OSSL_PARAM_END};
+    const bool ready = EVP_MAC_init(mac, key.hmac, sizeof key.hmac, params) == 1 &&
+                       (encrypt ? EVP_EncryptInit_ex(cipher, EVP_aes_256_cbc(), nullptr, key.aes, iv)
+                                : EVP_DecryptInit_ex(cipher, EVP_aes_256_cbc(), nullptr, key.aes, iv)) == 1;
+    OPENSSL_cleanse(&key, sizeof key);
+    if (!ready) {   // no ticket, or a full handshake: never a failed one
+        ERR_clear_error();
+        return 0;
+    }
+    return answer;
+}
+
 int on_status_request(SSL* ssl, void*) {
     const auto* s = server_of(SSL_get_SSL_CTX(ssl));
     if (!s || s->ocsp.empty()) return SSL_TLSEXT_ERR_NOACK;
@@ -102,10 +155,13 @@ int on_status_request(SSL* ssl, void*) {
     return SSL_TLSEXT_ERR_OK;
 }
 
-Result<std::unique_ptr<TlsContexts::Server>> make_server(const config::Server& cfg, TlsSessionCache* sessions) {
+Result<std::unique_ptr<TlsContexts::Server>> make_server(const config::Server& cfg, const config::TlsFiles& files,
+                                                         TlsSessionCache* sessions) {
     const config::Tls& tls = cfg.tls;
     const std::string where = tls.where.str().empty() ? "tls" : tls.where.str();
     auto fail = [&](const std::string& what) { return Error{where + ": " + what + ": " + ssl_reason()}; };
+    for (const std::string* path : {&tls.cert, &tls.key, &tls.ocsp})
+        if (!path->empty() && !files.count(*path)) return Error{where + ": " + *path + ": not passed by the master"};
 
     auto s = std::make_unique<TlsContexts::Server>();
     auto range = config::tls_protocol_range(tls.protocols);
@@ -113,23 +169,32 @@ Result<std::unique_ptr<TlsContexts::Server>> make_server(const config::Server& c
     s->protocols = *range;
     s->ciphers = tls.ciphers.empty() ? config::kIntermediateCiphers : tls.ciphers;
     s->http2 = cfg.http2;
+    s->options = (tls.session_tickets ? 0 : SSL_OP_NO_TICKET) |
+                 (tls.prefer_server_ciphers ? SSL_OP_CIPHER_SERVER_PREFERENCE : 0);
+    s->tickets = {tls.session_ticket_rotation.count() / 1000, tls.session_timeout.count() / 1000};
+    s->sessions = sessions;
     s->ctx.reset(SSL_CTX_new(TLS_server_method()));
     SSL_CTX* ctx = s->ctx.get();
     if (!ctx) return fail("cannot create an OpenSSL context");
     SSL_CTX_set_min_proto_version(ctx, s->protocols.min);
     SSL_CTX_set_max_proto_version(ctx, s->protocols.max);
-    // Tickets would let a stolen ticket key decrypt past sessions; the shared session cache
-    // resumes without them (TLS 1.3 then issues stateful tickets: ids into that cache).
-    SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET | SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION);
+    // Tickets are off unless asked for: a stolen ticket key decrypts every session it sealed,
+    // and the shared session cache resumes without them (TLS 1.3 then issues stateful
+    // tickets: ids into that cache). When on, their keys rotate (on_ticket_key).
+    SSL_CTX_set_options(ctx, s->options | SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION);
+    // On every context, tickets or not: OpenSSL asks the one a connection started with (the
+    // address's default server), and SNI may then choose a server that issues tickets.
+    if (sessions && SSL_CTX_set_tlsext_ticket_key_evp_cb(ctx, on_ticket_key) != 1)
+        return fail("session ticket callback");
     // An idle keep-alive connection gives its 34 KiB of read/write buffers back.
     SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
     if (SSL_CTX_set_cipher_list(ctx, s->ciphers.c_str()) != 1) return fail("ciphers \"" + s->ciphers + "\"");
     SSL_CTX_set_dh_auto(ctx, 1);
-    if (SSL_CTX_use_certificate_chain_file(ctx, tls.cert.c_str()) != 1) return fail("cert " + tls.cert);
-    if (SSL_CTX_use_PrivateKey_file(ctx, tls.key.c_str(), SSL_FILETYPE_PEM) != 1) return fail("key " + tls.key);
+    if (!use_certificate_chain(ctx, files.at(tls.cert))) return fail("cert " + tls.cert);
+    if (!use_private_key(ctx, files.at(tls.key))) return fail("key " + tls.key);
     if (SSL_CTX_check_private_key(ctx) != 1) return fail("key " + tls.key + " and cert " + tls.cert);
     if (!set_session_id_context(ctx, cfg)) return fail("session id context");
-    SSL_CTX_set_timeout(ctx, TlsSessionCache::kTimeout);
+    SSL_CTX_set_timeout(ctx, static_cast<long>(tls.session_timeout.count() / 1000));
     // A TLS 1.3 stateful ticket is a cache entry that resumes more than once: one is enough.
     SSL_CTX_set_num_tickets(ctx, 1);
     if (sessions) sessions->serve(ctx);
@@ -137,9 +202,7 @@ Result<std::unique_ptr<TlsContexts::Server>> make_server(const config::Server& c
     SSL_CTX_set_tlsext_servername_callback(ctx, on_servername);
     SSL_CTX_set_alpn_select_cb(ctx, on_alpn, nullptr);
     if (!tls.ocsp.empty()) {
-        std::ifstream f(tls.ocsp, std::ios::binary);
-        if (!f) return Error::from_errno(where + ": ocsp " + tls.ocsp);
-        s->ocsp.assign(std::istreambuf_iterator<char>(f), {});
+        s->ocsp = files.at(tls.ocsp);
         SSL_CTX_set_tlsext_status_cb(ctx, on_status_request);
     }
     SSL_CTX_set_app_data(ctx, s.get());
@@ -161,14 +224,15 @@ TlsContexts::~TlsContexts() = default;
 TlsContexts::TlsContexts(TlsContexts&&) noexcept = default;
 TlsContexts& TlsContexts::operator=(TlsContexts&&) noexcept = default;
 
-Result<TlsContexts> TlsContexts::build(const config::Config& cfg, TlsSessionCache* sessions) {
+Result<TlsContexts> TlsContexts::build(const config::Config& cfg, const config::TlsFiles& keys,
+                                       TlsSessionCache* sessions) {
     TlsContexts out;
     for (const auto& srv : cfg.servers) {
         if (!srv.tls.enabled) {
             out.servers_.emplace_back();
             continue;
         }
-        auto s = make_server(srv, sessions);
+        auto s = make_server(srv, keys, sessions);
         if (!s) return s.error();
         out.servers_.push_back(std::move(*s));
     }

@@ -3,10 +3,11 @@
 // holds a reference to. So a reload with new certificates changes new handshakes only.
 //
 // Each context: the server's protocol range and cipher list (Mozilla intermediate by
-// default), session tickets off, renegotiation off, its certificate chain and key, ALPN (h2
-// when the server has http2, else http/1.1), the OCSP response file stapled when asked for,
-// sessions kept 5 minutes in the cache shared by every proxy worker (or, without one, in
-// OpenSSL's per-process cache), and SNI: the handshake switches to the context of the
+// default) in the server's order unless prefer_server_ciphers is off, session tickets off
+// unless asked for (then under the rotated keys of the shared cache), renegotiation off, its
+// certificate chain and key, ALPN (h2 when the server has http2, else http/1.1), the OCSP
+// response file stapled when asked for, sessions kept session_timeout in the cache shared by
+// every proxy worker (or, without one, in OpenSSL's per-process cache), and SNI: the handshake switches to the context of the
 // server its name selects on that listen address (RouteTable's rules; no name or an unknown
 // one keeps the default server).
 //
@@ -25,6 +26,7 @@
 #include <vector>
 
 #include "config/config.h"
+#include "config/tls.h"
 #include "ipc/result.h"
 #include "proxy/route/router.h"
 #include "proxy/tls/session_cache.h"
@@ -41,10 +43,12 @@ public:
     TlsContexts(TlsContexts&&) noexcept;
     TlsContexts& operator=(TlsContexts&&) noexcept;
 
-    // Contexts for every server with tls in `cfg`, keeping sessions in `sessions` (which must
-    // outlive them; null: OpenSSL's per-process cache). Errors name the server's tls table
-    // ("file:line:col") and the file OpenSSL refused.
-    static Result<TlsContexts> build(const config::Config& cfg, TlsSessionCache* sessions = nullptr);
+    // Contexts for every server with tls in `cfg`, with the private keys the master read
+    // (`keys`, by path: no key file is opened here), keeping sessions in `sessions` (which
+    // must outlive them; null: OpenSSL's per-process cache). Errors name the server's tls
+    // table ("file:line:col") and the file OpenSSL refused.
+    static Result<TlsContexts> build(const config::Config& cfg, const config::TlsFiles& keys,
+                                     TlsSessionCache* sessions = nullptr);
 
     // Server `server`'s context; null for a plain server (or -1).
     SSL_CTX* context(int server) const;

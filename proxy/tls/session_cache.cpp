@@ -1,6 +1,7 @@
 #include "proxy/tls/session_cache.h"
 
 #include <openssl/err.h>
+#include <openssl/rand.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
@@ -15,7 +16,7 @@ namespace ne::proxy {
 namespace {
 
 constexpr uint64_t kSessionsMagic = 0x736e6f6973732d65;   // "e-ssions"
-constexpr uint32_t kSessionsVersion = 2;
+constexpr uint32_t kSessionsVersion = 3;   // 3: ticket keys
 constexpr const char* kSessionsName = "TLS session cache";
 
 std::string_view id_of(const SSL_SESSION* s) {
@@ -66,6 +67,7 @@ void on_remove_session(SSL_CTX* ctx, SSL_SESSION* session) noexcept {
 struct alignas(kCacheLine) TlsSessionCache::Header {
     uint64_t slot_count;
     std::atomic<uint64_t> writing;   // the slot a holder of the lock may be changing, or kNoSlot
+    TicketKeyRing tickets;
 };
 
 struct TlsSessionCache::Slot {
@@ -192,6 +194,24 @@ Status TlsSessionCache::remove(std::string_view id) {
     if (!locked.ok()) return locked.error();
     if (Slot* s = locked.find(id)) s->hash = 0;
     return {};
+}
+
+Result<std::optional<TicketKey>> TlsSessionCache::ticket_encryption_key(int64_t now, const TicketPolicy& policy) {
+    Locked locked(*this);
+    if (!locked.ok()) return locked.error();
+    return header().tickets.encryption_key(now, policy, [](TicketKey& k) {
+        const bool made = RAND_bytes(k.name, sizeof k.name) == 1 && RAND_bytes(k.aes, sizeof k.aes) == 1 &&
+                          RAND_bytes(k.hmac, sizeof k.hmac) == 1;
+        if (!made) ERR_clear_error();
+        return made;
+    });
+}
+
+Result<std::optional<TicketKeyRing::Found>> TlsSessionCache::ticket_decryption_key(std::string_view name, int64_t now,
+                                                                                   const TicketPolicy& policy) {
+    Locked locked(*this);
+    if (!locked.ok()) return locked.error();
+    return header().tickets.decryption_key(name, now, policy);
 }
 
 void TlsSessionCache::serve(SSL_CTX* ctx) {

@@ -1,12 +1,13 @@
 // TLS sessions shared by every proxy worker (nginx's `ssl_session_cache shared:SSL:10m`), so a
 // client resumes whichever worker accepts its next connection, a re-forked one included.
-// Session tickets stay off: TLS 1.2 resumes by session id and TLS 1.3 by stateful tickets,
-// and both are ids into this cache.
+// Without session tickets (the default) TLS 1.2 resumes by session id and TLS 1.3 by
+// stateful tickets, and both are ids into this cache; with them, the ticket keys every worker
+// encrypts with live here too (ticket_keys.h), so any worker decrypts any worker's ticket.
 //
 // A shared memory zone (see shared_memory.h; workers get it with `--tls-sessions`): a fixed
 // table of slots, each holding one session serialized by i2d_SSL_SESSION and keyed by its id;
 // open addressing within a probe window. A full window gives up the session that expires
-// first (every session lives kTimeout, so the oldest). A worker killed while writing a slot
+// first. A worker killed while writing a slot
 // leaves only that slot half written, and the next locker forgets it.
 #pragma once
 
@@ -19,6 +20,7 @@
 #include "ipc/result.h"
 #include "ipc/unique_fd.h"
 #include "proxy/shm/shared_memory.h"
+#include "proxy/tls/ticket_keys.h"
 
 namespace ne::proxy {
 
@@ -30,7 +32,6 @@ public:
     static constexpr size_t kMaxSessionBytes = 456;
     static constexpr size_t kMaxIdBytes = 32;      // SSL_MAX_SSL_SESSION_ID_LENGTH
     static constexpr size_t kProbeWindow = 16;     // slots looked at for one id
-    static constexpr long kTimeout = 300;          // seconds, nginx's ssl_session_timeout 5m
 
     // The master's part: a zone of `slots` slots (at least kProbeWindow).
     static Result<UniqueFd> create(size_t slots = kSlots);
@@ -57,6 +58,13 @@ public:
     // there is none or it expired.
     Result<size_t> get(std::string_view id, int64_t now, unsigned char* out);
     Status remove(std::string_view id);
+
+    // ---- session ticket keys (ticket_keys.h), made with RAND_bytes ----
+
+    // The key to encrypt a new ticket with; nullopt when no random key could be made.
+    Result<std::optional<TicketKey>> ticket_encryption_key(int64_t now, const TicketPolicy& policy);
+    Result<std::optional<TicketKeyRing::Found>> ticket_decryption_key(std::string_view name, int64_t now,
+                                                                      const TicketPolicy& policy);
 
     // ---- OpenSSL ----
 

@@ -22,12 +22,6 @@ namespace ne::proxy {
 
 constexpr size_t kHighWatermark = 256 * 1024;
 constexpr size_t kLowWatermark = kHighWatermark / 2;
-// A client that stops reading its response for this long is cut off (nginx's send_timeout),
-// over HTTP/1.1 and HTTP/2 alike.
-constexpr std::chrono::milliseconds kClientSendTimeout{60000};
-// After the last response, how long to read and discard what the client still sends, so that
-// closing does not reset the connection under the response (nginx's lingering close).
-constexpr std::chrono::milliseconds kLingerTimeout{2000};
 
 // Optimistic writes. Connections keep EV_WRITE disabled while their output is empty and
 // write appended bytes at once; only what the socket does not take waits for libevent, with

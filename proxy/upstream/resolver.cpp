@@ -12,6 +12,16 @@ namespace ne::proxy {
 
 using std::chrono::milliseconds;
 
+// One family's side of a name: its last good answer, and the lookup in flight.
+struct UpstreamResolver::Lookup {
+    bool asked = false;            // in the current round
+    bool done = false;
+    int result = DNS_ERR_NONE;
+    int ttl = 0;
+    std::vector<std::string> ips;  // sorted; kept from the last answer that was not a failure
+    Ticket* pending = nullptr;
+};
+
 // One configured "name:port" of one upstream. A lookup in flight holds a Ticket instead of the
 // Name, so a Name can go (config change) while evdns still owes it an answer.
 struct UpstreamResolver::Name {
@@ -22,13 +32,15 @@ struct UpstreamResolver::Name {
     int port = 0;
     milliseconds interval{0};
     std::string resolver;
+    std::string family;
     EventPtr timer;
-    Ticket* pending = nullptr;
+    Lookup v4, v6;
 };
 
 struct UpstreamResolver::Ticket {
     UpstreamResolver* owner;
     Name* name;   // null once the Name is gone
+    bool ipv6;
 };
 
 UpstreamResolver::UpstreamResolver(event_base* base, PoolSet& pools) : base_(base), pools_(pools) {}
@@ -72,7 +84,8 @@ void UpstreamResolver::sync(const std::vector<config::Upstream>& ups) {
             auto key = std::make_pair(u.name, s.address);
             auto it = names_.find(key);
             std::unique_ptr<Name> n;
-            if (it != names_.end() && it->second->resolver == u.resolver) n = std::move(it->second);
+            if (it != names_.end() && it->second->resolver == u.resolver && it->second->family == u.resolve_family)
+                n = std::move(it->second);
             bool fresh = !n;
             if (fresh) {
                 n = std::make_unique<Name>();
@@ -85,63 +98,110 @@ void UpstreamResolver::sync(const std::vector<config::Upstream>& ups) {
             n->port = hp->port;
             n->interval = u.resolve;
             n->resolver = u.resolver;
+            n->family = u.resolve_family;
             if (fresh) resolve(*n);
             next[key] = std::move(n);
         }
     }
-    for (auto& [k, n] : names_)
-        if (n && n->pending) n->pending->name = nullptr;
+    for (auto& [k, n] : names_) {
+        if (!n) continue;
+        for (Lookup* l : {&n->v4, &n->v6})
+            if (l->pending) l->pending->name = nullptr;
+    }
     names_ = std::move(next);
 }
 
+std::vector<std::string> UpstreamResolver::addresses(std::string_view family, const std::vector<std::string>& v4,
+                                                     const std::vector<std::string>& v6) {
+    if (family == "ipv4" || (family == "prefer_ipv4" && !v4.empty())) return v4;
+    if (family == "ipv6" || (family == "prefer_ipv6" && !v6.empty())) return v6;
+    if (family == "prefer_ipv4") return v6;
+    if (family == "prefer_ipv6") return v4;
+    std::vector<std::string> both = v4;
+    both.insert(both.end(), v6.begin(), v6.end());
+    return both;
+}
+
 void UpstreamResolver::resolve(Name& n) {
-    evdns_base* dns = dns_for(n.resolver);
-    if (!dns) return;
-    auto* t = new Ticket{this, &n};
+    if (!dns_for(n.resolver)) return;
+    // The preferences need both answers: the other family stands in when one has none.
+    n.v4.asked = n.family != "ipv6";
+    n.v6.asked = n.family != "ipv4";
+    n.v4.done = !n.v4.asked;
+    n.v6.done = !n.v6.asked;
+    if (n.v4.asked) start_lookup(n, false);
+    if (n.v6.asked) start_lookup(n, true);
+}
+
+void UpstreamResolver::start_lookup(Name& n, bool ipv6) {
+    Lookup& l = ipv6 ? n.v6 : n.v4;
+    auto* t = new Ticket{this, &n, ipv6};
     tickets_.insert(t);
-    // Only IPv4 (A records): evdns asks for one record type per request.
-    if (!evdns_base_resolve_ipv4(dns, n.host.c_str(), DNS_QUERY_NO_SEARCH, on_answer, t)) {
-        tickets_.erase(t);
-        delete t;
-        spdlog::error("upstream {}: cannot start a DNS lookup of {}", n.upstream, n.host);
-        timeval tv = to_timeval(next_delay(n.interval, 0, true));
-        evtimer_add(n.timer.get(), &tv);
+    evdns_base* dns = dns_for(n.resolver);
+    const bool started = ipv6 ? evdns_base_resolve_ipv6(dns, n.host.c_str(), DNS_QUERY_NO_SEARCH, on_answer, t)
+                              : evdns_base_resolve_ipv4(dns, n.host.c_str(), DNS_QUERY_NO_SEARCH, on_answer, t);
+    if (started) {
+        l.pending = t;
         return;
     }
-    n.pending = t;
+    tickets_.erase(t);
+    delete t;
+    spdlog::error("upstream {}: cannot start a DNS lookup of {}", n.upstream, n.host);
+    l.done = true;
+    l.result = DNS_ERR_UNKNOWN;
+    if (n.v4.done && n.v6.done) answered(n);
 }
 
 void UpstreamResolver::on_answer(int result, char type, int count, int ttl, void* addresses, void* arg) {
     auto* t = static_cast<Ticket*>(arg);
     Name* n = t->name;
+    const bool ipv6 = t->ipv6;
     t->owner->tickets_.erase(t);
     delete t;
     if (!n) return;  // its Name is gone (config change)
-    n->pending = nullptr;
+    Lookup& l = ipv6 ? n->v6 : n->v4;
+    l.pending = nullptr;
+    l.done = true;
+    l.result = result;
+    l.ttl = ttl;
     try {
-        n->owner->answered(*n, result, type == DNS_IPv4_A ? count : 0, ttl, addresses);
+        // No record of this family (NXDOMAIN, or a name with only the other family's): none.
+        if (result == DNS_ERR_NOTEXIST || result == DNS_ERR_NODATA) l.ips.clear();
+        if (result == DNS_ERR_NONE) {
+            const int af = ipv6 ? AF_INET6 : AF_INET;
+            const size_t size = ipv6 ? sizeof(in6_addr) : sizeof(in_addr);
+            l.ips.clear();
+            if (type == (ipv6 ? DNS_IPv6_AAAA : DNS_IPv4_A)) {
+                for (int i = 0; i < count; ++i) {
+                    char text[INET6_ADDRSTRLEN];
+                    if (inet_ntop(af, static_cast<const char*>(addresses) + i * size, text, sizeof text)) l.ips.emplace_back(text);
+                }
+            }
+            std::sort(l.ips.begin(), l.ips.end());
+        }
+        if (n->v4.done && n->v6.done) n->owner->answered(*n);
     } catch (const std::exception& e) {
         spdlog::error("upstream {}: {}", n->upstream, e.what());
     }
 }
 
-void UpstreamResolver::answered(Name& n, int result, int count, int ttl, const void* addresses) {
-    const bool gone = result == DNS_ERR_NOTEXIST;
-    const bool failed = result != DNS_ERR_NONE && !gone;
-    if (failed) {
-        spdlog::warn("upstream {}: DNS lookup of {} failed ({}); keeping its last addresses", n.upstream, n.host,
-                     evdns_err_to_string(result));
-    } else {
-        std::vector<std::string> ips;
-        const auto* a = static_cast<const uint32_t*>(addresses);
-        for (int i = 0; i < count; ++i) {
-            char text[INET_ADDRSTRLEN];
-            if (inet_ntop(AF_INET, &a[i], text, sizeof text)) ips.emplace_back(text);
+void UpstreamResolver::answered(Name& n) {
+    bool failed = false;
+    int ttl = 3600;
+    for (const Lookup* l : {&n.v4, &n.v6}) {
+        if (!l->asked) continue;
+        const bool answer = l->result == DNS_ERR_NONE || l->result == DNS_ERR_NOTEXIST || l->result == DNS_ERR_NODATA;
+        if (answer) {
+            ttl = std::min(ttl, l->ttl);
+        } else {
+            failed = true;
+            spdlog::warn("upstream {}: DNS lookup of {} ({}) failed ({}); keeping its last addresses", n.upstream,
+                         n.host, l == &n.v6 ? "AAAA" : "A", evdns_err_to_string(l->result));
         }
-        std::sort(ips.begin(), ips.end());
-        if (pools_.set_resolved(n.upstream, n.server, n.port, ips))
-            spdlog::info("upstream {}: {} now resolves to {} address(es)", n.upstream, n.host, ips.size());
     }
+    const std::vector<std::string> ips = addresses(n.family, n.v4.ips, n.v6.ips);
+    if (pools_.set_resolved(n.upstream, n.server, n.port, ips))
+        spdlog::info("upstream {}: {} now resolves to {} address(es)", n.upstream, n.host, ips.size());
     timeval tv = to_timeval(next_delay(n.interval, ttl, failed));
     evtimer_add(n.timer.get(), &tv);
 }

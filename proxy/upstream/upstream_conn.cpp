@@ -226,11 +226,11 @@ void UpstreamConn::abandon() {
     if (bev_) bufferevent_disable(bev_.get(), EV_READ | EV_WRITE);
 }
 
-void UpstreamConn::park(IdleConnections& pool) {
+void UpstreamConn::park(IdleConnections& pool, std::chrono::milliseconds idle_timeout) {
     parked_in_ = &pool;
     owner_ = nullptr;
     state_ = State::idle;
-    set_timeouts(IdleConnections::kIdleTimeout, std::chrono::milliseconds{0});
+    set_timeouts(idle_timeout, std::chrono::milliseconds{0});
     bufferevent_enable(bev_.get(), EV_READ);
 }
 
@@ -243,13 +243,13 @@ void UpstreamConn::unpark() {
 
 // ---- IdleConnections -----------------------------------------------------------------------
 
-void IdleConnections::put(std::unique_ptr<UpstreamConn> c, size_t max_idle) {
+void IdleConnections::put(std::unique_ptr<UpstreamConn> c, size_t max_idle, std::chrono::milliseconds idle_timeout) {
     auto& list = idle_[c->backend().id];
     if (c->backend().admin != Backend::Admin::ready || list.size() >= max_idle) {
         reaper_.dispose(std::move(c));
         return;
     }
-    c->park(*this);
+    c->park(*this, idle_timeout);
     list.push_back(std::move(c));
 }
 

@@ -106,7 +106,7 @@ private:
     void set_timeouts(std::chrono::milliseconds read, std::chrono::milliseconds write);
 
     // Keep-alive pool hooks.
-    void park(IdleConnections& pool);
+    void park(IdleConnections& pool, std::chrono::milliseconds idle_timeout);
     void unpark();
 
     event_base* base_;
@@ -126,19 +126,18 @@ private:
 };
 
 // Idle keep-alive connections of one proxy worker, per backend. An idle connection is closed
-// when the backend closes it, when the backend stops being ready, and after kIdleTimeout:
-// 4 s, shorter than Node's default keepAliveTimeout (5 s), so that it is us, never Node, who
-// closes an idle connection, and no request is written into a socket Node is closing.
+// when the backend closes it, when the backend stops being ready, and after its location's
+// keepalive_timeout: 4 s by default, shorter than Node's default keepAliveTimeout (5 s), so
+// that it is us, never Node, who closes an idle connection, and no request is written into a
+// socket Node is closing.
 class IdleConnections {
 public:
-    static constexpr std::chrono::milliseconds kIdleTimeout{4000};
-
     explicit IdleConnections(Reaper& reaper) : reaper_(reaper) {}
     IdleConnections(const IdleConnections&) = delete;
     IdleConnections& operator=(const IdleConnections&) = delete;
 
     // Keeps `c` unless its backend is no longer ready or `max_idle` already wait for it.
-    void put(std::unique_ptr<UpstreamConn> c, size_t max_idle);
+    void put(std::unique_ptr<UpstreamConn> c, size_t max_idle, std::chrono::milliseconds idle_timeout);
     // The most recently used idle connection to `backend_id`, or nullptr.
     std::unique_ptr<UpstreamConn> take(uint64_t backend_id);
     void close_for(uint64_t backend_id);

@@ -2,7 +2,8 @@
 // control socket (file modes first, peer credentials behind them), secrets from
 // ecosystem.toml never reach the daemon's log or `describe`, and with the daemon run as root
 // the proxy workers (`[proxy] user`) and an app's workers (`user`, `group`) run unprivileged
-// while the master keeps root and still binds a port below 1024.
+// while the master keeps root and still binds a port below 1024, and serve TLS with a key
+// only root can read (the master reads it and passes it down).
 // Tests that need root and the `nobody` user say so and skip elsewhere.
 #include <grp.h>
 #include <netinet/in.h>
@@ -14,6 +15,7 @@
 #include <sstream>
 
 #include "integration/harness.h"
+#include "integration/tls_support.h"
 
 namespace ne::itest {
 namespace {
@@ -195,6 +197,42 @@ TEST_F(AccessControlTest, ProxyAndWorkersRunUnprivilegedWhileTheMasterKeepsRoot)
         (void)http_get(low, "/rotated");
         return logged("/rotated");
     }, 5s)) << read_file(home() + "/daemon.log");
+}
+
+TEST_F(AccessControlTest, ARootOnlyKeyServesTlsThroughProxyWorkersThatCannotReadIt) {
+    if (auto why = root_test_blocker(); !why.empty()) GTEST_SKIP() << why;
+    make_cert(dir(), "site", "site.test");
+    const std::string key = dir() + "/site.key";
+    ASSERT_EQ(::chown(key.c_str(), 0, 0), 0);
+    ASSERT_EQ(::chmod(key.c_str(), 0600), 0);
+    const int port = free_port();
+    const std::string file = write_file("tls.toml", R"([proxy]
+workers = 2
+user = "nobody"
+
+[[servers]]
+listen = ["127.0.0.1:${LISTEN}"]
+tls = { cert = "site.pem", key = "site.key" }
+
+[[servers.locations]]
+path = "/"
+return = "200 served"
+)", {{"LISTEN", std::to_string(port)}});
+    RunResult r = run("start", file);
+    ASSERT_EQ(r.code, 0) << r.out << r.err;
+    const auto proxies = proxy_worker_processes();
+    ASSERT_EQ(proxies.size(), 2u);
+    for (const auto& p : proxies) EXPECT_EQ(real_id_of(p.pid, "Uid"), static_cast<long long>(::getpwnam("nobody")->pw_uid));
+    // The proxy workers' user could not have opened it.
+    EXPECT_NE(run_command({"setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", "cat", key}).code, 0);
+    const std::string url = " https://site.test:" + std::to_string(port) + "/";
+    for (int i = 0; i < 4; ++i)   // connections land on either worker
+        EXPECT_EQ(curl("-sk" + curl_resolve("site.test", port) + url).substr(0, 6), "served");
+    // A re-forked worker gets the key from the master too.
+    for (const auto& p : proxies) ::kill(p.pid, SIGKILL);
+    EXPECT_TRUE(wait_until([&] { return curl("-sk -o /dev/null -w '%{http_code}'" + curl_resolve("site.test", port) + url) == "200"; },
+                           10s))
+        << read_file(home() + "/daemon.log");
 }
 
 }  // namespace

@@ -108,5 +108,36 @@ TEST_F(DnsUpstreamTest, FollowsTheRecordAsBackendsComeAndGo) {
         << ::testing::PrintToString(seen);
 }
 
+// A name with only an AAAA record (resolve_family "both", the default): the backend on ::1 is
+// found and connected to over IPv6.
+TEST_F(DnsUpstreamTest, AnAaaaOnlyNameIsResolvedAndUsed) {
+    const int dns_port = free_port();
+    const int backend_port = free_port();
+    listen_port = free_port();
+    set_hosts("::1 backend.test\n");
+    ForegroundProcess dns({kDnsmasq, "--keep-in-foreground", "--no-resolv", "--no-hosts", "--conf-file=/dev/null",
+                           "--listen-address=127.0.0.1", "--bind-interfaces", "--port=" + std::to_string(dns_port),
+                           "--addn-hosts=" + dir() + "/hosts", "--local-ttl=1", "--user=root",
+                           "--pid-file=" + dir() + "/dnsmasq.pid", "--log-facility=-"},
+                          {}, dir() + "/dnsmasq.log");
+    const std::string v6_backend = R"('use strict';
+require('http').createServer((req, res) => res.end(req.socket.localAddress))
+    .listen(Number(process.env.PORT), '::1', () => console.log('listening on ::1'));
+)";
+    ForegroundProcess backend({"node", write_file("backend6.js", v6_backend)}, {"PORT=" + std::to_string(backend_port)},
+                              dir() + "/backend.log");
+    ASSERT_TRUE(wait_until([&] { return read_file(dir() + "/backend.log").find("::1") != std::string::npos; }, 10s))
+        << read_file(dir() + "/backend.log");
+    ASSERT_FALSE(dns.exited()) << read_file(dir() + "/dnsmasq.log");
+    RunResult r = run("start", write_file("ecosystem.toml", kDnsUpstreamConfig,
+                                          {{"BACKEND", std::to_string(backend_port)},
+                                           {"DNS", std::to_string(dns_port)},
+                                           {"LISTEN", std::to_string(listen_port)}}));
+    ASSERT_EQ(r.code, 0) << r.out << r.err;
+    std::set<std::string> seen;
+    EXPECT_TRUE(wait_until([&] { return (seen = answering(3)) == std::set<std::string>{"::1"}; }, 10s))
+        << ::testing::PrintToString(seen) << read_file(dir() + "/dnsmasq.log") << read_file(home() + "/daemon.log");
+}
+
 }  // namespace
 }  // namespace ne::itest

@@ -50,6 +50,9 @@ tls = { cert = "h2.pem", key = "h2.key" }
 http2 = true
 keepalive_timeout = "2s"
 client_body_timeout = "2s"
+# Above every flood here: a GOAWAY for keepalive_requests (which nginx also counts reset
+# streams against) would otherwise end the floods before nghttp2's own limits do.
+keepalive_requests = 100000
 
 [[servers.locations]]
 path = "/"
@@ -58,6 +61,20 @@ app = "record"
 [[servers.locations]]
 path = "/bulk"
 app = "bulk"
+
+# Connection limits of their own, for the keepalive and stream-limit tests.
+[[servers]]
+listen = ["127.0.0.1:${TLS_LIMITED}"]
+server_name = ["h2.test"]
+tls = { cert = "h2.pem", key = "h2.key" }
+http2 = true
+keepalive_requests = 3
+keepalive_timeout = "1s"
+http2_max_concurrent_streams = 2
+
+[[servers.locations]]
+path = "/"
+app = "record"
 )";
 
 std::string unhex(const std::string& hex) {
@@ -74,11 +91,13 @@ protected:
         port_ = free_port();
         record_port_ = free_port();
         bulk_port_ = free_port();
+        limited_port_ = free_port();
         RunResult r = run("start", write_file("ecosystem.toml", kHttp2AbuseConfig,
                                               {{"PORT", std::to_string(free_port())},
                                                {"RECORD", std::to_string(record_port_)},
                                                {"BULK", std::to_string(bulk_port_)},
-                                               {"TLS", std::to_string(port_)}}));
+                                               {"TLS", std::to_string(port_)},
+                                               {"TLS_LIMITED", std::to_string(limited_port_)}}));
         ASSERT_EQ(r.code, 0) << r.out << r.err;
         const auto proxies = proxy_worker_processes();
         ASSERT_EQ(proxies.size(), 1u);
@@ -134,6 +153,7 @@ protected:
     int port_ = 0;
     int record_port_ = 0;
     int bulk_port_ = 0;
+    int limited_port_ = 0;   // keepalive_requests 3, keepalive_timeout 1s, 2 streams at once
     ProcessRef proxy_;
     uint64_t rss_before_ = 0;
     int log_since_ = 1;
@@ -321,7 +341,9 @@ TEST_F(Http2AbuseTest, OversizedHeaderBlocksAreRefusedAndTheConnectionLivesOn) {
     }
     ASSERT_TRUE(c->send(frames));
     const h2::Exchange e = c->read_exchange(3);
-    EXPECT_TRUE(e.reset || e.status == 431) << "status " << e.status;
+    EXPECT_EQ(e.status, 431);
+    EXPECT_FALSE(e.reset) << "RST_STREAM " << *e.reset;
+    EXPECT_NE(e.body.find("431 Request Header Fields Too Large"), std::string::npos) << e.body;
     // The connection still serves.
     ASSERT_TRUE(c->send(c->headers(5, h2::get("/next", authority()), true)));
     EXPECT_EQ(c->read_exchange(5).status, 200);
@@ -426,6 +448,65 @@ TEST_F(Http2AbuseTest, RequestTrailersAreDroppedAndExpectContinueIsAnswered) {
     EXPECT_EQ(continued.status, 200);
     EXPECT_EQ(continued.body.rfind("seen ", 0), 0u) << continued.body;
     expect_proxy_unharmed();
+}
+
+// ---- 7. connection limits (nginx's keepalive_requests, keepalive_timeout,
+// http2_max_concurrent_streams applied to HTTP/2) ---------------------------------------------
+
+TEST_F(Http2AbuseTest, KeepaliveRequestsEndsTheConnectionWithGoawayAfterItsLastStream) {
+    auto c = std::make_unique<Client>(limited_port_, kHost);
+    ASSERT_TRUE(c->ok()) << c->error();
+    ASSERT_TRUE(c->start());
+    const std::string host = std::string(kHost) + ":" + std::to_string(limited_port_);
+    for (int32_t id : {1, 3}) {
+        ASSERT_TRUE(c->send(c->headers(id, h2::get("/k/" + std::to_string(id), host), true)));
+        EXPECT_EQ(c->read_exchange(id).status, 200);
+        EXPECT_EQ(c->goaway(), nullptr) << "GOAWAY before keepalive_requests";
+    }
+    // The third stream is served, and the GOAWAY names it as the last.
+    ASSERT_TRUE(c->send(c->headers(5, h2::get("/k/5", host), true)));
+    EXPECT_EQ(c->read_exchange(5).status, 200);
+    c->read_until([](const h2::Frame& f) { return f.type == NGHTTP2_GOAWAY; }, 5s);
+    const h2::Frame* goaway = c->goaway();
+    ASSERT_NE(goaway, nullptr);
+    EXPECT_EQ(goaway->error_code(), NGHTTP2_NO_ERROR);
+    EXPECT_EQ(goaway->last_stream(), 5);
+    // A stream opened after it is not served, and the proxy closes the connection.
+    c->send(c->headers(7, h2::get("/k/7", host), true));
+    EXPECT_TRUE(c->wait_closed(10s));
+    EXPECT_EQ(c->exchange(7).status, 0);
+    EXPECT_EQ(backend_targets(), (std::vector<std::string>{"/k/1", "/k/3", "/k/5"}));
+}
+
+TEST_F(Http2AbuseTest, KeepaliveTimeoutEndsAnIdleConnectionWithGoaway) {
+    auto c = std::make_unique<Client>(limited_port_, kHost);
+    ASSERT_TRUE(c->ok()) << c->error();
+    ASSERT_TRUE(c->start());
+    ASSERT_TRUE(c->send(c->headers(1, h2::get("/idle", std::string(kHost) + ":" + std::to_string(limited_port_)), true)));
+    EXPECT_EQ(c->read_exchange(1).status, 200);
+    // keepalive_timeout is 1 s here; the read waits up to 10.
+    EXPECT_TRUE(c->wait_closed(10s));
+    const h2::Frame* goaway = c->goaway();
+    ASSERT_NE(goaway, nullptr) << "closed without GOAWAY";
+    EXPECT_EQ(goaway->error_code(), NGHTTP2_NO_ERROR);
+    EXPECT_EQ(goaway->last_stream(), 1);
+}
+
+TEST_F(Http2AbuseTest, MaxConcurrentStreamsIsAnnouncedAndEnforced) {
+    auto c = std::make_unique<Client>(limited_port_, kHost);
+    ASSERT_TRUE(c->ok()) << c->error();
+    ASSERT_TRUE(c->start());
+    ASSERT_TRUE(c->read_until([](const h2::Frame& f) { return f.type == NGHTTP2_SETTINGS && !(f.flags & NGHTTP2_FLAG_ACK); }, 5s));
+    uint32_t announced = 0;
+    for (const h2::Frame& f : c->frames) {
+        if (f.type != NGHTTP2_SETTINGS || (f.flags & NGHTTP2_FLAG_ACK)) continue;
+        for (size_t at = 0; at + 6 <= f.payload.size(); at += 6) {
+            const auto byte = [&](size_t i) { return static_cast<uint32_t>(static_cast<unsigned char>(f.payload[at + i])); };
+            if ((byte(0) << 8 | byte(1)) == NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS)
+                announced = byte(2) << 24 | byte(3) << 16 | byte(4) << 8 | byte(5);
+        }
+    }
+    EXPECT_EQ(announced, 2u);
 }
 
 }  // namespace

@@ -255,12 +255,13 @@ TEST_F(ImportTest, ReferenceArticleAnswersAsNginxDoes) {
     const RunResult imported = start_both("reference.conf", kOneApp, four_ports(free_port_range(4)));
     // What the article asks for and nodeedge cannot do is listed, and the file still written.
     EXPECT_EQ(imported.code, 1);
-    for (const char* left : {": send_timeout: ", ": large_client_header_buffers: ", ": ssl_session_timeout: ",
+    for (const char* left : {": large_client_header_buffers: ",
                              ": ssl_stapling: ", ": log_format: "})
         EXPECT_NE(imported.err.find(left), std::string::npos) << left << "\n" << imported.err;
     EXPECT_NE(imported.err.find("directives were not imported (listed above)"), std::string::npos) << imported.err;
     const std::string toml = read_file(dir() + "/ecosystem.toml");
     EXPECT_NE(toml.find("app = \"api\""), std::string::npos);
+    EXPECT_NE(toml.find("session_timeout = \"1d\""), std::string::npos) << toml;
     EXPECT_EQ(toml.find("[[upstreams]]"), std::string::npos) << "every upstream is the PM2 app's workers";
     if (HasFailure()) return;
 

@@ -299,8 +299,7 @@ TEST_F(SlowClientsTest, ReaderThatStopsReadingHoldsBackTheBackendNotTheProxyMemo
 
     // The backend writes only what the proxy accepts; with back-pressure that stops growing
     // at a few socket buffers, without it the whole body ends up in the proxy's memory.
-    // (The proxy also cuts such a reader off after its send timeout, a fixed 60 s: too long
-    // for this suite, so only the limit is checked here.)
+    // (The proxy also cuts such a reader off after send_timeout, 60 s here: see below.)
     const BackendStall stall = wait_for_backend_stall(app_port_, "bulk_written", "bulk_done", 30s);
     ASSERT_TRUE(stall.settled) << "the backend kept writing: " << stall.written << " bytes";
     std::cout << "backend writes stalled at " << stall.written / kMiB << " MiB of " << kBodyMiB << " MiB\n";
@@ -329,6 +328,26 @@ TEST_F(SlowClientsTest, ReaderThatStopsReadingHoldsBackTheBackendNotTheProxyMemo
     }
     EXPECT_EQ(head.substr(0, 12), "HTTP/1.1 200") << head.substr(0, 200);
     EXPECT_EQ(got, expected) << "the slow reader got a truncated body";
+}
+
+TEST_F(SlowClientsTest, AReaderThatStopsReadingIsCutOffAfterSendTimeout) {
+    std::string config = kSlowClientsConfig;
+    config.insert(config.find("keepalive_timeout"), "send_timeout = \"2s\"\n");
+    ASSERT_NO_FATAL_FAILURE(start(config, {{"WORKERS", "1"}}));
+    UniqueFd reader = connect_to(listen_);
+    ASSERT_TRUE(reader.valid());
+    ASSERT_TRUE(send_all(reader.get(), "GET /bulk?mb=64 HTTP/1.1\r\nHost: h.test\r\n\r\n"));
+    // Nothing is read: once the proxy's writes have made no progress for 2 s it closes the
+    // client, and with it the app's connection.
+    EXPECT_TRUE(wait_until([&] { return get_json(app_port_, "/progress").value("bulk_cut", false); }, kCutOff))
+        << get_json(app_port_, "/progress").dump();
+    // What reaches the reader now is what was in flight, then the end: a truncated answer.
+    const timeval bound{5, 0};   // a connection left open would block the reads below forever
+    ::setsockopt(reader.get(), SOL_SOCKET, SO_RCVTIMEO, &bound, sizeof bound);
+    size_t got = 0;
+    char buf[65536];
+    for (ssize_t n; (n = ::recv(reader.get(), buf, sizeof buf, 0)) > 0;) got += static_cast<size_t>(n);
+    EXPECT_LT(got, size_t{64} << 20);
 }
 
 TEST_F(SlowClientsTest, TwoThousandIdleConnectionsAreClosedByTheirTimeoutsWhileOthersAreServed) {

@@ -1,9 +1,10 @@
 // TLS termination through the real daemon, with curl and openssl s_client as clients and
 // certificates the test makes with `openssl req`: two servers on one TLS address chosen by
 // SNI, X-Forwarded-Proto, TLS 1.1 refused and 1.2/1.3 served, no session tickets but session
-// resumption through the cache every proxy worker shares, OCSP stapling from a file, redirect_https from a plain server, a reload that
-// swaps the certificate, a mismatched key refused at `check`, and testssl.sh finding nothing
-// HIGH or CRITICAL.
+// resumption through the cache every proxy worker shares, session tickets when asked for,
+// OCSP stapling from a file, redirect_https from a plain server, a reload that swaps the
+// certificate, a mismatched key refused at `check`, and testssl.sh finding nothing HIGH or
+// CRITICAL on a server with the defaults.
 #include <signal.h>
 
 #include <cstdlib>
@@ -219,13 +220,25 @@ tls = { cert = "a.pem", key = "other.key" }
 
 TEST_F(TlsTest, TestsslFindsNothingHighOrCritical) {
     if (std::system("command -v testssl >/dev/null 2>&1") != 0) GTEST_SKIP() << "testssl (Debian package testssl.sh) is not installed";
+    // A server with the shipped defaults only, from a second file beside the fixture's.
+    const int port = free_port();
+    const std::string defaults = write_file("defaults.toml", R"([[servers]]
+listen = ["127.0.0.1:${TLS}"]
+tls = { cert = "b.pem", key = "b.key" }
+
+[[servers.locations]]
+path = "/"
+return = "200 ok"
+)", {{"TLS", std::to_string(port)}});
+    RunResult r = run("start", defaults);
+    ASSERT_EQ(r.code, 0) << r.out << r.err;
     const std::string json_file = dir() + "/testssl.json";
-    // Offered protocols (SSLv2 through TLS 1.3), Heartbleed and renegotiation: the checks whose
-    // findings are about the server's TLS setup. Certificate checks (-S) would report the
-    // test's own self-signed, short-lived certificate as HIGH/CRITICAL, and the full -U set
-    // takes minutes on a loaded 2-core machine.
-    const std::string out = shell_output("testssl --quiet --color 0 --warnings off --ip one --nodns min -p -H -R --jsonfile " +
-                                         json_file + " 127.0.0.1:" + std::to_string(tls_port) + " 2>&1");
+    // Offered protocols (SSLv2 through TLS 1.3), the server's cipher order, Heartbleed and
+    // renegotiation: the checks whose findings are about the server's TLS setup. Certificate
+    // checks (-S) would report the test's own self-signed, short-lived certificate as
+    // HIGH/CRITICAL, and the full -U set takes minutes on a loaded 2-core machine.
+    const std::string out = shell_output("testssl --quiet --color 0 --warnings off --ip one --nodns min -p -P -H -R --jsonfile " +
+                                         json_file + " 127.0.0.1:" + std::to_string(port) + " 2>&1");
     auto findings = json::parse(read_file(json_file), nullptr, false);
     ASSERT_TRUE(findings.is_array()) << out;
     std::map<std::string, std::string> by_id;  // so that an empty or failed run cannot pass
@@ -239,6 +252,42 @@ TEST_F(TlsTest, TestsslFindsNothingHighOrCritical) {
     EXPECT_EQ(by_id["TLS1_2"], "offered") << out;
     EXPECT_NE(by_id["TLS1_3"].find("offered"), std::string::npos) << out;
     EXPECT_TRUE(by_id.count("heartbleed")) << out;
+    EXPECT_EQ(by_id["cipher_order"], "server") << out;
+}
+
+TEST_F(TlsTest, SessionTicketsWhenAskedForResumeOnEveryProxyWorker) {
+    const int port = free_port();
+    // The address's default server issues none; the one SNI picks does.
+    const std::string tickets = write_file("tickets.toml", R"([[servers]]
+listen = ["127.0.0.1:${TLS}"]
+server_name = ["a.test"]
+tls = { cert = "a.pem", key = "a.key" }
+
+[[servers.locations]]
+path = "/"
+return = "200 ok"
+
+[[servers]]
+listen = ["127.0.0.1:${TLS}"]
+server_name = ["b.test"]
+tls = { cert = "b.pem", key = "b.key", session_tickets = true, session_timeout = "1d" }
+
+[[servers.locations]]
+path = "/"
+return = "200 ok"
+)", {{"TLS", std::to_string(port)}});
+    RunResult r = run("start", tickets);
+    ASSERT_EQ(r.code, 0) << r.out << r.err;
+    const std::string connect = "timeout 20 openssl s_client -tls1_2 -reconnect -connect 127.0.0.1:" + std::to_string(port);
+    const std::string none = shell_output(connect + " -servername a.test </dev/null 2>&1");
+    EXPECT_EQ(none.find("TLS session ticket lifetime hint"), std::string::npos) << none;
+    const std::string out = shell_output(connect + " -servername b.test </dev/null 2>&1");
+    EXPECT_NE(out.find("TLS session ticket lifetime hint: 86400"), std::string::npos) << out;
+    // -reconnect makes five more connections, which the kernel spreads over both workers.
+    size_t reused = 0;
+    for (size_t at = out.find("Reused, TLSv1.2"); at != std::string::npos; at = out.find("Reused, TLSv1.2", at + 1))
+        ++reused;
+    EXPECT_EQ(reused, 5u) << out;
 }
 
 }  // namespace

@@ -151,6 +151,10 @@ TEST_F(LoadTest, SpecExampleParsesWithEveryValue) {
     EXPECT_EQ(s.tls.cert, base + "/cert.pem");
     EXPECT_EQ(s.tls.key, base + "/key.pem");
     EXPECT_EQ(s.tls.protocols, (std::vector<std::string>{"TLSv1.2", "TLSv1.3"}));
+    EXPECT_TRUE(s.tls.prefer_server_ciphers);
+    EXPECT_EQ(s.tls.session_timeout, 5min);
+    EXPECT_FALSE(s.tls.session_tickets);
+    EXPECT_EQ(s.tls.session_ticket_rotation, 1h);
     EXPECT_TRUE(s.http2);
     EXPECT_FALSE(s.redirect_https);
     EXPECT_TRUE(s.gzip.enabled);
@@ -390,7 +394,7 @@ const ErrorCase kErrorCases[] = {
     {"unknown key suggests closest", "[[apps]]\nname = \"a\"\nscirpt = \"app.js\"\n", 3, 1,
      "unknown key 'scirpt' in [[apps]]; did you mean 'script'?"},
     {"unknown key lists allowed", "[proxy]\nzzz = 1\n", 2, 1,
-     "unknown key 'zzz' in [proxy] (allowed: workers, user, access_log, access_log_format, error_page)"},
+     "unknown key 'zzz' in [proxy] (allowed: workers, user, access_log, access_log_format, error_page, drain_timeout)"},
     {"unknown top-level key", "[proxi]\nworkers = 2\n", 1, 2, "unknown key 'proxi' at the top level; did you mean 'proxy'?"},
     {"unknown key in inline table", "[[apps]]\nname = \"a\"\nscript = \"app.js\"\nhealth_check = { paht = \"/h\" }\n",
      4, 18, "unknown key 'paht' in apps.health_check; did you mean 'path'?"},
@@ -418,6 +422,20 @@ const ErrorCase kErrorCases[] = {
     {"bad tls protocol", "[[servers]]\nlisten = [\"127.0.0.1:8443\"]\n"
      "tls = { cert = \"cert.pem\", key = \"key.pem\", protocols = [\"TLSv1.3\", \"SSLv3\"] }\n", 3, 69,
      "servers.tls.protocols[1]: 'SSLv3' is not one of TLSv1, TLSv1.1, TLSv1.2, TLSv1.3"},
+    {"tls session_timeout in ms", "[[servers]]\nlisten = [\"127.0.0.1:8443\"]\n"
+     "tls = { cert = \"cert.pem\", key = \"key.pem\", session_timeout = \"1500ms\" }\n", 3, 63,
+     "servers.tls.session_timeout: expected whole seconds, at least 1s"},
+    {"tls ticket rotation zero", "[[servers]]\nlisten = [\"127.0.0.1:8443\"]\n"
+     "tls = { cert = \"cert.pem\", key = \"key.pem\", session_ticket_rotation = \"0s\" }\n", 3, 71,
+     "servers.tls.session_ticket_rotation: expected whole seconds, at least 1s"},
+    {"sticky cookie name", "[[servers]]\nlisten = [\"127.0.0.1:8080\"]\n[[servers.locations]]\npath = \"/\"\n"
+     "upstream = \"u\"\nsticky = { cookie = \"a b\" }\n", 6, 21, "servers.locations.sticky.cookie: 'a b' is not a cookie name"},
+    {"sticky path with ;", "[[servers]]\nlisten = [\"127.0.0.1:8080\"]\n[[servers.locations]]\npath = \"/\"\n"
+     "upstream = \"u\"\nsticky = { path = \"/;Domain=x\" }\n", 6, 19, "may not hold spaces, ';' or control characters"},
+    {"sticky samesite none without secure", "[[servers]]\nlisten = [\"127.0.0.1:8080\"]\n[[servers.locations]]\npath = \"/\"\n"
+     "upstream = \"u\"\nsticky = { samesite = \"none\" }\n", 6, 23, "\"none\" needs secure = true"},
+    {"sticky without a backend", "[[servers]]\nlisten = [\"127.0.0.1:8080\"]\n[[servers.locations]]\npath = \"/\"\n"
+     "root = \"x\"\nsticky = {}\n", 6, 10, "only a location that proxies"},
     {"instances zero", "[[apps]]\nname = \"a\"\nscript = \"app.js\"\ninstances = 0\n", 4, 13,
      "apps.instances: expected an integer > 0, \"max\" or a negative integer"},
     {"instances word", "[[apps]]\nname = \"a\"\nscript = \"app.js\"\ninstances = \"lots\"\n", 4, 13, "got lots"},

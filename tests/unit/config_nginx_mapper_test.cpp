@@ -76,6 +76,17 @@ TEST(NginxMapper, MapsDirectivesToKeys) {
          {"app = \"api\"", "balance = \"least_conn\"", "keepalive = 64",
           "# nginx: site.conf:1 upstream api { (its servers are the workers of app 'api')"},
          {}, {"[[upstreams]]"}},
+        {"sticky cookie and the upstream keepalive_timeout go on the location",
+         "upstream chat { server 10.0.0.5:3000; server 10.0.0.6:3000; keepalive 16; keepalive_timeout 30s;\n"
+         " sticky cookie srv_id expires=1h path=/ httponly secure samesite=lax; }\n" + kServer +
+             "  location / { proxy_pass http://chat; }\n}",
+         {"sticky = { cookie = \"srv_id\", expires = \"1h\", path = \"/\", httponly = true, secure = true, samesite = \"lax\" }",
+          "keepalive_timeout = \"30s\""},
+         {}},
+        {"sticky route has no counterpart",
+         "upstream chat { server 10.0.0.5:3000; sticky route $route_cookie; }\n" + kServer +
+             "  location / { proxy_pass http://chat; }\n}",
+         {}, {"site.conf:1: sticky"}},
         {"upstream of other hosts",
          "upstream remote { ip_hash; server 10.0.0.5:3000 weight=2 max_fails=3 fail_timeout=30s;\n"
          " server 10.0.0.6:3000 backup; }\n" + kServer + "  location / { proxy_pass http://remote; }\n}",
@@ -172,9 +183,9 @@ TEST(NginxMapper, MapsDirectivesToKeys) {
          "  ssl_session_cache shared:SSL:10m;\n  ssl_session_timeout 1d;\n  ssl_session_tickets off;\n  ssl_stapling on;\n"
          "  ssl_stapling_verify on;\n  resolver 8.8.8.8 8.8.4.4 valid=300s;\n}",
          {"tls = { cert = \"/etc/ssl/a.crt\", key = \"/etc/ssl/a.key\", protocols = [\"TLSv1.2\", \"TLSv1.3\"], ciphers = "
-          "\"ECDHE-RSA-AES128-GCM-SHA256\" }",
+          "\"ECDHE-RSA-AES128-GCM-SHA256\", session_timeout = \"1d\", prefer_server_ciphers = false, session_tickets = false }",
           "http2 = true", "resolver 8.8.8.8 8.8.4.4 valid=300s; -- built in"},
-         {"site.conf:10: ssl_session_timeout", "site.conf:12: ssl_stapling"}},
+         {"site.conf:12: ssl_stapling"}},
         {"stapling from a file",
          "server { listen 443 ssl; ssl_certificate a.crt; ssl_certificate_key a.key; ssl_stapling on; ssl_stapling_file /o.der; }",
          {"ocsp = \"/o.der\""}, {}},

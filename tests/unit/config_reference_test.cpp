@@ -164,6 +164,7 @@ const std::vector<SkeletonTable>& skeleton_tables() {
         {"servers.locations", "[[servers.locations]]", {{"path", "path = \"/\""}, {"app", "app = \"api\""}}},
         {"servers.locations.rate_limit", "[servers.locations.rate_limit]", {{"rate", "rate = \"10r/s\""}}},
         {"servers.locations.cache", "[servers.locations.cache]", {}},
+        {"servers.locations.sticky", "[servers.locations.sticky]", {}},
         {"servers.locations.gzip", "[servers.locations.gzip]", {}},
         {"upstreams", "[[upstreams]]",
          {{"name", "name = \"backend\""}, {"servers", "servers = [{ address = \"127.0.0.1:9000\" }]"}}},

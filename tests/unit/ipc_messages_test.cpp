@@ -37,6 +37,9 @@ TEST(IpcMessages, EveryTypeRoundTrips) {
     EXPECT_TRUE(std::holds_alternative<Quit>(round_trip(Quit{})));
     json cfg = {{"servers", json::array({{{"listen", {"127.0.0.1:8080"}}}})}};
     EXPECT_EQ(std::get<ProxyConfig>(round_trip(ProxyConfig{cfg})).config, cfg);
+    const std::map<std::string, std::string> keys{{"/etc/k.pem", "-----BEGIN PRIVATE KEY-----\nAAAA\n"},
+                                                  {"/etc/ocsp.der", std::string("\x30\x03\x0a\x01\x06\xff\0", 7)}};
+    EXPECT_EQ(std::get<ProxyConfig>(round_trip(ProxyConfig{cfg, keys})).tls_files, keys);
 }
 
 TEST(IpcMessages, CarriesItsVersionAndType) {

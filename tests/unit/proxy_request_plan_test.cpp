@@ -234,7 +234,9 @@ protected:
         broken.path = "/broken";
         broken.return_ = "not a return";
         cfg->servers[0].locations.push_back(broken);
-        auto snap = build_snapshot(config::to_json(*cfg), pools_, nullptr);
+        auto files = config::read_tls_files(*cfg);
+        EXPECT_TRUE(files.ok()) << files.error().message;
+        auto snap = build_snapshot(config::to_json(*cfg), files.ok() ? *files : config::TlsFiles{}, pools_, nullptr);
         ASSERT_TRUE(snap.ok()) << snap.error().message;
         snap_ = *snap;
     }

@@ -7,6 +7,8 @@
 #include <memory>
 #include <string>
 
+#include "config/load.h"
+#include "proxy/tls/context.h"
 #include "proxy/tls/session_cache.h"
 #include "unit/child_process.h"
 #include "unit/config_test_dir.h"
@@ -245,6 +247,36 @@ TEST_P(TlsSessionCacheHandshake, ARemovedSessionIsNotResumed) {
     EXPECT_FALSE(connect(ctx.get(), resumed.client.get()).reused);
 }
 
+// The proxy's own contexts with `session_tickets = true`: a ticket sealed by one worker opens
+// on another (the keys are in the zone), and the session cache is not what resumed it.
+TEST_P(TlsSessionCacheHandshake, ATicketFromOneWorkerResumesOnAnother) {
+    dir.write("app.js", "");
+    auto cfg = config::load_string(R"([[servers]]
+listen = ["127.0.0.1:8443"]
+tls = { cert = "a.pem", key = "a.key", session_tickets = true, session_timeout = "1d" }
+)", dir.file("ecosystem.toml"));
+    ASSERT_TRUE(cfg.ok()) << cfg.error().message;
+    auto first = TlsSessionCache::attach(zone.get());
+    auto second = TlsSessionCache::attach(zone.get());
+    ASSERT_TRUE(first.ok() && second.ok());
+    auto keys = config::read_tls_files(*cfg);
+    ASSERT_TRUE(keys.ok()) << keys.error().message;
+    auto worker1 = TlsContexts::build(*cfg, *keys, &*first);
+    auto worker2 = TlsContexts::build(*cfg, *keys, &*second);
+    ASSERT_TRUE(worker1.ok() && worker2.ok());
+    EXPECT_EQ(SSL_CTX_get_timeout(worker1->context(0)), 86400);
+
+    Handshake full = connect(worker1->context(0), nullptr);
+    ASSERT_TRUE(full.client);
+    EXPECT_FALSE(full.reused);
+    EXPECT_EQ(SSL_SESSION_has_ticket(full.client.get()), 1);
+    // Out of the cache: only the ticket can resume it now.
+    unsigned int id_len = 0;
+    const unsigned char* id = SSL_SESSION_get_id(full.server.get(), &id_len);
+    ASSERT_TRUE(first->remove({reinterpret_cast<const char*>(id), id_len}).ok());
+    EXPECT_TRUE(connect(worker2->context(0), full.client.get()).reused);
+}
+
 INSTANTIATE_TEST_SUITE_P(Versions, TlsSessionCacheHandshake, ::testing::Values(TLS1_2_VERSION, TLS1_3_VERSION),
                          [](const auto& info) { return info.param == TLS1_2_VERSION ? "Tls12" : "Tls13"; });
 
@@ -266,7 +298,7 @@ TEST(TlsSessionCache, ARealSessionWithALongHostNameFits) {
     const SSL_CIPHER* aes256 = SSL_CIPHER_find(ssl.get(), reinterpret_cast<const unsigned char*>("\x13\x02"));
     ASSERT_EQ(SSL_SESSION_set_cipher(s.get(), aes256), 1);
     SSL_SESSION_set_time(s.get(), ::time(nullptr));
-    SSL_SESSION_set_timeout(s.get(), TlsSessionCache::kTimeout);
+    SSL_SESSION_set_timeout(s.get(), 300);
 
     TlsSessionCache c = attach_new(64);
     auto saved = c.save(s.get());

@@ -33,6 +33,20 @@ TEST(ProxyUpstreamResolver, ResolvesAgainAfterTheTtlOrTheConfiguredInterval) {
     EXPECT_EQ(UpstreamResolver::next_delay(milliseconds(200), 30, true), milliseconds(200));
 }
 
+TEST(ProxyUpstreamResolver, ResolveFamilyPicksTheAnswersBackendsComeFrom) {
+    using V = std::vector<std::string>;
+    const V v4{"10.0.0.1"}, v6{"2001:db8::1", "::1"}, none;
+    EXPECT_EQ(UpstreamResolver::addresses("both", v4, v6), (V{"10.0.0.1", "2001:db8::1", "::1"}));
+    EXPECT_EQ(UpstreamResolver::addresses("both", none, v6), v6);   // an AAAA-only name
+    EXPECT_EQ(UpstreamResolver::addresses("ipv4", v4, v6), v4);
+    EXPECT_EQ(UpstreamResolver::addresses("ipv4", none, v6), none);
+    EXPECT_EQ(UpstreamResolver::addresses("ipv6", v4, v6), v6);
+    EXPECT_EQ(UpstreamResolver::addresses("prefer_ipv4", v4, v6), v4);
+    EXPECT_EQ(UpstreamResolver::addresses("prefer_ipv4", none, v6), v6);
+    EXPECT_EQ(UpstreamResolver::addresses("prefer_ipv6", v4, v6), v6);
+    EXPECT_EQ(UpstreamResolver::addresses("prefer_ipv6", v4, none), v4);
+}
+
 TEST(ProxyPoolSet, NamedServersWaitForTheResolverInsteadOfBlocking) {
     PoolSet pools;
     auto errors = pools.sync_upstreams({upstream({"10.0.0.1:80", "backend.test:3000"})});

@@ -4,17 +4,19 @@
 //                    it (write() false -> wait for 'drain'), so what it has handed to the
 //                    kernel shows how much the proxy accepted from it;
 //   POST /upload     answers only once the whole body arrived;
-//   GET /progress    {bulk_written, bulk_done, uploads_started, uploads_completed}.
+//   GET /progress    {bulk_written, bulk_done, bulk_cut, uploads_started, uploads_completed}
+//                    (bulk_cut: the proxy closed the connection before the answer ended).
 // Every other path gets serve.js's JSON description.
 const { serve, sendJson } = require('./serve');
 
 const MiB = 1 << 20;
 const chunk = Buffer.alloc(64 * 1024, 'x');
-const progress = { bulk_written: 0, bulk_done: false, uploads_started: 0, uploads_completed: 0 };
+const progress = { bulk_written: 0, bulk_done: false, bulk_cut: false, uploads_started: 0, uploads_completed: 0 };
 
 function bulk(res, mb) {
   res.writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Length': mb * MiB });
   let left = mb * MiB;
+  res.on('close', () => { if (!res.writableFinished) progress.bulk_cut = true; });
   const more = () => {
     while (left > 0) {
       const n = Math.min(left, chunk.length);
