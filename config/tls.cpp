@@ -115,6 +115,7 @@ Result<ProtocolRange> tls_protocol_range(const std::vector<std::string>& protoco
 
 Status check_tls(const Tls& tls) {
     if (auto r = tls_protocol_range(tls.protocols); !r) return r.error();
+    if (tls.acme) return check_ciphers(tls);   // the certificate does not exist yet
     if (auto st = check_cert_and_key(tls); !st) return st;
     if (auto st = check_ciphers(tls); !st) return st;
     return check_ocsp(tls);
