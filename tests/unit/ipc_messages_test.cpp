@@ -37,6 +37,12 @@ TEST(IpcMessages, EveryTypeRoundTrips) {
     EXPECT_TRUE(std::holds_alternative<Quit>(round_trip(Quit{})));
     json cfg = {{"servers", json::array({{{"listen", {"127.0.0.1:8080"}}}})}};
     EXPECT_EQ(std::get<ProxyConfig>(round_trip(ProxyConfig{cfg})).config, cfg);
+    auto c = std::get<AcmeChallenges>(round_trip(AcmeChallenges{3, {{"tok", "tok.thumb"}}, {{"a.test", "CERT", "KEY"}}}));
+    EXPECT_EQ(c.serial, 3u);
+    EXPECT_EQ(c.http.at("tok"), "tok.thumb");
+    ASSERT_EQ(c.alpn.size(), 1u);
+    EXPECT_EQ(c.alpn[0], (AcmeAlpnChallenge{"a.test", "CERT", "KEY"}));
+    EXPECT_EQ(std::get<AcmeChallengesApplied>(round_trip(AcmeChallengesApplied{3})).serial, 3u);
 }
 
 TEST(IpcMessages, CarriesItsVersionAndType) {
