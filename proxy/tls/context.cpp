@@ -5,11 +5,15 @@
 #include <openssl/tls1.h>
 #include <openssl/x509.h>
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <fstream>
 #include <iterator>
 
 #include "config/tls.h"
+#include "proxy/tls/acme_answers.h"
+#include "proxy/tls/stand_in.h"
 
 namespace ne::proxy {
 
@@ -38,6 +42,17 @@ int selector_index() {
 
 TlsContexts::Server* server_of(SSL_CTX* ctx) { return static_cast<TlsContexts::Server*>(SSL_CTX_get_app_data(ctx)); }
 
+// tls-alpn-01: the CA's ClientHello names the host and offers "acme-tls/1" alone.
+SSL_CTX* acme_challenge_for(SSL* ssl, const TlsSelector* sel, std::string_view name) {
+    const unsigned char* alpn = nullptr;
+    size_t len = 0;
+    if (!sel->acme || sel->acme->empty() ||
+        SSL_client_hello_get0_ext(ssl, TLSEXT_TYPE_application_layer_protocol_negotiation, &alpn, &len) != 1 ||
+        !offers_only_acme_tls({reinterpret_cast<const char*>(alpn), len}))
+        return nullptr;
+    return sel->acme->alpn_context(name);
+}
+
 // SNI, on the ClientHello: before OpenSSL picks the version and cipher and looks the offered
 // session up, so all of them are the named server's.
 int on_client_hello(SSL* ssl, int* alert, void*) {
@@ -48,6 +63,10 @@ int on_client_hello(SSL* ssl, int* alert, void*) {
         return SSL_CLIENT_HELLO_SUCCESS;
     const std::string_view name = sni_host_name({reinterpret_cast<const char*>(ext), len});
     if (name.empty()) return SSL_CLIENT_HELLO_SUCCESS;
+    if (SSL_CTX* challenge = acme_challenge_for(ssl, sel, name)) {
+        SSL_set_SSL_CTX(ssl, challenge);
+        return SSL_CLIENT_HELLO_SUCCESS;
+    }
     SSL_CTX* ctx = sel->contexts->context(sel->routes->server_for(sel->listen, name));
     if (!ctx || ctx == SSL_get_SSL_CTX(ssl)) return SSL_CLIENT_HELLO_SUCCESS;
     // SSL_set_SSL_CTX swaps the certificate, session id context, ALPN and OCSP callbacks; the
@@ -125,8 +144,13 @@ Result<std::unique_ptr<TlsContexts::Server>> make_server(const config::Server& c
     SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
     if (SSL_CTX_set_cipher_list(ctx, s->ciphers.c_str()) != 1) return fail("ciphers \"" + s->ciphers + "\"");
     SSL_CTX_set_dh_auto(ctx, 1);
-    if (SSL_CTX_use_certificate_chain_file(ctx, tls.cert.c_str()) != 1) return fail("cert " + tls.cert);
-    if (SSL_CTX_use_PrivateKey_file(ctx, tls.key.c_str(), SSL_FILETYPE_PEM) != 1) return fail("key " + tls.key);
+    if (tls.acme && ::access(tls.cert.c_str(), F_OK) != 0) {
+        if (auto st = use_stand_in(ctx, cfg.server_name); !st) return st.error().wrap(where);
+    } else if (SSL_CTX_use_certificate_chain_file(ctx, tls.cert.c_str()) != 1) {
+        return fail("cert " + tls.cert);
+    } else if (SSL_CTX_use_PrivateKey_file(ctx, tls.key.c_str(), SSL_FILETYPE_PEM) != 1) {
+        return fail("key " + tls.key);
+    }
     if (SSL_CTX_check_private_key(ctx) != 1) return fail("key " + tls.key + " and cert " + tls.cert);
     if (!set_session_id_context(ctx, cfg)) return fail("session id context");
     SSL_CTX_set_timeout(ctx, TlsSessionCache::kTimeout);

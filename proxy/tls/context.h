@@ -2,6 +2,9 @@
 // connection takes the current snapshot's context, an open one keeps the context its SSL
 // holds a reference to. So a reload with new certificates changes new handshakes only.
 //
+// A `tls = "auto"` server's certificate and key are the files the daemon names in the config
+// (its ACME store); until the first is issued, a self-signed stand-in for its names serves.
+//
 // Each context: the server's protocol range and cipher list (Mozilla intermediate by
 // default), session tickets off, renegotiation off, its certificate chain and key, ALPN (h2
 // when the server has http2, else http/1.1), the OCSP response file stapled when asked for,
@@ -30,6 +33,8 @@
 #include "proxy/tls/session_cache.h"
 
 namespace ne::proxy {
+
+class AcmeAnswers;
 
 struct SslCtxFree { void operator()(SSL_CTX* c) const { SSL_CTX_free(c); } };
 using SslCtxPtr = std::unique_ptr<SSL_CTX, SslCtxFree>;
@@ -65,6 +70,7 @@ struct TlsSelector {
     const RouteTable* routes = nullptr;
     const TlsContexts* contexts = nullptr;
     std::string_view listen;
+    const AcmeAnswers* acme = nullptr;   // tls-alpn-01 challenges; null: none
 };
 void set_tls_selector(SSL* ssl, const TlsSelector* selector);
 
