@@ -2,7 +2,8 @@
 // DNS (every name resolves to 127.0.0.1 unless the test says otherwise), pebble's http-01 and
 // tls-alpn-01 ports pointed at nodeedge's plain and TLS listeners. PEBBLE_VA_NOSLEEP and no
 // nonce rejection keep orders quick and deterministic; no authorization reuse, so that every
-// order is validated. Pebble 2.4 offers no renewalInfo: renewal here follows renew_before.
+// order is validated. Pebble 2.4 offers no renewalInfo: renewal here follows renew_before
+// (ARI is covered by the unit tests of acme/renewal).
 #include <sys/stat.h>
 
 #include <future>
@@ -77,7 +78,6 @@ protected:
                                              "-http01", "", "-https01", "", "-tlsalpn01", "", "-defaultIPv6", "",
                                              "-management", "127.0.0.1:" + std::to_string(challtest_port)},
                     std::vector<std::string>{}, dir() + "/challtestsrv.log");
-        start_pebble();
     }
 
     void start_pebble() {
@@ -138,6 +138,7 @@ protected:
 };
 
 TEST_F(AcmeTest, Http01IssuesRenewsUnderLoadKeepsTheOldCertificateOnRefusalAndSurvivesARestart) {
+    start_pebble();
     const std::string config = start_nodeedge("http-01", true);
     std::string certs = certs_when("valid");
     ASSERT_NE(certs.find("Pebble Intermediate"), std::string::npos) << certs << read_file(dir() + "/pebble.log");
@@ -198,9 +199,19 @@ TEST_F(AcmeTest, Http01IssuesRenewsUnderLoadKeepsTheOldCertificateOnRefusalAndSu
     EXPECT_EQ(orders(), 3) << "the refused order was the third; a restart makes none";
 }
 
-TEST_F(AcmeTest, TlsAlpn01IssuesWithoutAPlainListener) {
+TEST_F(AcmeTest, TlsAlpn01IssuesWithoutAPlainListenerOnceTheCaAnswers) {
+    // No CA yet: the first check fails, says why, and a self-signed stand-in serves meanwhile.
     start_nodeedge("tls-alpn-01", false);
-    const std::string certs = certs_when("valid");
+    std::string certs = certs_when("failing");
+    EXPECT_NE(certs.find("ACME directory"), std::string::npos) << certs;
+    const std::string stand_in = shell_output("timeout 10 openssl s_client -connect 127.0.0.1:" + std::to_string(tls_port) +
+                                              " -servername a.test </dev/null 2>/dev/null | openssl x509 -noout -subject");
+    EXPECT_NE(stand_in.find("ACME certificate pending"), std::string::npos) << stand_in;
+
+    start_pebble();
+    RunResult renew = run("certs", "renew", "a.test");
+    EXPECT_EQ(renew.code, 0) << renew.out << renew.err;
+    certs = certs_when("valid");
     ASSERT_NE(certs.find("Pebble Intermediate"), std::string::npos) << certs << read_file(dir() + "/pebble.log");
     EXPECT_EQ(verified_status("a.test"), "200");
     EXPECT_EQ(verified_status("www.a.test"), "200");
