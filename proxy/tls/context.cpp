@@ -4,10 +4,13 @@
 #include <openssl/evp.h>
 #include <openssl/tls1.h>
 #include <openssl/x509.h>
+#include <spdlog/spdlog.h>
 
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <fstream>
 #include <iterator>
 
@@ -144,7 +147,11 @@ Result<std::unique_ptr<TlsContexts::Server>> make_server(const config::Server& c
     SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
     if (SSL_CTX_set_cipher_list(ctx, s->ciphers.c_str()) != 1) return fail("ciphers \"" + s->ciphers + "\"");
     SSL_CTX_set_dh_auto(ctx, 1);
-    if (tls.acme && ::access(tls.cert.c_str(), F_OK) != 0) {
+    if (tls.acme && ::access(tls.cert.c_str(), R_OK) != 0) {
+        // Not issued yet (ENOENT), or out of this worker's reach (a [proxy] user cannot enter
+        // $NODEEDGE_HOME): the stand-in serves either way, and the second is said.
+        if (errno != ENOENT)
+            spdlog::warn("{}: {}: {}; serving the self-signed stand-in", where, tls.cert, std::strerror(errno));
         if (auto st = use_stand_in(ctx, cfg.server_name); !st) return st.error().wrap(where);
     } else if (SSL_CTX_use_certificate_chain_file(ctx, tls.cert.c_str()) != 1) {
         return fail("cert " + tls.cert);
