@@ -90,7 +90,15 @@ void AcmeCerts::sync(const config::Config& cfg) {
         j.renew_before_s = std::chrono::duration_cast<std::chrono::seconds>(cfg.acme.renew_before).count();
         wanted.emplace(j.name, std::move(j));
     }
-    std::erase_if(certs_, [&](const auto& kv) { return !wanted.count(kv.first) && !(job_ && job_->name == kv.first); });
+    for (auto it = certs_.begin(); it != certs_.end();) {
+        if (wanted.count(it->first)) {
+            ++it;
+            continue;
+        }
+        // A job still running for it finds it gone and just ends.
+        for (auto& w : it->second.waiters) w({{"ok", false}, {"error", it->first + ": its server was removed"}});
+        it = certs_.erase(it);
+    }
     for (auto& [name, job] : wanted) {
         auto it = certs_.find(name);
         if (it == certs_.end()) {
