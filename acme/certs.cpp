@@ -131,6 +131,15 @@ Result<CertificateInfo> read_certificate_info(const std::string& pem) {
         info.issuer = line ? line : "";
         OPENSSL_free(line);
     }
+    if (auto* san = static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(x.get(), NID_subject_alt_name, nullptr, nullptr))) {
+        for (int i = 0; i < sk_GENERAL_NAME_num(san); ++i) {
+            const GENERAL_NAME* g = sk_GENERAL_NAME_value(san, i);
+            if (g->type == GEN_DNS)
+                info.names.emplace_back(reinterpret_cast<const char*>(ASN1_STRING_get0_data(g->d.dNSName)),
+                                        static_cast<size_t>(ASN1_STRING_length(g->d.dNSName)));
+        }
+        GENERAL_NAMES_free(san);
+    }
     const ASN1_OCTET_STRING* aki = X509_get0_authority_key_id(x.get());
     const ASN1_INTEGER* serial = X509_get0_serialNumber(x.get());
     if (aki && serial) {

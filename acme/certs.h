@@ -28,6 +28,7 @@ struct CertificateInfo {
     int64_t not_before = 0;      // unix seconds
     int64_t not_after = 0;
     std::string issuer;          // the issuer's CN (else its one-line name)
+    std::vector<std::string> names;   // its DNS subjectAltNames
     std::string ari_id;          // base64url(authority key id) "." base64url(serial); "" without an AKI
 };
 // The first certificate of a PEM chain.

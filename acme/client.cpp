@@ -91,6 +91,7 @@ Result<SignedResponse> AcmeClient::post(const std::string& url, const json* payl
 }
 
 Status AcmeClient::account(const std::string& email) {
+    if (!kid_.empty()) return {};   // new-account is signed with the JWK, which a known account no longer sends
     json payload{{"termsOfServiceAgreed", true}};
     if (!email.empty()) payload["contact"] = json::array({"mailto:" + email});
     auto r = post(text(directory_, "newAccount"), &payload);
@@ -154,6 +155,7 @@ Status AcmeClient::authorize(const json& order, const std::string& type, const C
         if (!r) return r.error().wrap(p.name + ": " + type);
         if (r->status != 200) return Error{p.name + ": " + type + ": " + problem_text(r->body)};
     }
+    std::string failures;
     for (const auto& p : pending) {
         auto a = poll(p.authz, "authorization of " + p.name, "pending", "processing");
         if (!a) return a.error();
@@ -161,14 +163,17 @@ Status AcmeClient::authorize(const json& order, const std::string& type, const C
         std::string why = "authorization " + text(*a, "status");
         for (const auto& c : member(*a, "challenges"))
             if (c.is_object() && c.contains("error")) why = problem_text(c["error"].dump());
-        return Error{p.name + ": " + type + " failed: " + why};
+        refused_.push_back(p.name);
+        failures += (failures.empty() ? "" : "; ") + p.name + ": " + type + " failed: " + why;
     }
+    if (!failures.empty()) return Error{failures};
     return {};
 }
 
 Result<std::string> AcmeClient::order(const std::vector<std::string>& names, const std::string& type,
                                       EVP_PKEY* cert_key, const std::string& replaces,
                                       const ChallengePublisher& challenges) {
+    refused_.clear();
     json ids = json::array();
     for (const auto& n : names) ids.push_back({{"type", "dns"}, {"value", n}});
     json payload{{"identifiers", ids}};

@@ -48,6 +48,9 @@ public:
     Result<std::string> order(const std::vector<std::string>& names, const std::string& type, EVP_PKEY* cert_key,
                               const std::string& replaces, const ChallengePublisher& challenges);
 
+    // The names whose validation failed in the last order() (all are tried, not just the first).
+    const std::vector<std::string>& refused() const { return refused_; }
+
     // A signed POST (`payload` null: POST-as-GET).
     Result<SignedResponse> post(const std::string& url, const nlohmann::json* payload);
 
@@ -62,6 +65,7 @@ private:
     nlohmann::json directory_;
     std::string kid_;
     std::string nonce_;
+    std::vector<std::string> refused_;
 };
 
 // "detail (type)" of a problem document, else the body as received.

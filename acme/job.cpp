@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 #include <random>
 #include <string>
@@ -70,19 +71,22 @@ public:
             o.error = s.error().message;
             return o;
         }
-        if (current_ && !job_.force && now_s() < o.renew_at) {
+        if (current_ && !job_.force && now_s() < o.renew_at && covers_every_name(*current_)) {
             o.ok = true;
             return o;
         }
-        auto issued = issue();
+        auto issued = order(job_.names);
+        if (!issued && !current_) issued = order_the_validated(issued.error());
         if (!issued) {
             o.ok = false;
             o.error = issued.error().message;
             return o;
         }
         o = paths::Outcome{};
-        o.ok = o.ordered = true;
+        o.ordered = true;
         fill(o, *issued);
+        o.ok = covers_every_name(*issued);
+        if (!o.ok) o.error = partial_error_;
         return o;
     }
 
@@ -121,8 +125,28 @@ private:
         o.renew_at = renew_at(*http_, *client_, info, job_, o.ari);
     }
 
-    Result<CertificateInfo> issue() {
-        spdlog::info("acme {}: ordering a certificate for {} ({}){}", job_.name, json(job_.names).dump(),
+    bool covers_every_name(const CertificateInfo& info) const {
+        for (const auto& n : job_.names)
+            if (std::find(info.names.begin(), info.names.end(), n) == info.names.end()) return false;
+        return true;
+    }
+
+    // A first certificate: the names that validated do not wait for those that did not. (A
+    // renewal keeps the current certificate instead, which still covers every name.) The
+    // missing names are ordered again, with all the others, at the next retry.
+    Result<CertificateInfo> order_the_validated(const Error& why) {
+        std::vector<std::string> rest;
+        for (const auto& n : job_.names)
+            if (std::find(client_->refused().begin(), client_->refused().end(), n) == client_->refused().end())
+                rest.push_back(n);
+        if (client_->refused().empty() || rest.empty()) return why;
+        partial_error_ = why.message + "; meanwhile a certificate for " + json(rest).dump() + " alone";
+        spdlog::warn("acme {}: {}", job_.name, partial_error_);
+        return order(rest);
+    }
+
+    Result<CertificateInfo> order(const std::vector<std::string>& names) {
+        spdlog::info("acme {}: ordering a certificate for {} ({}){}", job_.name, json(names).dump(),
                      job_.challenge, job_.force ? ", forced" : "");
         if (auto s = client_->account(job_.email); !s) return s.error();
         auto cert_key = generate_key(job_.key_type);
@@ -130,7 +154,7 @@ private:
         const std::string replaces = current_ && !client_->renewal_info_url().empty() ? current_->ari_id : "";
         ChallengePublisher publisher{[this](const ipc::AcmeChallenges& c) { return publish(c); },
                                      [this] { say({{"type", "withdraw"}}); }};
-        auto chain = client_->order(job_.names, job_.challenge, cert_key->get(), replaces, publisher);
+        auto chain = client_->order(names, job_.challenge, cert_key->get(), replaces, publisher);
         if (!chain) return chain.error();
         auto info = read_certificate_info(*chain);
         if (!info) return info.error().wrap("issued certificate");
@@ -165,6 +189,7 @@ private:
     std::optional<CertificateInfo> current_;
     std::unique_ptr<HttpClient> http_;
     std::unique_ptr<AcmeClient> client_;
+    std::string partial_error_;   // why a certificate lacks some of the names
 };
 
 }  // namespace

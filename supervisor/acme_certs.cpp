@@ -290,17 +290,18 @@ void AcmeCerts::finish_job() {
     const bool forced = std::exchange(c.force, false);
     const int64_t now = unix_now();
     if (o.not_after) c.last = o;   // a failed order still reports the certificate that serves
+    // A first certificate for some of the names is an order that both issued and failed.
+    if (o.ordered) {
+        host_.reload_certificates();
+        record(c, forced ? "renewed" : "issued",
+               "issued by " + o.issuer + ", valid until " + std::to_string(o.not_after) + " (unix); renewal at " +
+                   std::to_string(o.renew_at) + (o.ari ? " (CA's renewalInfo)" : " (renew_before)"));
+    }
     if (o.ok) {
         c.failures = 0;
         c.last_error.clear();
         std::random_device rd;
         c.next_check = next_check_after(now, o.renew_at, std::uniform_int_distribution<int64_t>(0, kJitter)(rd));
-        if (o.ordered) {
-            host_.reload_certificates();
-            record(c, forced ? "renewed" : "issued",
-                   "issued by " + o.issuer + ", valid until " + std::to_string(o.not_after) + " (unix); renewal at " +
-                       std::to_string(o.renew_at) + (o.ari ? " (CA's renewalInfo)" : " (renew_before)"));
-        }
     } else {
         c.failures++;
         c.last_error = o.error;

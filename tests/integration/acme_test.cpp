@@ -199,7 +199,7 @@ TEST_F(AcmeTest, Http01IssuesRenewsUnderLoadKeepsTheOldCertificateOnRefusalAndSu
     EXPECT_EQ(orders(), 3) << "the refused order was the third; a restart makes none";
 }
 
-TEST_F(AcmeTest, TlsAlpn01IssuesWithoutAPlainListenerOnceTheCaAnswers) {
+TEST_F(AcmeTest, TlsAlpn01IssuesWithoutAPlainListenerOnceTheCaAnswersAndAFailingNameHoldsNoOtherBack) {
     // No CA yet: the first check fails, says why, and a self-signed stand-in serves meanwhile.
     start_nodeedge("tls-alpn-01", false);
     std::string certs = certs_when("failing");
@@ -208,7 +208,17 @@ TEST_F(AcmeTest, TlsAlpn01IssuesWithoutAPlainListenerOnceTheCaAnswers) {
                                               " -servername a.test </dev/null 2>/dev/null | openssl x509 -noout -subject");
     EXPECT_NE(stand_in.find("ACME certificate pending"), std::string::npos) << stand_in;
 
+    // The CA answers, but www.a.test resolves where nothing listens: a first certificate still
+    // comes for a.test, the order says why www.a.test is missing, ...
     start_pebble();
+    curl("-d '{\"host\":\"www.a.test\",\"addresses\":[\"127.0.0.2\"]}' http://127.0.0.1:" + std::to_string(challtest_port) + "/add-a");
+    RunResult partial = run("certs", "renew", "a.test");
+    EXPECT_EQ(partial.code, 1) << partial.out << partial.err;
+    EXPECT_NE(partial.err.find("www.a.test: tls-alpn-01 failed"), std::string::npos) << partial.err;
+    EXPECT_EQ(verified_status("a.test"), "200");
+    EXPECT_NE(verified_status("www.a.test"), "200");
+    // ... and once it resolves, the next order covers both.
+    curl("-d '{\"host\":\"www.a.test\"}' http://127.0.0.1:" + std::to_string(challtest_port) + "/clear-a");
     RunResult renew = run("certs", "renew", "a.test");
     EXPECT_EQ(renew.code, 0) << renew.out << renew.err;
     certs = certs_when("valid");

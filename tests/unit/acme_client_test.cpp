@@ -131,6 +131,7 @@ TEST(AcmeCerts, FactsOfACertificate) {
     auto info = read_certificate_info(cert->cert_pem);
     ASSERT_TRUE(info);
     EXPECT_EQ(info->issuer, "a.test");
+    EXPECT_EQ(info->names, std::vector<std::string>{"a.test"});
     EXPECT_EQ(info->not_after - info->not_before, 7 * 24 * 3600 + 3600);
     EXPECT_EQ(info->ari_id, "");   // self-signed without an authority key id
     EXPECT_FALSE(read_certificate_info("not a certificate"));
