@@ -55,7 +55,7 @@ std::string render_certificate(const json& reply, const Style& style) {
     t.add_row({{"challenge"}, {c.value("challenge", "")}});
     t.add_row({{"directory"}, {c.value("directory", "")}});
     t.add_row({{"file"}, {c.value("cert", "")}});
-    t.add_row({{"last error"}, {c.value("last_error", "") + (c.value("failures", 0) ? " (" + std::to_string(c.value("failures", 0)) + " failures in a row)" : ""), Color::Red}});
+    t.add_row({{"last error"}, {c.value("last_error", "") + (c.value("failures", 0) > 1 ? " (" + std::to_string(c.value("failures", 0)) + " failures in a row)" : ""), Color::Red}});
     std::string out = t.render(style);
     const json events = reply.value("events", json::array());
     if (!events.empty()) {

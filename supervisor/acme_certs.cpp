@@ -11,6 +11,7 @@
 #include <cstring>
 #include <csignal>
 #include <chrono>
+#include <ctime>
 #include <random>
 
 extern char** environ;
@@ -32,6 +33,16 @@ int64_t unix_now() {
 int64_t unix_now_ms() {
     return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
         .count();
+}
+
+// "2031-12-08T02:39:05Z", for events a person reads.
+std::string utc(int64_t unix_seconds) {
+    std::time_t t = static_cast<std::time_t>(unix_seconds);
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    char buf[32];
+    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return buf;
 }
 
 // The challenge a server's certificate is validated with: as configured, else http-01 when
@@ -294,8 +305,8 @@ void AcmeCerts::finish_job() {
     if (o.ordered) {
         host_.reload_certificates();
         record(c, forced ? "renewed" : "issued",
-               "issued by " + o.issuer + ", valid until " + std::to_string(o.not_after) + " (unix); renewal at " +
-                   std::to_string(o.renew_at) + (o.ari ? " (CA's renewalInfo)" : " (renew_before)"));
+               "issued by " + o.issuer + ", valid until " + utc(o.not_after) + "; renewal at " + utc(o.renew_at) +
+                   (o.ari ? " (CA's renewalInfo)" : " (renew_before)"));
     }
     if (o.ok) {
         c.failures = 0;
