@@ -33,6 +33,7 @@ PACKAGES=(
     libevent-dev libssl-dev libtomlplusplus-dev libsqlite3-dev libspdlog-dev
     googletest libgtest-dev node-llhttp zlib1g-dev libnghttp2-dev libcli11-dev
     nlohmann-json3-dev libsystemd-dev libpcre2-dev
+    libcurl4-openssl-dev   # the ACME client's HTTPS to the CA (runtime: libcurl4)
     node-js-yaml   # ecosystem.yaml files are read with js-yaml, as PM2 reads them
 )
 if [ "$TEST_TOOLS" -eq 1 ]; then
@@ -40,6 +41,7 @@ if [ "$TEST_TOOLS" -eq 1 ]; then
     PACKAGES+=(python3-prometheus-client dnsmasq-base)
     PACKAGES+=(nghttp2-client testssl.sh)   # HTTP/2 and TLS tests: nghttp, h2load, testssl
     PACKAGES+=(nginx-light)   # import tests answer the same requests with nginx and compare
+    PACKAGES+=(pebble)   # ACME tests: pebble (a test CA) and pebble-challtestsrv (its DNS)
 fi
 if [ "$SANITIZE_TOOLS" -eq 1 ]; then
     PACKAGES+=(clang libclang-rt-dev)

@@ -125,6 +125,15 @@ public:
         describe->alias("desc")->alias("info")->alias("show");
         describe->add_option("app", describe_.app, "App name, or a worker id (its app)")->required();
 
+        auto* certs = add("certs", "The tls = \"auto\" certificates: issuer, expiry, next renewal, last error",
+                          "certs [renew NAME]", [this] { return Command{CertsCmd{certs_args_.size() == 2 ? certs_args_[1] : ""}}; },
+                          [this] {
+                              return certs_args_.empty() || (certs_args_.size() == 2 && certs_args_[0] == "renew")
+                                         ? ""
+                                         : "expected nothing, or: renew NAME";
+                          });
+        certs->add_option("action", certs_args_, "renew NAME: order NAME's certificate now");
+
         add("save", "Persist the running apps and servers", "save", [] { return Command{SaveCmd{}}; });
         add("resurrect", "Start what `save` stored", "resurrect", [] { return Command{ResurrectCmd{}}; });
 
@@ -310,6 +319,7 @@ private:
     bool out_only_ = false;
     FlushCmd flush_;
     DescribeCmd describe_;
+    std::vector<std::string> certs_args_;
     CheckCmd check_;
     StartupCmd startup_;
     DaemonCmd daemon_;

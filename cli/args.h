@@ -82,6 +82,11 @@ struct DescribeCmd {
     std::string app;
 };
 
+// nodeedge certs [renew NAME]
+struct CertsCmd {
+    std::string renew;   // "" = list
+};
+
 struct MonitCmd {};
 struct SaveCmd {};
 struct ResurrectCmd {};
@@ -113,7 +118,7 @@ struct DaemonCmd {
 using Command = std::variant<StartCmd, ActionCmd, ScaleCmd, StatusCmd, LogsCmd, FlushCmd,
                              DescribeCmd, SaveCmd, ResurrectCmd, KillCmd, VersionCmd, CheckCmd,
                              StartupCmd, DaemonCmd, MonitCmd, StartOrCmd, JlistCmd, EnvCmd, ResetCmd,
-                             SignalCmd, ImportCmd>;
+                             SignalCmd, ImportCmd, CertsCmd>;
 
 // Parsing ended without a command to run: help (code 0, text for stdout) or a usage error
 // (code 2, text for stderr: the reason, then the usage line).

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <optional>
 
+#include "cli/certs.h"
 #include "cli/client.h"
 #include "cli/render.h"
 #include "config/json.h"
@@ -236,9 +237,29 @@ Status run(const FlushCmd& c) {
 Status run(const DescribeCmd& c) {
     auto reply = Client(resolve_home()).call(describe_request(c));
     if (!reply) return reply.error();
+    if (reply->contains("certificate")) {
+        print(render_certificate(*reply, terminal_style()));
+        return {};
+    }
     auto view = parse_describe(*reply);
     if (!view) return view.error();
     print(render_describe(*view, terminal_style()));
+    return {};
+}
+
+Status run(const CertsCmd& c) {
+    Client client(resolve_home());
+    if (c.renew.empty()) {
+        auto reply = client.call(control::request("certs"));
+        if (!reply) return reply.error();
+        print(render_certs(reply->value("certificates", json::array()), terminal_style()));
+        return {};
+    }
+    auto reply = client.call(control::request("certs", {{"renew", c.renew}}));
+    if (!reply) return reply.error();
+    const json cert = reply->value("certificate", json::object());
+    print("renewed " + c.renew + ": issued by " + cert.value("issuer", "") + ", expires " +
+          format_time(cert.value("not_after", int64_t{0})) + "\n");
     return {};
 }
 

@@ -49,6 +49,7 @@ Status run(const SignalCmd& c);
 Status run(const StatusCmd& c);
 Status run(const FlushCmd& c);
 Status run(const DescribeCmd& c);
+Status run(const CertsCmd& c);
 Status run(const SaveCmd& c);
 Status run(const ResurrectCmd& c);
 Status run(const KillCmd& c);

@@ -213,6 +213,10 @@ struct Tls {
     Duration session_timeout{300000};        // nginx's ssl_session_timeout (5m)
     bool session_tickets = false;            // nginx's ssl_session_tickets (nginx: on)
     Duration session_ticket_rotation{3600000};  // a new ticket key this often (whole seconds)
+    // `tls = "auto"` (or `acme = true`): the certificate comes from the [acme] CA; the daemon
+    // keeps it under $NODEEDGE_HOME/acme/certs/<first server_name>.{crt,key} (cert and key
+    // stay "" here).
+    bool acme = false;
     Where where;                 // the tls table
 
     bool operator==(const Tls&) const = default;
@@ -300,10 +304,24 @@ struct Metrics {
     bool operator==(const Metrics&) const = default;
 };
 
+// [acme]: the CA that issues the certificates of `tls = "auto"` servers.
+struct Acme {
+    static constexpr const char* kLetsEncrypt = "https://acme-v02.api.letsencrypt.org/directory";
+    std::string email;             // the account's contact; "" = none
+    std::string directory = kLetsEncrypt;
+    std::string ca_bundle;         // absolute; trusted for the directory; "" = the system's CAs
+    std::string challenge;         // "http-01", "tls-alpn-01"; "" = http-01 when a plain listener exists
+    Duration renew_before{0};      // 0: a third of the certificate's lifetime
+    std::string key_type = "P-256";  // or "RSA-2048"
+
+    bool operator==(const Acme&) const = default;
+};
+
 struct Config {
     std::string source;            // absolute path of the ecosystem.toml ("" for `start app.js`)
     Proxy proxy;
     Metrics metrics;
+    Acme acme;
     std::vector<App> apps;
     std::vector<Server> servers;
     std::vector<Upstream> upstreams;

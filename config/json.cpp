@@ -141,6 +141,7 @@ void fields(V& v, S& l) {
 template <typename V, Is<Tls> S>
 void fields(V& v, S& t) {
     v("enabled", t.enabled);
+    v("acme", t.acme);
     v("cert", t.cert);
     v("key", t.key);
     v("protocols", t.protocols);
@@ -222,11 +223,22 @@ void fields(V& v, S& m) {
     v("listen", m.listen);
 }
 
+template <typename V, Is<Acme> S>
+void fields(V& v, S& a) {
+    v("email", a.email);
+    v("directory", a.directory);
+    v("ca_bundle", a.ca_bundle);
+    v("challenge", a.challenge);
+    v("renew_before", a.renew_before);
+    v("key_type", a.key_type);
+}
+
 template <typename V, Is<Config> S>
 void fields(V& v, S& c) {
     v("source", c.source);
     v("proxy", c.proxy);
     v("metrics", c.metrics);
+    v("acme", c.acme);
     v("apps", c.apps);
     v("servers", c.servers);
     v("upstreams", c.upstreams);

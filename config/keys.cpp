@@ -2,11 +2,13 @@
 
 namespace ne::config::keys {
 
-const List kTop = {"proxy", "metrics", "apps", "servers", "upstreams"};
+const List kTop = {"proxy", "metrics", "acme", "apps", "servers", "upstreams"};
 
 const List kProxy = {"workers", "user", "access_log", "access_log_format", "error_page", "drain_timeout"};
 
 const List kMetrics = {"listen"};
+
+const List kAcme = {"email", "directory", "ca_bundle", "challenge", "renew_before", "key_type"};
 
 const List kApp = {"name", "script", "cwd", "interpreter", "node_args", "args", "instances", "port",
                    "reload_port", "env", "max_memory_restart", "kill_timeout", "listen_timeout",
@@ -23,7 +25,7 @@ const List kServer = {"listen", "server_name", "headers", "client_max_body_size"
                       "client_body_timeout", "send_timeout", "lingering_timeout", "tls", "http2", "http2_max_concurrent_streams",
                       "redirect_https", "gzip", "locations"};
 
-const List kTls = {"cert", "key", "protocols", "ciphers", "ocsp", "prefer_server_ciphers",
+const List kTls = {"acme", "cert", "key", "protocols", "ciphers", "ocsp", "prefer_server_ciphers",
                    "session_timeout", "session_tickets", "session_ticket_rotation"};
 
 const List kGzip = {"level", "min_length", "types"};
@@ -49,6 +51,7 @@ const std::vector<Table>& tables() {
         {"", kTop},
         {"proxy", kProxy},
         {"metrics", kMetrics},
+        {"acme", kAcme},
         {"apps", kApp},
         {"apps.health_check", kHealthCheck},
         {"servers", kServer},

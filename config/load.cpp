@@ -180,6 +180,18 @@ Metrics read_metrics(const toml::table& t, Context& cx) {
     return m;
 }
 
+Acme read_acme(const toml::table& t, Context& cx) {
+    TableReader r(t, "[acme]", keys::kAcme, cx.diag);
+    Acme a;
+    r.read("email", a.email);
+    r.read("directory", a.directory);
+    read_path(r, "ca_bundle", cx, a.ca_bundle);
+    r.read_choice("challenge", a.challenge, {"http-01", "tls-alpn-01"});
+    r.read_duration("renew_before", a.renew_before);
+    r.read_choice("key_type", a.key_type, {"P-256", "RSA-2048"});
+    return a;
+}
+
 HealthCheck read_health_check(const toml::table& t, Context& cx) {
     TableReader r(t, "apps.health_check", keys::kHealthCheck, cx.diag);
     HealthCheck h;
@@ -257,12 +269,19 @@ Tls read_tls(const toml::table& t, Context& cx) {
     Tls tls;
     tls.enabled = true;
     tls.where = r.where();
+    r.read("acme", tls.acme);
+    r.read_choices("protocols", tls.protocols, {"TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3"});
+    r.read("ciphers", tls.ciphers);
+    if (tls.acme) {
+        for (const char* key : {"cert", "key", "ocsp"})
+            if (const toml::node* n = r.get(key))
+                r.fail(n->source(), r.label(key) + ": not with acme = true (the certificate comes from [acme])");
+        return tls;
+    }
     r.require("cert");
     r.require("key");
     read_path(r, "cert", cx, tls.cert);
     read_path(r, "key", cx, tls.key);
-    r.read_choices("protocols", tls.protocols, {"TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3"});
-    r.read("ciphers", tls.ciphers);
     read_path(r, "ocsp", cx, tls.ocsp);
     r.read("prefer_server_ciphers", tls.prefer_server_ciphers);
     read_whole_seconds(r, "session_timeout", tls.session_timeout);
@@ -311,7 +330,14 @@ Server read_server(const toml::table& t, Context& cx) {
     r.read_duration("client_body_timeout", s.client_body_timeout);
     r.read_duration("send_timeout", s.send_timeout);
     r.read_duration("lingering_timeout", s.lingering_timeout);
-    if (const toml::table* tls = r.table("tls")) s.tls = read_tls(*tls, cx);
+    if (const toml::node* tls = r.get("tls"); tls && tls->is_string()) {
+        // tls = "auto": a certificate from [acme], everything else TLS's defaults.
+        if (tls->value_or(std::string()) != "auto") r.type_error(r.label("tls"), *tls, "a table or \"auto\"");
+        s.tls.enabled = s.tls.acme = true;
+        s.tls.where = cx.diag.where(tls->source());
+    } else if (const toml::table* t = r.table("tls")) {
+        s.tls = read_tls(*t, cx);
+    }
     r.read("http2", s.http2);
     // nginx takes any count; each stream may hold about 0.3 MiB of buffers (session.h).
     r.read("http2_max_concurrent_streams", s.http2_max_concurrent_streams, 1, 1024);
@@ -356,6 +382,7 @@ Config read_config(const toml::table& doc, Context& cx) {
     Config c;
     if (const toml::table* t = r.table("proxy")) c.proxy = read_proxy(*t, cx);
     if (const toml::table* t = r.table("metrics")) c.metrics = read_metrics(*t, cx);
+    if (const toml::table* t = r.table("acme")) c.acme = read_acme(*t, cx);
     for (const toml::table* t : r.tables("apps")) c.apps.push_back(read_app(*t, cx));
     for (const toml::table* t : r.tables("servers")) c.servers.push_back(read_server(*t, cx));
     for (const toml::table* t : r.tables("upstreams")) c.upstreams.push_back(read_upstream(*t, cx));

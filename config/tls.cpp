@@ -7,6 +7,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
+#include <cerrno>
 #include <fstream>
 #include <iterator>
 #include <memory>
@@ -120,6 +121,8 @@ Result<TlsFiles> read_tls_files(const Config& cfg) {
         for (const auto& [what, path] : {std::pair{"cert", &s.tls.cert}, {"key", &s.tls.key}, {"ocsp", &s.tls.ocsp}}) {
             if (path->empty() || files.count(*path)) continue;
             std::ifstream f(*path, std::ios::binary);
+            // An ACME certificate not issued yet: the proxy serves its stand-in meanwhile.
+            if (!f && s.tls.acme && errno == ENOENT) continue;
             if (!f) return Error::from_errno(s.tls.where.str() + ": tls " + what + " " + *path);
             std::string bytes{std::istreambuf_iterator<char>(f), {}};
             if (f.bad()) return Error::from_errno(s.tls.where.str() + ": tls " + what + " " + *path);
@@ -131,6 +134,7 @@ Result<TlsFiles> read_tls_files(const Config& cfg) {
 
 Status check_tls(const Tls& tls) {
     if (auto r = tls_protocol_range(tls.protocols); !r) return r.error();
+    if (tls.acme) return check_ciphers(tls);   // the certificate does not exist yet
     if (auto st = check_cert_and_key(tls); !st) return st;
     if (auto st = check_ciphers(tls); !st) return st;
     return check_ocsp(tls);

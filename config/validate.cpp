@@ -113,9 +113,25 @@ Status scripts_exist(const Config& c) {
     return {};
 }
 
+// An ACME certificate names exact hosts: the CA validates each (no wildcard without dns-01),
+// and the first names the files it is kept in.
+Status acme_names_valid(const Server& s) {
+    if (s.server_name.empty()) return at(s.tls.where, "tls = \"auto\" needs server_name: the names to certify");
+    for (const auto& n : s.server_name)
+        if (n.empty() || n.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-") !=
+                             std::string::npos || n.front() == '.' || n.front() == '-')
+            return at(s.tls.where, "tls = \"auto\": server_name \"" + n +
+                                       "\" is not a host name a CA can validate (letters, digits, '-' and '.')");
+    return {};
+}
+
 Status tls_settings_valid(const Config& c) {
+    if (!c.acme.ca_bundle.empty())
+        if (auto st = file_exists(Where{}, "[acme] ca_bundle", c.acme.ca_bundle); !st) return st;
     for (const Server& s : c.servers) {
         if (!s.tls.enabled) continue;
+        if (s.tls.acme)
+            if (auto st = acme_names_valid(s); !st) return st;
         if (auto st = check_tls(s.tls); !st) return at(s.tls.where, st.error().message);
     }
     return {};

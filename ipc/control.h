@@ -24,6 +24,11 @@
 //   env      {id}                          -> {worker, pid, env: ["K=V"...]} (/proc/<pid>/environ)
 //   signal   {signal: int, targets}        -> {signalled: ["api:0 pid 123", ...]}
 //   describe {app}                         -> {app: {...config}, workers: [row...], events: [...]}
+//            (no app of that name but a tls = "auto" certificate: {certificate: {...}, events: [...]})
+//   certs                                  -> {certificates: [{name, names, state, issuer, not_before,
+//                                              not_after, next_renewal, renewal_info, last_error, ...}]}
+//   certs    {renew: NAME}                 orders NAME's certificate now; replies when it is done
+//                                          -> {ordered, certificate: {...}}, or fails with the CA's reason
 //   logs     {app?}                        -> {files: [{app, stream: "out"|"err", path}]}
 //   flush    {targets?}                    -> {files: [path...]}   (no targets: every app)
 //   save     resurrect

@@ -123,6 +123,15 @@ std::string encode(const Message& m) {
             return j;
         },
         [](const Quit&) { return header("quit"); },
+        [](const AcmeChallenges& c) {
+            auto j = header("acme_challenges");
+            j["serial"] = c.serial; j["http"] = c.http;
+            json alpn = json::array();
+            for (const auto& a : c.alpn) alpn.push_back({{"name", a.name}, {"cert", a.cert_pem}, {"key", a.key_pem}});
+            j["alpn"] = std::move(alpn);
+            return j;
+        },
+        [](const AcmeChallengesApplied& a) { auto j = header("acme_challenges_applied"); j["serial"] = a.serial; return j; },
     }, m);
     return j.dump();
 }
@@ -188,6 +197,15 @@ Result<Message> decode(std::string_view payload) {
             return Message{std::move(s)};
         }
         if (type == "quit") return Message{Quit{}};
+        if (type == "acme_challenges") {
+            AcmeChallenges c{j.at("serial").get<uint64_t>(), j.at("http").get<std::map<std::string, std::string>>(), {}};
+            for (const auto& a : j.at("alpn"))
+                c.alpn.push_back({a.at("name").get<std::string>(), a.at("cert").get<std::string>(),
+                                  a.at("key").get<std::string>()});
+            return Message{std::move(c)};
+        }
+        if (type == "acme_challenges_applied")
+            return Message{AcmeChallengesApplied{j.at("serial").get<uint64_t>()}};
     } catch (const json::exception& e) {
         return Error{"ipc: malformed " + type + " message: " + e.what()};
     } catch (const std::invalid_argument& e) {

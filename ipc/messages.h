@@ -105,8 +105,30 @@ struct Stats {
 // master -> proxy: stop accepting, finish in-flight requests, exit.
 struct Quit {};
 
-using Message =
-    std::variant<ProxyConfig, BackendAdd, BackendDrain, BackendRemove, DrainDone, Stats, Quit>;
+// master -> proxy: the ACME challenges to answer now, replacing the previous set (an empty
+// one ends them). http-01: a token's key authorization, served on plain listeners under
+// /.well-known/acme-challenge/. tls-alpn-01: a name's RFC 8737 certificate and key (PEM),
+// offered only to a ClientHello asking for ALPN "acme-tls/1" alone.
+struct AcmeAlpnChallenge {
+    std::string name;
+    std::string cert_pem;
+    std::string key_pem;
+    bool operator==(const AcmeAlpnChallenge&) const = default;
+};
+struct AcmeChallenges {
+    uint64_t serial = 0;
+    std::map<std::string, std::string> http;
+    std::vector<AcmeAlpnChallenge> alpn;
+};
+
+// proxy -> master: this worker answers challenge set `serial` from now on (so the daemon asks
+// the CA to validate only once every worker would answer).
+struct AcmeChallengesApplied {
+    uint64_t serial = 0;
+};
+
+using Message = std::variant<ProxyConfig, BackendAdd, BackendDrain, BackendRemove, DrainDone, Stats, Quit,
+                             AcmeChallenges, AcmeChallengesApplied>;
 
 std::string encode(const Message& m);
 Result<Message> decode(std::string_view payload);

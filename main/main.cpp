@@ -1,14 +1,19 @@
 // nodeedge, the one binary: picks the role this process plays, then runs it. The CLI parses
 // the command line and runs one command, exiting 0 (done), 1 (failed, with a one-line reason on
-// stderr), 2 (usage error) or 3 (the verb needs the daemon and none runs; README's table); `daemon` runs the supervisor and the hidden `__proxy-worker`
-// (which the daemon execs) a proxy worker. Those three libraries know nothing of each other:
+// stderr), 2 (usage error) or 3 (the verb needs the daemon and none runs; README's table); `daemon` runs the supervisor, the hidden `__proxy-worker`
+// (which the daemon execs) a proxy worker, and the hidden `__acme-job` one ACME order. Those three libraries know nothing of each other:
 // this folder alone links them together.
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
+
 #include <cstdio>
 #include <exception>
+#include <iostream>
 #include <string>
 #include <variant>
 #include <vector>
 
+#include "acme/job.h"
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "cli/import.h"
@@ -68,7 +73,15 @@ int proxy_worker_role(const std::vector<std::string>& args) {
     return ne::proxy::run_proxy_worker(*launch);
 }
 
+// The daemon runs ACME in this child: its stdout is the protocol (ipc/acme_job.h), so the log
+// goes to stderr, which is the daemon's log.
+int acme_job_role() {
+    spdlog::set_default_logger(spdlog::stderr_logger_st("acme"));
+    return ne::acme::run_job(std::cin, std::cout);
+}
+
 int run(int argc, char** argv) {
+    if (argc > 1 && std::string(argv[1]) == ne::acme::kJobVerb) return acme_job_role();
     if (argc > 1 && argv[1] == ne::ipc::kProxyWorkerVerb)
         return proxy_worker_role(std::vector<std::string>(argv + 1, argv + argc));
     auto parsed = ne::cli::parse_args(argc, argv);

@@ -63,6 +63,7 @@ private:
     void on_frame(const std::string& payload);
     void on_channel_closed(const std::string& why);
     void apply_config(const ipc::ProxyConfig& m);
+    void take_acme_challenges(const ipc::AcmeChallenges& m);
     void take_log_files();
     static void log_socket_cb(evutil_socket_t, short, void* self);
     void add_backend(const ipc::BackendAdd& m);
@@ -159,6 +160,7 @@ void ProxyWorker::on_frame(const std::string& payload) {
     else if (auto* d = std::get_if<ipc::BackendDrain>(&*msg)) drain_backend(d->id);
     else if (auto* r = std::get_if<ipc::BackendRemove>(&*msg)) remove_backend(r->id);
     else if (std::holds_alternative<ipc::Quit>(*msg)) begin_quit("asked by the master");
+    else if (auto* a = std::get_if<ipc::AcmeChallenges>(&*msg)) take_acme_challenges(*a);
     else spdlog::warn("proxy worker {}: unexpected message from the master: {}", getpid(), payload);
 }
 
@@ -179,6 +181,13 @@ void ProxyWorker::apply_config(const ipc::ProxyConfig& m) {
     take_log_files();
     if (first && !quitting_)
         for (auto& l : listeners_) l->enable();
+}
+
+// Acknowledged even when a certificate did not load: the daemon then hears of the failure from
+// the CA's answer rather than waiting for a reply that never comes.
+void ProxyWorker::take_acme_challenges(const ipc::AcmeChallenges& m) {
+    if (auto s = rt_->acme.set(m); !s) spdlog::error("proxy worker {}: {}", getpid(), s.error().message);
+    channel_->send(ipc::encode(ipc::AcmeChallengesApplied{m.serial}));
 }
 
 // The master sends the access log's descriptor when a worker starts, when a config names

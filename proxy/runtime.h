@@ -24,6 +24,7 @@
 #include "proxy/limits/rate_limit_zone.h"
 #include "proxy/snapshot.h"
 #include "proxy/log/stats_table.h"
+#include "proxy/tls/acme_answers.h"
 #include "proxy/tls/session_cache.h"
 #include "proxy/upstream/resolver.h"
 #include "proxy/upstream/upstream_conn.h"
@@ -51,6 +52,7 @@ public:
     std::optional<SharedZone> zone;             // rate-limit buckets shared by every proxy worker
     std::optional<TlsSessionCache> tls_sessions;  // shared by every proxy worker; outlives the snapshots
     std::shared_ptr<const Snapshot> snapshot;   // null until the first valid ProxyConfig
+    AcmeAnswers acme;                           // the ACME challenges the daemon asked us to answer
     uint64_t requests = 0;                      // answered since start
     StatsTable stats;                           // per location / upstream, for metrics
     bool quitting = false;

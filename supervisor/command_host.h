@@ -22,6 +22,8 @@ namespace ne::supervisor {
 
 using Reply = ControlServer::Reply;
 
+class AcmeCerts;
+
 class CommandHost {
 public:
     // A request that completes later: polled after every state change until it returns true.
@@ -47,6 +49,7 @@ public:
     virtual bool stopping() const = 0;                // the daemon is shutting down
     // Stops every app and the proxy workers, calls then(), and ends the loop.
     virtual void shutdown(std::function<void()> then) = 0;
+    virtual AcmeCerts& certificates() = 0;            // tls = "auto" servers' (acme_certs.h)
 
     App* find_app(const std::string& name) const;     // nullptr when there is none
     Worker* find_worker(uint64_t id) const;           // in any app; nullptr when gone

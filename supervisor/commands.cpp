@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include "ipc/control.h"
+#include "supervisor/acme_certs.h"
 
 namespace ne::supervisor {
 
@@ -34,8 +35,21 @@ void Commands::handle(const nlohmann::json& req, Reply reply) {
     else if (cmd == "flush") inspect_.flush(req, reply);
     else if (cmd == "save") persist_.save(reply);
     else if (cmd == "resurrect") persist_.resurrect(reply);
+    else if (cmd == "certs") certs(req, reply);
     else if (cmd == "kill") host_.shutdown([reply] { reply(ok()); });
     else reply(fail("unknown command '" + cmd + "'"));
+}
+
+void Commands::certs(const nlohmann::json& req, Reply reply) {
+    const std::string name = str_arg(req, "renew");
+    if (name.empty()) {
+        reply(ok({{"certificates", host_.certificates().list()}}));
+        return;
+    }
+    host_.certificates().renew(name, [reply](nlohmann::json r) {
+        if (r.value("ok", false)) reply(ok(std::move(r)));
+        else reply(fail(r.value("error", "renewal failed")));
+    });
 }
 
 }  // namespace ne::supervisor

@@ -19,6 +19,9 @@ public:
     void restore_running() { persist_.restore_running(); }
 
 private:
+    // `certs` lists the tls = "auto" certificates; `certs {renew: NAME}` forces one's renewal.
+    void certs(const nlohmann::json& req, Reply reply);
+
     CommandHost& host_;
     LifecycleCommands lifecycle_;
     InspectCommands inspect_;

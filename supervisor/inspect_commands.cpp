@@ -4,6 +4,7 @@
 
 #include "config/json.h"
 #include "ipc/control.h"
+#include "supervisor/acme_certs.h"
 #include "supervisor/jlist.h"
 #include "supervisor/targets.h"
 
@@ -53,6 +54,10 @@ json worker_row(const config::Config& running, const App& a, const Worker& w) {
 
 void InspectCommands::describe(const json& req, Reply reply) {
     auto targets = resolve_targets(host_, {str_arg(req, "app")});
+    if (!targets && host_.certificates().has(str_arg(req, "app"))) {
+        describe_certificate(str_arg(req, "app"), reply);
+        return;
+    }
     if (!targets) {
         reply(fail(targets.error().message));
         return;
@@ -71,6 +76,14 @@ void InspectCommands::describe(const json& req, Reply reply) {
     const LogFiles& logs = host_.logs();
     reply(ok({{"app", cfg}, {"workers", rows}, {"events", events},
               {"logs", {{"out", logs.path(a->config(), 0, false)}, {"err", logs.path(a->config(), 0, true)}}}}));
+}
+
+void InspectCommands::describe_certificate(const std::string& name, Reply reply) {
+    json events = json::array();
+    if (auto ev = host_.db().events("acme:" + name, 50))
+        for (auto& e : *ev)
+            events.push_back({{"ts_ms", e.ts_ms}, {"worker", e.worker}, {"kind", e.kind}, {"detail", e.detail}});
+    reply(ok({{"certificate", host_.certificates().row(name)}, {"events", events}}));
 }
 
 void InspectCommands::logs(const json& req, Reply reply) {

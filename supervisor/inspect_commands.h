@@ -16,12 +16,14 @@ class InspectCommands {
 public:
     explicit InspectCommands(CommandHost& host) : host_(host) {}
 
+    // An app, or (when no app has that name) a tls = "auto" certificate and its events.
     void describe(const nlohmann::json& req, Reply reply);
     void logs(const nlohmann::json& req, Reply reply);
     void flush(const nlohmann::json& req, Reply reply);
     void jlist(Reply reply);   // {processes: [PM2's process object per worker]} (supervisor/jlist.h)
 
 private:
+    void describe_certificate(const std::string& name, Reply reply);
     CommandHost& host_;
 };
 

@@ -31,7 +31,7 @@ std::string start_error(const Worker& w) {
 }
 
 // A file's servers and upstreams replace those it brought before (other files' stay);
-// [proxy] and [metrics] follow the file applied last.
+// [proxy], [metrics] and [acme] follow the file applied last.
 void merge_routing(config::Config& into, const config::Config& file) {
     if (!file.source.empty()) {
         std::erase_if(into.servers, [&](const config::Server& s) { return s.where.file == file.source; });
@@ -40,6 +40,8 @@ void merge_routing(config::Config& into, const config::Config& file) {
         // Starting another file without a [metrics] table keeps the endpoint (a readiness
         // probe depends on it); the file that set it can change or remove it.
         if (!file.metrics.listen.empty() || file.source == into.source) into.metrics = file.metrics;
+        // So does [acme]: another file's tls = "auto" servers use the account already set up.
+        if (file.acme != config::Acme{} || file.source == into.source) into.acme = file.acme;
         into.source = file.source;
     }
     into.servers.insert(into.servers.end(), file.servers.begin(), file.servers.end());

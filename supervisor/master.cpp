@@ -60,6 +60,13 @@ Status Master::init() {
     });
     metrics_ = std::make_unique<MasterMetrics>(apps_, *proxy_);
     triggers_ = std::make_unique<AppTriggers>(base_.get(), *this);
+    acme_ = std::make_unique<AcmeCerts>(AcmeCerts::Host{
+        base_.get(), exe_, home_,
+        [this](ipc::AcmeChallenges c, std::function<void()> applied) { proxy_->set_acme_challenges(std::move(c), std::move(applied)); },
+        [this] { proxy_->set_config(with_acme_paths(config::to_json(running_), home_)); },
+        [this](const EventRow& e) {
+            if (auto s = db_->add_event(e); !s) spdlog::warn("state.db: {}", s.error().message);
+        }});
 
     for (int sig : {SIGCHLD, SIGTERM, SIGINT, SIGHUP, SIGUSR1}) {
         signals_.emplace_back(evsignal_new(base_.get(), sig, on_signal, this));
@@ -75,7 +82,7 @@ Status Master::init() {
 
     systemd_ = std::make_unique<SystemdNotifier>(base_.get());
     metrics_server_ = std::make_unique<MetricsServer>(
-        base_.get(), MetricsServer::Handlers{[this] { return metrics_->text(); },
+        base_.get(), MetricsServer::Handlers{[this] { return metrics_->text() + acme_->metrics_text(); },
                                              [this] { return metrics_->unready_reason(shutting_down_); }});
 
     control_ = std::make_unique<ControlServer>(base_.get(), [this](const json& req, Reply reply) {
@@ -168,7 +175,8 @@ Status Master::apply_running(config::Config next) {
     if (auto s = proxy_->set_listeners(listen); !s) return s;
     running_ = std::move(next);
     json j = config::to_json(running_);
-    proxy_->set_config(j);
+    proxy_->set_config(with_acme_paths(j, home_));
+    acme_->sync(running_);
     if (auto s = db_->put_meta("running", j.dump()); !s) spdlog::warn("state.db: {}", s.error().message);
     return {};
 }

@@ -16,6 +16,7 @@
 
 #include "config/config.h"
 #include "ipc/event_ptr.h"
+#include "supervisor/acme_certs.h"
 #include "supervisor/app.h"
 #include "supervisor/app_triggers.h"
 #include "supervisor/command_host.h"
@@ -72,6 +73,7 @@ public:
     nlohmann::json status_json() const override;
     bool stopping() const override { return shutting_down_; }
     void shutdown(std::function<void()> then) override;
+    AcmeCerts& certificates() override { return *acme_; }
 
 private:
     void kick();
@@ -95,6 +97,7 @@ private:
     std::unique_ptr<SystemdNotifier> systemd_;
     std::unique_ptr<DrainTracker> drains_;
     std::unique_ptr<AppTriggers> triggers_;   // watch and cron_restart
+    std::unique_ptr<AcmeCerts> acme_;         // tls = "auto" certificates
     Commands commands_{*this};
     LogFiles logs_;
     config::Config running_;

@@ -249,6 +249,8 @@ Result<pid_t> ProxyWorkers::fork_one() {
     send_access_log(p);   // before the config, which the worker takes it with
     p.channel->send(ipc::encode(ipc::ProxyConfig{config_, tls_files_}));
     for (auto& [id, b] : ready_) p.channel->send(ipc::encode(b));
+    if (!acme_challenges_.http.empty() || !acme_challenges_.alpn.empty())
+        p.channel->send(ipc::encode(acme_challenges_));
     procs_.emplace(pid, std::move(p));
     spdlog::info("proxy worker {} started (generation {})", pid, generation_);
     return pid;
@@ -300,6 +302,8 @@ void ProxyWorkers::on_frame(pid_t pid, const std::string& payload) {
             drains_.erase(it);
             on_drain_done_(d->id);
         }
+    } else if (auto* a = std::get_if<ipc::AcmeChallengesApplied>(&*msg)) {
+        if (a->serial == acme_challenges_.serial) acme_challenges_applied(pid);
     } else if (auto* s = std::get_if<ipc::Stats>(&*msg)) {
         auto it = procs_.find(pid);
         if (it == procs_.end()) return;
@@ -322,6 +326,23 @@ void ProxyWorkers::forget_in_drains(pid_t pid) {
     }
 }
 
+void ProxyWorkers::set_acme_challenges(ipc::AcmeChallenges c, std::function<void()> applied) {
+    c.serial = acme_challenges_.serial + 1;
+    acme_challenges_ = std::move(c);
+    acme_applied_ = std::move(applied);
+    acme_waiting_.clear();
+    for (auto& [pid, p] : procs_)
+        if (!p.quitting) acme_waiting_.insert(pid);
+    send_all(acme_challenges_);
+    acme_challenges_applied(-1);
+}
+
+// A worker applied the current set, or exited (a re-forked one gets the set at start).
+void ProxyWorkers::acme_challenges_applied(pid_t pid) {
+    acme_waiting_.erase(pid);
+    if (acme_waiting_.empty() && acme_applied_) std::exchange(acme_applied_, nullptr)();
+}
+
 bool ProxyWorkers::on_exit(pid_t pid, int status) {
     auto it = procs_.find(pid);
     if (it == procs_.end()) return false;
@@ -330,6 +351,7 @@ bool ProxyWorkers::on_exit(pid_t pid, int status) {
     procs_.erase(it);
     totals_.retire(pid);
     forget_in_drains(pid);
+    acme_challenges_applied(pid);
     if (!expected) {
         spdlog::error("proxy worker {} died ({}); starting another", pid,
                       WIFSIGNALED(status) ? std::string("signal ") + std::to_string(WTERMSIG(status))

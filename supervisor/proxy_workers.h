@@ -53,6 +53,10 @@ public:
     void backend_drain(uint64_t id);        // on_drain_done(id) once every worker reported
     void backend_remove(uint64_t id);
 
+    // ACME challenges every proxy worker answers from now on (re-forked ones too), replacing
+    // the previous set; applied() once each running worker said it does (at once if none runs).
+    void set_acme_challenges(ipc::AcmeChallenges c, std::function<void()> applied);
+
     // SIGCHLD: true when pid was a proxy worker (re-forked unless quitting).
     bool on_exit(pid_t pid, int status);
     // Opens the access log anew and hands it to every worker (after a rotation; the master's
@@ -89,6 +93,7 @@ private:
     void send_access_log(Proc& p);
     void on_frame(pid_t pid, const std::string& payload);
     void forget_in_drains(pid_t pid);
+    void acme_challenges_applied(pid_t pid);
     void check_quit_done();
     void start_generation();
     static void on_kill_timer(evutil_socket_t, short, void* self);
@@ -118,6 +123,9 @@ private:
     std::map<uint64_t, ipc::BackendAdd> ready_;     // what a new proxy worker must be told
     std::map<uint64_t, std::set<pid_t>> drains_;    // backend -> workers yet to report
     std::function<void()> quit_done_;
+    ipc::AcmeChallenges acme_challenges_;           // what a new proxy worker must be told
+    std::set<pid_t> acme_waiting_;                  // workers yet to apply acme_challenges_
+    std::function<void()> acme_applied_;
     std::unique_ptr<event, void (*)(event*)> kill_timer_{nullptr, event_free};
 };
 

@@ -16,7 +16,7 @@ using std::chrono::milliseconds;
 
 ClientConn::ClientConn(Runtime& rt, BuffereventPtr bev, const ConnFacts& facts)
     : rt_(rt), bev_(std::move(bev)), listen_(facts.listen), scheme_(facts.scheme), output_high_(facts.output_high),
-      parser_(MessageParser::Type::request, kRequestLimits), zone_context_(rt.zone), record_(output()) {
+      parser_(MessageParser::Type::request, kRequestLimits), zone_context_(rt.zone, rt.acme), record_(output()) {
     const sockaddr* peer = facts.peer;
     const void* v4 = nullptr;
     if (peer->sa_family == AF_INET) {

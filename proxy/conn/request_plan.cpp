@@ -5,6 +5,7 @@
 #include "proxy/http/forward_headers.h"
 #include "proxy/route/router.h"
 #include "proxy/route/uri.h"
+#include "proxy/tls/acme_answers.h"
 
 namespace ne::proxy {
 
@@ -245,6 +246,20 @@ void plan_request(const RequestFacts& f, const Snapshot* snap, PlanContext& cont
     const config::Server& srv = plan.server >= 0 ? *snap->server(plan.server) : kUnclaimedServer;
     if (f.served + 1 >= srv.keepalive_requests) plan.keep_alive = false;
     if (method == HTTP_CONNECT) return refuse(plan, 405);
+    // ACME http-01 comes on port 80 for any name the daemon orders, before redirect_https
+    // and any location could send it elsewhere (RFC 8555 8.3).
+    if (f.scheme != "https" && (method == HTTP_GET || method == HTTP_HEAD)) {
+        const std::string_view path = target_path(head.target());
+        if (path.starts_with(kAcmeHttpPrefix)) {
+            const std::string_view key_authorization = context.acme_http01(path.substr(kAcmeHttpPrefix.size()));
+            if (!key_authorization.empty()) {
+                plan.action = RequestPlan::Action::ret;
+                plan.status = 200;
+                plan.text.assign(key_authorization);
+                return;
+            }
+        }
+    }
     if (srv.redirect_https && f.scheme != "https") {
         HostBuffer host;
         const RequestVars v = request_vars(f, srv, plan.authority, host);

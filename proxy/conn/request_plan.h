@@ -46,6 +46,9 @@ public:
     virtual std::optional<Decision> rate(const RateRule& rule, std::string_view key) = 0;
     // For a static file's Expires. Asked only when a file is planned.
     virtual std::time_t now() = 0;
+    // The key authorization of an ACME http-01 challenge being validated; "" when `token` is
+    // not one.
+    virtual std::string_view acme_http01(std::string_view) { return {}; }
 
 protected:
     ~PlanContext() = default;

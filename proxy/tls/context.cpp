@@ -6,13 +6,18 @@
 #include <openssl/rand.h>
 #include <openssl/tls1.h>
 #include <openssl/x509.h>
+#include <spdlog/spdlog.h>
+
+#include <unistd.h>
 
 #include <algorithm>
 #include <ctime>
 #include <iterator>
 
 #include "config/tls.h"
+#include "proxy/tls/acme_answers.h"
 #include "proxy/tls/pem.h"
+#include "proxy/tls/stand_in.h"
 
 namespace ne::proxy {
 
@@ -46,6 +51,17 @@ TlsContexts::Server* server_of(SSL_CTX* ctx) { return static_cast<TlsContexts::S
 
 constexpr uint64_t kPerServerOptions = SSL_OP_NO_TICKET | SSL_OP_CIPHER_SERVER_PREFERENCE;
 
+// tls-alpn-01: the CA's ClientHello names the host and offers "acme-tls/1" alone.
+SSL_CTX* acme_challenge_for(SSL* ssl, const TlsSelector* sel, std::string_view name) {
+    const unsigned char* alpn = nullptr;
+    size_t len = 0;
+    if (!sel->acme || sel->acme->empty() ||
+        SSL_client_hello_get0_ext(ssl, TLSEXT_TYPE_application_layer_protocol_negotiation, &alpn, &len) != 1 ||
+        !offers_only_acme_tls({reinterpret_cast<const char*>(alpn), len}))
+        return nullptr;
+    return sel->acme->alpn_context(name);
+}
+
 // SNI, on the ClientHello: before OpenSSL picks the version and cipher and looks the offered
 // session up, so all of them are the named server's.
 int on_client_hello(SSL* ssl, int* alert, void*) {
@@ -56,6 +72,10 @@ int on_client_hello(SSL* ssl, int* alert, void*) {
         return SSL_CLIENT_HELLO_SUCCESS;
     const std::string_view name = sni_host_name({reinterpret_cast<const char*>(ext), len});
     if (name.empty()) return SSL_CLIENT_HELLO_SUCCESS;
+    if (SSL_CTX* challenge = acme_challenge_for(ssl, sel, name)) {
+        SSL_set_SSL_CTX(ssl, challenge);
+        return SSL_CLIENT_HELLO_SUCCESS;
+    }
     SSL_CTX* ctx = sel->contexts->context(sel->routes->server_for(sel->listen, name));
     if (!ctx || ctx == SSL_get_SSL_CTX(ssl)) return SSL_CLIENT_HELLO_SUCCESS;
     // SSL_set_SSL_CTX swaps the certificate, session id context, ALPN and OCSP callbacks; the
@@ -161,7 +181,8 @@ Result<std::unique_ptr<TlsContexts::Server>> make_server(const config::Server& c
     const std::string where = tls.where.str().empty() ? "tls" : tls.where.str();
     auto fail = [&](const std::string& what) { return Error{where + ": " + what + ": " + ssl_reason()}; };
     for (const std::string* path : {&tls.cert, &tls.key, &tls.ocsp})
-        if (!path->empty() && !files.count(*path)) return Error{where + ": " + *path + ": not passed by the master"};
+        if (!path->empty() && !files.count(*path) && !tls.acme)
+            return Error{where + ": " + *path + ": not passed by the master"};
 
     auto s = std::make_unique<TlsContexts::Server>();
     auto range = config::tls_protocol_range(tls.protocols);
@@ -190,8 +211,13 @@ Result<std::unique_ptr<TlsContexts::Server>> make_server(const config::Server& c
     SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
     if (SSL_CTX_set_cipher_list(ctx, s->ciphers.c_str()) != 1) return fail("ciphers \"" + s->ciphers + "\"");
     SSL_CTX_set_dh_auto(ctx, 1);
-    if (!use_certificate_chain(ctx, files.at(tls.cert))) return fail("cert " + tls.cert);
-    if (!use_private_key(ctx, files.at(tls.key))) return fail("key " + tls.key);
+    if (tls.acme && !(files.count(tls.cert) && files.count(tls.key))) {
+        // Not issued yet: the master passes no files, and the stand-in serves until it does.
+        if (auto st = use_stand_in(ctx, cfg.server_name); !st) return st.error().wrap(where);
+    } else {
+        if (!use_certificate_chain(ctx, files.at(tls.cert))) return fail("cert " + tls.cert);
+        if (!use_private_key(ctx, files.at(tls.key))) return fail("key " + tls.key);
+    }
     if (SSL_CTX_check_private_key(ctx) != 1) return fail("key " + tls.key + " and cert " + tls.cert);
     if (!set_session_id_context(ctx, cfg)) return fail("session id context");
     SSL_CTX_set_timeout(ctx, static_cast<long>(tls.session_timeout.count() / 1000));

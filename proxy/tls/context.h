@@ -2,6 +2,9 @@
 // connection takes the current snapshot's context, an open one keeps the context its SSL
 // holds a reference to. So a reload with new certificates changes new handshakes only.
 //
+// A `tls = "auto"` server's certificate and key are the files the daemon names in the config
+// (its ACME store); until the first is issued, a self-signed stand-in for its names serves.
+//
 // Each context: the server's protocol range and cipher list (Mozilla intermediate by
 // default) in the server's order unless prefer_server_ciphers is off, session tickets off
 // unless asked for (then under the rotated keys of the shared cache), renegotiation off, its
@@ -32,6 +35,8 @@
 #include "proxy/tls/session_cache.h"
 
 namespace ne::proxy {
+
+class AcmeAnswers;
 
 struct SslCtxFree { void operator()(SSL_CTX* c) const { SSL_CTX_free(c); } };
 using SslCtxPtr = std::unique_ptr<SSL_CTX, SslCtxFree>;
@@ -69,6 +74,7 @@ struct TlsSelector {
     const RouteTable* routes = nullptr;
     const TlsContexts* contexts = nullptr;
     std::string_view listen;
+    const AcmeAnswers* acme = nullptr;   // tls-alpn-01 challenges; null: none
 };
 void set_tls_selector(SSL* ssl, const TlsSelector* selector);
 

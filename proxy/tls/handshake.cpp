@@ -10,6 +10,7 @@
 
 #include "proxy/h2/session.h"
 #include "proxy/runtime.h"
+#include "proxy/tls/acme_answers.h"
 #include "proxy/to_timeval.h"
 
 namespace ne::proxy {
@@ -38,7 +39,7 @@ TlsHandshake::TlsHandshake(Runtime& rt, UniqueFd fd, const sockaddr* peer, std::
                            std::shared_ptr<const Snapshot> snap, int server)
     : rt_(rt), snap_(std::move(snap)), listen_(listen), server_(server) {
     std::memcpy(&peer_, peer, peer_length(peer));
-    selector_ = TlsSelector{&snap_->routes, &snap_->tls, listen_};
+    selector_ = TlsSelector{&snap_->routes, &snap_->tls, listen_, &rt_.acme};
     SSL* ssl = SSL_new(snap_->tls.context(server_));
     if (!ssl) throw std::runtime_error("cannot create a TLS session for a client on " + std::string(listen));
     set_tls_selector(ssl, &selector_);
@@ -92,9 +93,15 @@ void TlsHandshake::hand_over() {
     const unsigned char* alpn = nullptr;
     unsigned int alpn_len = 0;
     SSL_get0_alpn_selected(ssl, &alpn, &alpn_len);
+    const std::string_view protocol(reinterpret_cast<const char*>(alpn), alpn_len);
+    // tls-alpn-01: the handshake itself was the answer (RFC 8737 3); nothing follows it.
+    if (protocol == kAcmeTlsAlpn) {
+        close();
+        return;
+    }
     const ConnFacts facts{reinterpret_cast<const sockaddr*>(&peer_), listen_, "https"};
     bufferevent_set_timeouts(bev_.get(), nullptr, nullptr);
-    if (std::string_view(reinterpret_cast<const char*>(alpn), alpn_len) == "h2")
+    if (protocol == "h2")
         rt_.adopt(std::make_unique<H2Session>(rt_, std::move(bev_), facts));
     else
         rt_.adopt_http1(std::move(bev_), facts);

@@ -156,6 +156,7 @@ const std::vector<SkeletonTable>& skeleton_tables() {
     static const std::vector<SkeletonTable> tables = {
         {"proxy", "[proxy]", {}},
         {"metrics", "[metrics]", {}},
+        {"acme", "[acme]", {}},
         {"apps", "[[apps]]", {{"name", "name = \"api\""}, {"script", "script = \"app.js\""}}},
         {"apps.health_check", "[apps.health_check]", {}},
         {"servers", "[[servers]]", {{"listen", "listen = [\"127.0.0.1:8080\"]"}}},
@@ -202,12 +203,16 @@ std::string skeleton_for(const KeyEntry& e, const std::vector<std::string>& line
             if (path == "servers.locations" &&
                 (provided.contains("upstream") || provided.contains("return") || provided.contains("try_files")))
                 skip.insert("app");
+            // An ACME certificate replaces the files.
+            if (path == "servers.tls" && own.find("acme = true") != std::string::npos) skip.insert({"cert", "key"});
             emit(t, skip);
             doc += own;
         } else if (e.table.starts_with(path + ".")) {
             // The next table on the way is this one's key of that name.
             const std::string rest = e.table.substr(path.size() + 1);
             emit(t, {rest.substr(0, rest.find('.'))});
+            // ... and names the hosts it certifies.
+            if (path == "servers" && own.find("acme = true") != std::string::npos) doc += "server_name = [\"example.com\"]\n";
         }
     }
     return doc;

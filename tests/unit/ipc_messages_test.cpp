@@ -40,6 +40,12 @@ TEST(IpcMessages, EveryTypeRoundTrips) {
     const std::map<std::string, std::string> keys{{"/etc/k.pem", "-----BEGIN PRIVATE KEY-----\nAAAA\n"},
                                                   {"/etc/ocsp.der", std::string("\x30\x03\x0a\x01\x06\xff\0", 7)}};
     EXPECT_EQ(std::get<ProxyConfig>(round_trip(ProxyConfig{cfg, keys})).tls_files, keys);
+    auto c = std::get<AcmeChallenges>(round_trip(AcmeChallenges{3, {{"tok", "tok.thumb"}}, {{"a.test", "CERT", "KEY"}}}));
+    EXPECT_EQ(c.serial, 3u);
+    EXPECT_EQ(c.http.at("tok"), "tok.thumb");
+    ASSERT_EQ(c.alpn.size(), 1u);
+    EXPECT_EQ(c.alpn[0], (AcmeAlpnChallenge{"a.test", "CERT", "KEY"}));
+    EXPECT_EQ(std::get<AcmeChallengesApplied>(round_trip(AcmeChallengesApplied{3})).serial, 3u);
 }
 
 TEST(IpcMessages, CarriesItsVersionAndType) {

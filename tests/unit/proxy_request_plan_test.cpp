@@ -172,6 +172,8 @@ public:
         return decision;
     }
     std::time_t now() override { return 1'700'000'000; }
+    // One ACME http-01 challenge in progress.
+    std::string_view acme_http01(std::string_view token) override { return token == "tok" ? "tok.thumb" : ""; }
 };
 
 struct Row {
@@ -282,6 +284,15 @@ TEST_F(RequestPlanTest, Table) {
         {.what = "redirect_https without a TLS server goes to 443, no port",
          .request = "GET /api/ HTTP/1.1\r\nHost: C.test:8080\r\n\r\n", .action = Action::respond, .status = 301,
          .header = "Location: https://c.test/api/", .server = 3},
+        {.what = "ACME http-01 is answered before redirect_https",
+         .request = "GET /.well-known/acme-challenge/tok HTTP/1.1\r\nHost: b.test\r\n\r\n", .action = Action::ret,
+         .status = 200, .server = 1, .text = "tok.thumb"},
+        {.what = "an unknown ACME token is redirected like any path",
+         .request = "GET /.well-known/acme-challenge/other HTTP/1.1\r\nHost: b.test\r\n\r\n", .action = Action::respond,
+         .status = 301, .header = "Location: https://b.test:8443/.well-known/acme-challenge/other", .server = 1},
+        {.what = "ACME http-01 is not answered over TLS",
+         .request = "GET /.well-known/acme-challenge/tok HTTP/1.1\r\nHost: c.test\r\n\r\n", .action = Action::respond,
+         .status = 404, .server = 3, .scheme = "https"},
         {.what = "redirect_https does not apply behind TLS", .request = "GET /api/ HTTP/1.1\r\nHost: c.test\r\n\r\n",
          .action = Action::proxy, .server = 3, .scheme = "https"},
         {.what = "an announced body over client_max_body_size",

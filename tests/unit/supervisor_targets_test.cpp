@@ -62,6 +62,7 @@ public:
     nlohmann::json status_json() const override { return {}; }
     bool stopping() const override { return false; }
     void shutdown(std::function<void()>) override {}
+    AcmeCerts& certificates() override { std::abort(); }
 
     // An app of `instances` workers running `sleep 30`, started (so its workers have ids).
     App& started(const std::string& name, int instances, const std::string& ns = "default") {
