@@ -47,5 +47,6 @@ std::string pid_path(const std::string& home) { return home + "/daemon.pid"; }
 std::string state_db_path(const std::string& home) { return home + "/state.db"; }
 std::string logs_dir(const std::string& home) { return home + "/logs"; }
 std::string daemon_log_path(const std::string& home) { return home + "/daemon.log"; }
+std::string keeper_socket_path(const std::string& home) { return home + "/keeper.sock"; }
 
 }  // namespace ne::ipc::control

@@ -68,5 +68,7 @@ std::string pid_path(const std::string& home);
 std::string state_db_path(const std::string& home);
 std::string logs_dir(const std::string& home);
 std::string daemon_log_path(const std::string& home);
+// The keeper's socket (supervisor/keeper.h): while it answers, the workers outlive a daemon.
+std::string keeper_socket_path(const std::string& home);
 
 }  // namespace ne::ipc::control

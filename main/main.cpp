@@ -18,6 +18,7 @@
 #include "ipc/proxy_launch.h"
 #include "main/proxy_resources.h"
 #include "proxy/proxy_worker.h"
+#include "supervisor/keeper.h"
 #include "supervisor/master.h"
 
 namespace {
@@ -71,6 +72,8 @@ int proxy_worker_role(const std::vector<std::string>& args) {
 int run(int argc, char** argv) {
     if (argc > 1 && argv[1] == ne::ipc::kProxyWorkerVerb)
         return proxy_worker_role(std::vector<std::string>(argv + 1, argv + argc));
+    // The daemon starts it with its listening socket as descriptor 3 (supervisor/keeper.h).
+    if (argc > 1 && argv[1] == ne::supervisor::kKeeperVerb) return ne::supervisor::run_keeper(3);
     auto parsed = ne::cli::parse_args(argc, argv);
     if (auto* exit = std::get_if<ne::cli::ParseExit>(&parsed)) {
         std::fputs(exit->text.c_str(), exit->code == 0 ? stdout : stderr);

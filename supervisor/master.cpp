@@ -49,10 +49,19 @@ Status Master::init() {
     auto db = StateDb::open(ipc::control::state_db_path(home_));
     if (!db) return db.error();
     db_ = std::move(*db);
+    if (auto s = begin_takeover(); !s)
+        spdlog::error("{}; apps will not outlive this daemon", s.error().message);
 
-    proxy_ = std::make_unique<ProxyWorkers>(base_.get(), exe_, proxy_resources_, [this](uint64_t id) {
-        drains_->finish(id);
-        if (Worker* w = find_worker(id)) w->on(Event::DrainDone, "drained");
+    proxy_ = std::make_unique<ProxyWorkers>(
+        base_.get(), exe_, proxy_resources_,
+        [this](uint64_t id) {
+            drains_->finish(id);
+            if (Worker* w = find_worker(id)) w->on(Event::DrainDone, "drained");
+        },
+        takeover_, keeper_.get());
+    proxy_->on_change([this](std::vector<ProxyRecord> records) {
+        if (auto s = db_->put_meta("proxy_workers", proxy_records_json(records).dump()); !s)
+            spdlog::warn("state.db: {}", s.error().message);
     });
     drains_ = std::make_unique<DrainTracker>(base_.get(), kDrainDeadline, [this](uint64_t id) {
         if (Worker* w = find_worker(id)) {
@@ -83,9 +92,11 @@ Status Master::init() {
     control_ = std::make_unique<ControlServer>(base_.get(), [this](const json& req, Reply reply) {
         commands_.handle(req, std::move(reply));
     });
-    stop_orphans();
+    if (!takeover_.empty()) proxy_->adopt(takeover_, takeover_user_);
+    stop_orphans(true);
     if (auto s = control_->listen(ipc::control::socket_path(home_)); !s) return s;
     commands_.restore_running();
+    finish_takeover();
     return {};
 }
 
@@ -144,11 +155,24 @@ std::shared_ptr<LogFile> Master::log_file(const config::App& app, int instance, 
     return logs_.open(app, instance, err);
 }
 
+void Master::hold_pipes(Worker& w, int out, int err, int ipc) {
+    if (!keeper_) return;
+    keeper_->put(worker_fd_name(w.id(), "out"), out);
+    keeper_->put(worker_fd_name(w.id(), "err"), err);
+    keeper_->put(worker_fd_name(w.id(), "ipc"), ipc);
+}
+
+void Master::release_pipes(Worker& w) {
+    if (!keeper_) return;
+    for (const char* stream : {"out", "err", "ipc"}) keeper_->drop(worker_fd_name(w.id(), stream));
+}
+
 // ---- CommandHost ------------------------------------------------------------------------
 
 App& Master::add_app(std::shared_ptr<const config::App> cfg, int instances) {
     App::Ids gen{[this] { return next_slot_++; }, [this] { return next_id_++; }};
     apps_.push_back(std::make_unique<App>(*this, std::move(cfg), instances, gen));
+    adopt_workers(*apps_.back());
     return *apps_.back();
 }
 
@@ -250,6 +274,7 @@ void Master::reap() {
         if (it == by_pid_.end()) continue;  // an orphan we adopted as PID 1, or a probe
         Worker* w = it->second;
         by_pid_.erase(it);
+        adopted_.erase(pid);
         w->on_exit(status);
     }
     kick();
@@ -283,6 +308,8 @@ void Master::shutdown(std::function<void()> then) {
         // `resurrect` brings back what was saved. (After a crash, "running" is restored.)
         if (auto s = db_->put_meta("running", ""); !s) spdlog::warn("state.db: {}", s.error().message);
         proxy_->quit([this, then] {
+            // Nothing is left to outlive us.
+            if (keeper_) keeper_->quit();
             then();
             // Give the reply to `kill` a moment to reach the client before the loop ends.
             timeval flush{0, 200000};
@@ -290,40 +317,6 @@ void Master::shutdown(std::function<void()> then) {
         });
         return true;
     });
-}
-
-// ---- crash recovery ---------------------------------------------------------------------
-
-void Master::stop_orphans() {
-    // Workers a previous daemon left running (it was killed): they are not our children, so we
-    // cannot supervise them. Stop them (by process group, only if pid + start time still match)
-    // and account for each in the events; restore_running() starts the apps again.
-    auto rows = db_->workers();
-    if (!rows) {
-        spdlog::warn("state.db: {}", rows.error().message);
-        return;
-    }
-    std::vector<pid_t> stopping;
-    for (auto& r : *rows) {
-        if (r.pid <= 0 || r.start_ticks == 0 || process_start_ticks(r.pid) != r.start_ticks) {
-            (void)db_->delete_worker(r.id);
-            continue;
-        }
-        spdlog::warn("{}:{} pid {} outlived the previous daemon; stopping it", r.app, r.instance, r.pid);
-        (void)db_->add_event(EventRow{now_ms(), r.app, r.app + ":" + std::to_string(r.instance), "orphan",
-                                      "pid " + std::to_string(r.pid) + " outlived the previous daemon; stopped"});
-        if (::kill(-r.pid, SIGTERM) != 0) ::kill(r.pid, SIGTERM);
-        stopping.push_back(r.pid);
-        (void)db_->delete_worker(r.id);
-    }
-    // Bounded wait (they are not our children, so no SIGCHLD): 5 s, then SIGKILL.
-    for (int i = 0; i < 50 && !stopping.empty(); ++i) {
-        std::erase_if(stopping, [](pid_t p) { return ::kill(p, 0) != 0; });
-        if (!stopping.empty()) ::usleep(100000);
-    }
-    for (pid_t p : stopping) {
-        if (::kill(-p, SIGKILL) != 0) ::kill(p, SIGKILL);
-    }
 }
 
 // ---- process setup ----------------------------------------------------------------------

@@ -22,12 +22,15 @@
 #include "supervisor/commands.h"
 #include "supervisor/control_server.h"
 #include "supervisor/drain_tracker.h"
+#include "supervisor/keeper.h"
 #include "supervisor/log_files.h"
 #include "supervisor/metrics_master.h"
 #include "supervisor/metrics_server.h"
+#include "supervisor/pid_watch.h"
 #include "supervisor/proxy_workers.h"
 #include "supervisor/state_db.h"
 #include "supervisor/systemd_notify.h"
+#include "supervisor/takeover.h"
 #include "supervisor/worker.h"
 
 namespace ne::supervisor {
@@ -58,6 +61,9 @@ public:
     void state_changed(Worker& w, State from, const std::string& why) override;
     void event(Worker& w, const std::string& kind, const std::string& detail) override;  // also CommandHost's
     std::shared_ptr<LogFile> log_file(const config::App& app, int instance, bool err) override;
+    void hold_pipes(Worker& w, int out, int err, int ipc) override;
+    void release_pipes(Worker& w) override;
+    void pid_adopted(Worker& w) override;
 
     // CommandHost
     const std::vector<std::unique_ptr<App>>& apps() const override { return apps_; }
@@ -77,7 +83,14 @@ private:
     void kick();
     void reap();
     void sample();
-    void stop_orphans();
+    // Taking over what a previous daemon left (master_takeover.cpp): the keeper's
+    // descriptors and state.db's rows, then the workers that cannot be adopted are stopped,
+    // the rest adopted as their apps are restored, and what is left over stopped.
+    Status begin_takeover();
+    void stop_orphans(bool keep_adoptable);
+    void adopt_workers(App& app);
+    void finish_takeover();
+    void on_adopted_exit(pid_t pid, std::optional<int> status);
 
     static void on_signal(evutil_socket_t sig, short, void* self);
     static void on_kick(evutil_socket_t, short, void* self);
@@ -88,6 +101,11 @@ private:
     ProxyResources& proxy_resources_;
     EventBasePtr base_;
     std::unique_ptr<StateDb> db_;
+    std::unique_ptr<Keeper> keeper_;          // null when it could not be started
+    Takeover takeover_;                       // emptied once the takeover is done
+    std::vector<std::string> taken_names_;    // what the keeper held when we came
+    std::string takeover_user_;               // the adopted proxy workers' [proxy] user
+    std::map<pid_t, std::unique_ptr<PidWatch>> adopted_;   // adopted workers' exits
     std::unique_ptr<ControlServer> control_;
     std::unique_ptr<ProxyWorkers> proxy_;
     std::unique_ptr<MetricsServer> metrics_server_;
