@@ -52,6 +52,7 @@ Status run(const DescribeCmd& c);
 Status run(const SaveCmd& c);
 Status run(const ResurrectCmd& c);
 Status run(const KillCmd& c);
+Status run(const UpgradeCmd& c);
 Status run(const VersionCmd& c);
 Status run(const CheckCmd& c);
 

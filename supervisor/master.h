@@ -31,6 +31,7 @@
 #include "supervisor/state_db.h"
 #include "supervisor/systemd_notify.h"
 #include "supervisor/takeover.h"
+#include "supervisor/upgrade_state.h"
 #include "supervisor/worker.h"
 
 namespace ne::supervisor {
@@ -78,6 +79,13 @@ public:
     nlohmann::json status_json() const override;
     bool stopping() const override { return shutting_down_; }
     void shutdown(std::function<void()> then) override;
+    void upgrade(const std::string& binary, std::function<void(const nlohmann::json&)> reply) override;
+    nlohmann::json upgrade_outcome() const override { return upgrade_outcome_; }
+
+    // Before init(): this program was exec'd by `upgrade` (failed: the new program's reason,
+    // when this is the old one run again). The state's workers are taken over.
+    void taken_over_by_upgrade(UpgradeState state, const std::string& failed);
+    void set_log_format(std::string f) { log_format_ = std::move(f); }
 
 private:
     void kick();
@@ -91,6 +99,9 @@ private:
     void adopt_workers(App& app);
     void finish_takeover();
     void on_adopted_exit(pid_t pid, std::optional<int> status);
+    WorkerRow db_row(const Worker& w) const;
+    void exec_upgrade();
+    static void on_upgrade_timer(evutil_socket_t, short, void* self);
 
     static void on_signal(evutil_socket_t sig, short, void* self);
     static void on_kick(evutil_socket_t, short, void* self);
@@ -106,6 +117,14 @@ private:
     std::vector<std::string> taken_names_;    // what the keeper held when we came
     std::string takeover_user_;               // the adopted proxy workers' [proxy] user
     std::map<pid_t, std::unique_ptr<PidWatch>> adopted_;   // adopted workers' exits
+    bool takeover_from_upgrade_ = false;
+    std::string log_format_;                  // as the daemon was started with
+    uint64_t upgrade_id_ = 0;
+    nlohmann::json upgrade_outcome_;          // the last upgrade's, for ping
+    UniqueFd upgrade_exe_;                    // kept across the exec for a rollback
+    UniqueFd upgrade_state_;
+    std::string upgrade_binary_;
+    EventPtr upgrade_timer_;
     std::unique_ptr<ControlServer> control_;
     std::unique_ptr<ProxyWorkers> proxy_;
     std::unique_ptr<MetricsServer> metrics_server_;

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <chrono>
 
+#include "ipc/control.h"
 #include "supervisor/master.h"
 #include "supervisor/spawn.h"
 
@@ -32,9 +33,11 @@ bool adoptable(const WorkerRow& r, const Takeover& t) {
 }  // namespace
 
 Status Master::begin_takeover() {
-    auto rows = db_->workers();
-    if (!rows) return rows.error();
-    takeover_.workers = std::move(*rows);
+    if (!takeover_from_upgrade_) {   // an upgrade hands its rows over itself
+        auto rows = db_->workers();
+        if (!rows) return rows.error();
+        takeover_.workers = std::move(*rows);
+    }
     for (auto& r : takeover_.workers) next_id_ = std::max(next_id_, r.id + 1);
 
     auto found = Keeper::connect(home_);
@@ -45,10 +48,13 @@ Status Master::begin_takeover() {
         if (!fds) return fds.error();
         takeover_.fds = std::move(*fds);
         for (auto& [name, fd] : takeover_.fds) taken_names_.push_back(name);
-        if (auto m = db_->meta("proxy_workers"); m && *m)
+        if (!takeover_from_upgrade_)
+            if (auto m = db_->meta("proxy_workers"); m && *m)
             takeover_.proxies = proxy_records_from_json(json::parse(**m, nullptr, false));
         spdlog::info("keeper found: taking over {} descriptor(s), {} proxy worker(s)", takeover_.fds.size(),
                      takeover_.proxies.size());
+    } else if (takeover_from_upgrade_) {
+        return Error{"upgrade: no keeper answers on " + ipc::control::keeper_socket_path(home_)};
     } else {
         auto started = Keeper::start(home_, exe_);
         if (!started) return started.error();

@@ -118,11 +118,15 @@ ProxyWorkers::Proc& ProxyWorkers::add_proc(pid_t pid, UniqueFd channel, UniqueFd
     return procs_.emplace(pid, std::move(p)).first->second;
 }
 
+std::vector<ProxyRecord> ProxyWorkers::records() const {
+    std::vector<ProxyRecord> out;
+    for (auto& [pid, p] : procs_)
+        if (!p.quitting) out.push_back({pid, p.start_ticks});
+    return out;
+}
+
 void ProxyWorkers::changed() {
-    if (!on_change_) return;
-    std::vector<ProxyRecord> records;
-    for (auto& [pid, p] : procs_) records.push_back({pid, p.start_ticks});
-    on_change_(std::move(records));
+    if (on_change_) on_change_(records());
 }
 
 Status ProxyWorkers::start_cache() {

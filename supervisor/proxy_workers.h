@@ -44,6 +44,10 @@ public:
     // running config's [proxy] user, which the adopted workers already run as. Call before
     // the first set_user/set_listeners, which then find nothing to change.
     void adopt(Takeover& takeover, const std::string& user);
+    // A new generation replaces the running one (which drains): after an upgrade, so that the
+    // proxy workers run the new binary.
+    void renew() { if (!order_.empty()) start_generation(); }
+    std::vector<ProxyRecord> records() const;
     // Called whenever the set of proxy worker pids changed (the daemon records it in state.db).
     void on_change(std::function<void(std::vector<ProxyRecord>)> fn) { on_change_ = std::move(fn); }
     ~ProxyWorkers();

@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 #include <regex>
@@ -156,6 +157,68 @@ TEST_F(SurviveTest, KillDashNineOfTheDaemonFailsNoRequestAndResurrectAdoptsEvery
         20s))
         << status_json().dump(2);
     EXPECT_EQ(workers_of("a")[1].value("restarts", 0), 1);
+
+    auto stats_b = load_b.stop();
+    std::string report = wrk.stop();
+    std::cout << "wrk: " << report << "\nb: " << stats_b.describe() << "\n";
+    EXPECT_EQ(stats_b.failed, 0) << stats_b.describe();
+    EXPECT_GT(wrk_number(report, R"((\d+) requests in)"), 100) << report;
+    EXPECT_EQ(report.find("Socket errors"), std::string::npos) << report;
+    EXPECT_EQ(report.find("Non-2xx"), std::string::npos) << report;
+}
+
+// `upgrade` under load: the daemon execs another build in place. A build that reports another
+// version takes over (same daemon pid, same worker pids, new proxy workers); one that exits at
+// once or never reads its state is refused with the reason and nothing changes.
+TEST_F(SurviveTest, UpgradeUnderLoadKeepsEveryPidAndABrokenBinaryIsRolledBack) {
+    const int a = free_port_range(2), b = free_port_range(2), listen = free_port();
+    std::string cfg = write_file("ecosystem.toml", kSurviveConfig,
+                                 {{"A", std::to_string(a)}, {"B", std::to_string(b)}, {"LISTEN", std::to_string(listen)}});
+    RunResult started = run("start", cfg);
+    ASSERT_EQ(started.code, 0) << started.out << started.err;
+    auto before = pids_by_worker(status_json());
+    ASSERT_EQ(before.size(), 4u);
+    const pid_t daemon = daemon_pid();
+    auto old_proxies = proxy_worker_processes();
+    track_processes();
+    // Another version of the same program: what a package upgrade installs.
+    const std::string next = write_file("next.sh", "#!/bin/sh\nNODEEDGE_VERSION_SUFFIX=-next exec " +
+                                                       std::string(NODEEDGE_BIN) + " \"$@\"\n");
+    const std::string dies = write_file("dies.sh", "#!/bin/sh\nexit 0\n");
+    const std::string sleeps = write_file("sleeps.sh", "#!/bin/sh\nexec sleep 60\n");
+    for (auto* f : {&next, &dies, &sleeps}) ::chmod(f->c_str(), 0755);
+
+    Wrk wrk("http://127.0.0.1:" + std::to_string(listen) + "/a/", dir() + "/wrk.txt");
+    LoadLoop load_b(listen, "/b");
+    load_b.start();
+    ASSERT_TRUE(wait_until([&] { return load_b.snapshot().ok >= 20; }, 20s)) << load_b.snapshot().describe();
+
+    for (auto* broken : {&dies, &sleeps}) {
+        RunResult r = run("upgrade", "--binary", *broken);
+        EXPECT_EQ(r.code, 1) << r.out << r.err;
+        EXPECT_NE(r.err.find(*broken), std::string::npos) << r.err;
+        EXPECT_NE(r.err.find(broken == &dies ? "without reading its state" : "did not read its state"),
+                  std::string::npos)
+            << r.err;
+        EXPECT_EQ(daemon_pid(), daemon);
+        EXPECT_EQ(pids_by_worker(status_json()), before);
+    }
+
+    RunResult up = run("upgrade", "--binary", next);
+    ASSERT_EQ(up.code, 0) << up.out << up.err;
+    EXPECT_NE(up.out.find("to " + run("--version").out.substr(9, run("--version").out.size() - 10) + "-next"),
+              std::string::npos)
+        << up.out;
+    EXPECT_EQ(daemon_pid(), daemon);
+    EXPECT_TRUE(process_ref(daemon));
+    EXPECT_EQ(pids_by_worker(status_json()), before);
+    RunResult status = run("status");
+    EXPECT_NE(status.err.find("-next, this CLI is"), std::string::npos) << status.out << status.err;
+    // New proxy workers from the new binary; the old ones drain and go.
+    EXPECT_TRUE(wait_until([&] { return std::none_of(old_proxies.begin(), old_proxies.end(), alive); }, 20s));
+    EXPECT_EQ(proxy_worker_processes().size(), 2u);
+    int ok_now = load_b.snapshot().ok;
+    ASSERT_TRUE(wait_until([&] { return load_b.snapshot().ok >= ok_now + 20; }, 20s)) << load_b.snapshot().describe();
 
     auto stats_b = load_b.stop();
     std::string report = wrk.stop();
