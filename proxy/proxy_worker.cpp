@@ -260,6 +260,10 @@ void ProxyWorker::finish() {
 void ProxyWorker::on_channel_closed(const std::string& why) {
     if (quitting_) return;
     master_gone_ = true;
+    if (!log_socket_) {   // no descriptor socket, so no master can ever adopt this worker
+        begin_quit(("master channel: " + why).c_str());
+        return;
+    }
     spdlog::warn("proxy worker {}: master channel {}; serving on until a new master adopts this worker", getpid(), why);
 }
 
