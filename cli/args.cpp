@@ -11,6 +11,7 @@
 
 #include "config/config.h"
 #include "config/pm2_ecosystem.h"
+#include "ipc/version.h"
 
 namespace ne::cli {
 namespace {
@@ -23,7 +24,7 @@ class Parser {
 public:
     Parser() {
         app_.require_subcommand(1);
-        app_.set_version_flag("-v,--version", std::string("nodeedge ") + NODEEDGE_VERSION);
+        app_.set_version_flag("-v,--version", "nodeedge " + ipc::version());
 
         auto* start = add("start", "Start apps from an ecosystem.toml or a script; or start stopped apps again",
                           "start <ecosystem.toml | ecosystem.config.js | script.js> [-i N|max|-K] [--name NAME] "
@@ -163,6 +164,11 @@ public:
         daemon->add_option("--log-format", daemon_.log_format,
                            "text (default) or json: one JSON object per line (also NODEEDGE_LOG_FORMAT)")
             ->check(CLI::IsMember({"text", "json"}));
+
+        auto* upgrade = add("upgrade", "Replace the daemon's binary in place; every worker keeps running",
+                            "upgrade [--binary PATH]", [this] { return Command{upgrade_}; });
+        upgrade->add_option("--binary", upgrade_.binary,
+                            "The new nodeedge (default: the file the daemon was started from)");
 
         add("kill", "Stop every app and the daemon", "kill", [] { return Command{KillCmd{}}; });
         add("version", "Print the version (also -v, --version)", "version", [] { return Command{VersionCmd{}}; });
@@ -323,6 +329,7 @@ private:
     CheckCmd check_;
     StartupCmd startup_;
     DaemonCmd daemon_;
+    UpgradeCmd upgrade_;
     EnvCmd env_;
     ResetCmd reset_;
     SignalCmd signal_;

@@ -115,10 +115,16 @@ struct DaemonCmd {
     std::string log_format;   // "json": one JSON object per log line; "" = NODEEDGE_LOG_FORMAT or text
 };
 
+// `upgrade [--binary PATH]`: the daemon execs PATH (default: the file it was started from)
+// in place and takes over its own workers.
+struct UpgradeCmd {
+    std::string binary;
+};
+
 using Command = std::variant<StartCmd, ActionCmd, ScaleCmd, StatusCmd, LogsCmd, FlushCmd,
                              DescribeCmd, SaveCmd, ResurrectCmd, KillCmd, VersionCmd, CheckCmd,
                              StartupCmd, DaemonCmd, MonitCmd, StartOrCmd, JlistCmd, EnvCmd, ResetCmd,
-                             SignalCmd, ImportCmd, CertsCmd>;
+                             SignalCmd, ImportCmd, CertsCmd, UpgradeCmd>;
 
 // Parsing ended without a command to run: help (code 0, text for stdout) or a usage error
 // (code 2, text for stderr: the reason, then the usage line).

@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <filesystem>
 #include <thread>
 #include <vector>
@@ -32,13 +33,13 @@ constexpr size_t kLogLinesInError = 3;
 
 // A connected socket, or an empty UniqueFd when no daemon listens there: no socket file, or
 // a stale one left by a daemon that died (connection refused).
-Result<UniqueFd> connect_unix(const std::string& path) {
+Result<UniqueFd> connect_unix(const std::string& path, int type = SOCK_STREAM) {
     sockaddr_un addr{};
     if (path.size() >= sizeof addr.sun_path)
         return Error{"control socket path too long: " + path + " (set NODEEDGE_HOME to a shorter folder)"};
     addr.sun_family = AF_UNIX;
     path.copy(addr.sun_path, path.size());
-    UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    UniqueFd fd(::socket(AF_UNIX, type | SOCK_CLOEXEC, 0));
     if (!fd) return Error::from_errno("socket");
     if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) return fd;
     if (errno == ENOENT || errno == ECONNREFUSED) return UniqueFd{};
@@ -144,14 +145,27 @@ Result<std::optional<json>> Client::call_if_running(const json& request) const {
     return std::optional<json>{std::move(*reply)};
 }
 
-Error no_daemon_error() {
-    return Error{"no daemon running (nodeedge start launches it)", Error::Kind::no_daemon};
+Error no_daemon_error(const std::string& home) {
+    auto keeper = connect_unix(ipc::control::keeper_socket_path(home), SOCK_SEQPACKET);
+    if (!keeper || !keeper->valid())
+        return Error{"no daemon running (nodeedge start launches it)", Error::Kind::no_daemon};
+    std::string pid;
+    if (std::FILE* f = std::fopen(ipc::control::pid_path(home).c_str(), "r")) {
+        char buf[32] = {};
+        if (std::fgets(buf, sizeof buf, f)) pid = std::string(buf).substr(0, std::string(buf).find('\n'));
+        std::fclose(f);
+    }
+    return Error{"the daemon is gone" + (pid.empty() ? std::string() : " (pid " + pid + " died)") +
+                     "; its proxy workers and apps keep serving, unsupervised. `nodeedge resurrect` (or "
+                     "`nodeedge start`, or systemd's Restart=) starts a daemon that adopts them (see " +
+                     ipc::control::daemon_log_path(home) + " for how it ended)",
+                 Error::Kind::no_daemon};
 }
 
 Result<json> Client::call(const json& request) const {
     auto reply = call_if_running(request);
     if (!reply) return reply.error();
-    if (!*reply) return no_daemon_error();
+    if (!*reply) return no_daemon_error(home_);
     return std::move(**reply);
 }
 

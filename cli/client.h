@@ -16,7 +16,9 @@ namespace ne::cli {
 std::string resolve_home();
 
 // What every verb that needs the daemon ends with when none runs (kind no_daemon: exit 3).
-Error no_daemon_error();
+// When a daemon died and left its workers serving (the keeper still answers), it says so and
+// how to bring one back that adopts them.
+Error no_daemon_error(const std::string& home);
 
 class Client {
 public:

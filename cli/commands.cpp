@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdio>
 #include <optional>
+#include <thread>
 
 #include "cli/certs.h"
 #include "cli/client.h"
@@ -13,6 +14,7 @@
 #include "config/load.h"
 #include "config/pm2_ecosystem.h"
 #include "ipc/control.h"
+#include "ipc/version.h"
 
 namespace ne::cli {
 namespace {
@@ -21,6 +23,8 @@ using nlohmann::json;
 namespace fs = std::filesystem;
 namespace control = ipc::control;
 
+// `upgrade` waits this long for the new program (or the old one, rolled back) to answer.
+constexpr std::chrono::seconds kUpgradeWait{30};
 // A `kill` waits this long for the daemon to close its socket; apps had their kill_timeout.
 constexpr std::chrono::seconds kKillWait{10};
 
@@ -224,6 +228,12 @@ Status run(const StatusCmd& c) {
     auto view = parse_status(*reply);
     if (!view) return view.error();
     print(c.json ? render_workers_json(view->workers) : render_status(*view, terminal_style()));
+    const std::string daemon = reply->value("daemon_version", std::string("an older version"));
+    if (daemon != ipc::version())
+        std::fprintf(stderr, "nodeedge: the daemon runs %s, this CLI is %s (`nodeedge upgrade` moves the daemon to "
+                     "this binary)\n", daemon.c_str(), ipc::version().c_str());
+    else if (!c.json)
+        print("daemon: pid " + std::to_string(reply->value("daemon_pid", 0)) + " · nodeedge " + daemon + "\n");
     return {};
 }
 
@@ -286,8 +296,37 @@ Status run(const KillCmd&) {
     return {};
 }
 
+// The daemon answers before it execs; the outcome (the new program running, or the old one
+// back after a rollback) is read from `ping` once a daemon answers there again.
+Status run(const UpgradeCmd& c) {
+    Client client(resolve_home());
+    json req = control::request("upgrade");
+    if (!c.binary.empty()) req["binary"] = absolute_from(fs::current_path(), c.binary).string();
+    auto started = client.call(req);
+    if (!started) return started.error();
+    const uint64_t id = started->value("id", uint64_t{0});
+    const auto deadline = std::chrono::steady_clock::now() + kUpgradeWait;
+    while (std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        auto ping = client.call_if_running(control::request("ping"));
+        if (!ping || !*ping) continue;   // between the old program and the new one
+        json u = (**ping).value("upgrade", json::object());
+        if (u.value("id", uint64_t{0}) != id) continue;
+        if (!u.value("ok", false))
+            return Error{"upgrade failed and was rolled back: " + u.value("error", std::string("no reason given")) +
+                         "; the daemon (pid " + std::to_string((**ping).value("pid", 0)) + ") runs " +
+                         (**ping).value("version", std::string("?")) + " again"};
+        print("upgraded the daemon (pid " + std::to_string((**ping).value("pid", 0)) + ") from " +
+              u.value("from", std::string("?")) + " to " + u.value("to", std::string("?")) +
+              "; every worker kept running\n");
+        return {};
+    }
+    return Error{"the daemon did not report on the upgrade within " + std::to_string(kUpgradeWait.count()) +
+                 " s (see " + control::daemon_log_path(resolve_home()) + ")"};
+}
+
 Status run(const VersionCmd&) {
-    print(std::string("nodeedge ") + NODEEDGE_VERSION + "\n");
+    print("nodeedge " + ipc::version() + "\n");
     return {};
 }
 

@@ -53,6 +53,7 @@ Status run(const CertsCmd& c);
 Status run(const SaveCmd& c);
 Status run(const ResurrectCmd& c);
 Status run(const KillCmd& c);
+Status run(const UpgradeCmd& c);
 Status run(const VersionCmd& c);
 Status run(const CheckCmd& c);
 

@@ -125,7 +125,7 @@ Status run(const MonitCmd&) {
     // Nothing to watch: said as every verb that needs the daemon says it, before the screen is
     // taken. A daemon that goes away later is shown in the frame until the user quits.
     if (auto first = client.call_if_running(ipc::control::request("status")); !first) return first.error();
-    else if (!*first) return no_daemon_error();
+    else if (!*first) return no_daemon_error(resolve_home());
     Style style = terminal_style();
     TerminalGuard term;
     g_quit = 0;

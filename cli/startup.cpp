@@ -127,12 +127,14 @@ std::string systemd_unit(const UnitParams& p) {
     unit += "ExecStart=" + bin + " daemon --foreground\n";
     unit += "ExecStartPost=" + bin + " resurrect\n";
     unit += "ExecReload=" + bin + " reload all\n";
-    unit += "ExecStop=" + bin + " kill\n";
+    // After a crash there is no daemon: `kill` exits 3, ignored ("-"), and stops nothing.
+    unit += "ExecStop=-" + bin + " kill\n";
     unit +=
-        "Restart=on-failure\n"
-        "# SIGTERM to the daemon only: it stops the apps itself (kill_timeout each), and\n"
-        "# systemd SIGKILLs whatever is left when the timeout passes.\n"
-        "KillMode=mixed\n"
+        "# A dead daemon's workers serve on; the one started again adopts them, so only the\n"
+        "# daemon itself is killed when the unit stops (it stops the apps itself on `kill`).\n"
+        "Restart=always\n"
+        "RestartSec=100ms\n"
+        "KillMode=process\n"
         "TimeoutStopSec=60\n"
         "# The daemon pings every WatchdogSec/2 from its event loop; a wedged loop is restarted.\n"
         "WatchdogSec=30\n"

@@ -1,5 +1,7 @@
 #include "ipc/control.h"
 
+#include "ipc/version.h"
+
 #include <pwd.h>
 #include <unistd.h>
 
@@ -10,23 +12,33 @@ namespace ne::ipc::control {
 json request(const std::string& cmd, json args) {
     json j = args.is_object() ? std::move(args) : json::object();
     j["v"] = kVersion;
+    j["version"] = version();
     j["cmd"] = cmd;
     return j;
+}
+
+bool works_across_versions(std::string_view cmd) {
+    return cmd == "ping" || cmd == "status" || cmd == "upgrade" || cmd == "kill";
 }
 
 Result<json> parse_request(std::string_view payload) {
     json j = json::parse(payload, nullptr, false);
     if (j.is_discarded() || !j.is_object()) return Error{"control: request is not a JSON object"};
-    if (!j.contains("v") || !j["v"].is_number_integer() || j["v"].get<int>() != kVersion)
-        return Error{"control: protocol version mismatch (CLI and daemon are different builds; "
-                     "run `nodeedge kill` and start again)"};
     if (!j.contains("cmd") || !j["cmd"].is_string()) return Error{"control: request without cmd"};
+    const int v = j.contains("v") && j["v"].is_number_integer() ? j["v"].get<int>() : 0;
+    if (v != kVersion && !works_across_versions(j["cmd"].get<std::string>()))
+        return Error{"control: this daemon (nodeedge " + version() + ") speaks control protocol " +
+                     std::to_string(kVersion) + ", the CLI (nodeedge " + j.value("version", std::string("?")) +
+                     ") protocol " + std::to_string(v) +
+                     "; status, upgrade and kill work across versions: `nodeedge upgrade` moves the daemon to "
+                     "the installed binary"};
     return j;
 }
 
 json ok(json data) {
     json j = data.is_object() ? std::move(data) : json::object();
     j["ok"] = true;
+    j["daemon_version"] = version();
     return j;
 }
 
@@ -47,5 +59,6 @@ std::string pid_path(const std::string& home) { return home + "/daemon.pid"; }
 std::string state_db_path(const std::string& home) { return home + "/state.db"; }
 std::string logs_dir(const std::string& home) { return home + "/logs"; }
 std::string daemon_log_path(const std::string& home) { return home + "/daemon.log"; }
+std::string keeper_socket_path(const std::string& home) { return home + "/keeper.sock"; }
 
 }  // namespace ne::ipc::control

@@ -1,11 +1,17 @@
 // The CLI <-> daemon control protocol: one request frame, one reply frame (ipc/channel.h
 // framing) on the Unix socket $NODEEDGE_HOME/daemon.sock.
 //
-// Request: {"v": 1, "cmd": "<name>", ...args}
-// Reply:   {"ok": true, ...data}  or  {"ok": false, "error": "<one line, with context>"}
+// Request: {"v": 1, "version": "<the CLI's nodeedge version>", "cmd": "<name>", ...args}
+// Reply:   {"ok": true, "daemon_version": "<the daemon's>", ...data}  or
+//          {"ok": false, "error": "<one line, with context>"}
+// Version skew: a request of another protocol version is refused with both versions named,
+// except ping, status, upgrade and kill, whose shapes never change (works_across_versions), so
+// a newly installed CLI can always see and replace or stop an older daemon.
 //
 // Commands and their arguments:
-//   ping                                   -> {pid, version}
+//   ping                                   -> {pid, version, upgrade?: {id, ok, from?, to?, error?}}
+//   upgrade  {binary?}                     -> {id, pid, from, to} before the daemon execs the new
+//            binary (which must first pass `__upgrade-probe`); the outcome comes through ping
 //   start    {file?, script?, instances?, name?, only?, port?}
 //            file/script are absolute; instances as written ("4", "max", "-1").
 //            Replies once every started worker is ready, or fails naming the worker and why.
@@ -60,7 +66,9 @@ using nlohmann::json;
 constexpr int kVersion = 1;
 
 json request(const std::string& cmd, json args = json::object());
-// Checks the version and that "cmd" is a string.
+// The verbs a CLI of another protocol version may still use.
+bool works_across_versions(std::string_view cmd);
+// Checks that "cmd" is a string and the version (see above).
 Result<json> parse_request(std::string_view payload);
 
 json ok(json data = json::object());
@@ -73,5 +81,7 @@ std::string pid_path(const std::string& home);
 std::string state_db_path(const std::string& home);
 std::string logs_dir(const std::string& home);
 std::string daemon_log_path(const std::string& home);
+// The keeper's socket (supervisor/keeper.h): while it answers, the workers outlive a daemon.
+std::string keeper_socket_path(const std::string& home);
 
 }  // namespace ne::ipc::control

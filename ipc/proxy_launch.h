@@ -15,6 +15,12 @@ namespace ne::ipc {
 // The hidden verb: the first argument after the executable.
 inline constexpr std::string_view kProxyWorkerVerb = "__proxy-worker";
 
+// The note of a descriptor sent down the log socket that is not an access log but a new
+// master's channel: a proxy worker whose master died keeps serving, and the daemon that adopts
+// it (supervisor/takeover.h) talks to it from then on through this one. Access-log notes are
+// absolute paths or empty, so they cannot be mistaken for it.
+inline constexpr std::string_view kNewChannelNote = "@channel";
+
 // -1: not inherited.
 struct ProxyLaunch {
     struct Listener {

@@ -23,7 +23,9 @@
 #include "ipc/proxy_launch.h"
 #include "main/proxy_resources.h"
 #include "proxy/proxy_worker.h"
+#include "supervisor/keeper.h"
 #include "supervisor/master.h"
+#include "supervisor/upgrade_state.h"
 
 namespace {
 
@@ -84,6 +86,10 @@ int run(int argc, char** argv) {
     if (argc > 1 && std::string(argv[1]) == ne::acme::kJobVerb) return acme_job_role();
     if (argc > 1 && argv[1] == ne::ipc::kProxyWorkerVerb)
         return proxy_worker_role(std::vector<std::string>(argv + 1, argv + argc));
+    // The daemon starts it with its listening socket as descriptor 3 (supervisor/keeper.h).
+    if (argc > 1 && argv[1] == ne::supervisor::kKeeperVerb) return ne::supervisor::run_keeper(3);
+    // `upgrade` runs the new binary so first (supervisor/upgrade_state.h).
+    if (argc > 1 && argv[1] == ne::supervisor::kUpgradeProbeVerb) return ne::supervisor::run_upgrade_probe();
     auto parsed = ne::cli::parse_args(argc, argv);
     if (auto* exit = std::get_if<ne::cli::ParseExit>(&parsed)) {
         std::fputs(exit->text.c_str(), exit->code == 0 ? stdout : stderr);

@@ -62,6 +62,7 @@ public:
 private:
     void on_frame(const std::string& payload);
     void on_channel_closed(const std::string& why);
+    void open_channel(UniqueFd fd);
     void apply_config(const ipc::ProxyConfig& m);
     void take_acme_challenges(const ipc::AcmeChallenges& m);
     void take_log_files();
@@ -87,6 +88,7 @@ private:
     EventPtr quit_timer_;
     bool quitting_ = false;
     bool finishing_ = false;
+    bool master_gone_ = false;   // the channel closed; serving on until a new master adopts us
 };
 
 Status ProxyWorker::init(const ipc::ProxyLaunch& launch) {
@@ -117,11 +119,11 @@ Status ProxyWorker::init(const ipc::ProxyLaunch& launch) {
         if (!sessions) return sessions.error().wrap("proxy worker");
         rt_->tls_sessions.emplace(std::move(*sessions));
     }
-    rt_->on_drained = [this](uint64_t id) { channel_->send(ipc::encode(ipc::DrainDone{id})); };
+    rt_->on_drained = [this](uint64_t id) {
+        if (!master_gone_) channel_->send(ipc::encode(ipc::DrainDone{id}));
+    };
     rt_->on_all_closed = [this] { finish(); };
-    channel_ = std::make_unique<ipc::Channel>(
-        base_.get(), UniqueFd(launch.channel_fd), [this](std::string payload) { on_frame(payload); },
-        [this](const std::string& why) { on_channel_closed(why); });
+    open_channel(UniqueFd(launch.channel_fd));
     for (const auto& l : launch.listeners) {
         auto opened = Listener::open(base_.get(), l.address, l.fd,
                                      [this](UniqueFd fd, const sockaddr* peer, const std::string& address) {
@@ -195,12 +197,19 @@ void ProxyWorker::take_acme_challenges(const ipc::AcmeChallenges& m) {
 void ProxyWorker::take_log_files() {
     while (log_socket_) {
         auto got = ipc::receive_fd(log_socket_.get());
-        if (!got) {   // the master is gone; its channel closing ends this worker
+        if (!got) {
+            // Neither a master nor the keeper holds the other end: no daemon can ever adopt
+            // this worker, so it finishes what it has and exits.
             event_del(log_event_.get());
             log_socket_.reset();
+            begin_quit("no master and no keeper left");
             return;
         }
         if (!*got) return;
+        if ((*got)->note == ipc::kNewChannelNote) {
+            open_channel(std::move((*got)->fd));
+            continue;
+        }
         rt_->access_log.use(std::move((*got)->fd), std::move((*got)->note));
     }
 }
@@ -246,14 +255,41 @@ void ProxyWorker::finish() {
     if (finishing_) return;
     finishing_ = true;
     send_stats();
+    if (master_gone_) {
+        event_base_loopexit(base_.get(), nullptr);
+        return;
+    }
     channel_->on_flushed([this] { event_base_loopexit(base_.get(), nullptr); });
 }
 
+// The master died (SIGKILL, OOM, a crash): serve on with the last config and pool, as
+// nginx's workers outlive their master. Workers that die meanwhile leave by passive health;
+// a new daemon adopts this one through the log socket (open_channel). A master that wanted
+// this worker gone says Quit first.
 void ProxyWorker::on_channel_closed(const std::string& why) {
-    begin_quit(("master channel: " + why).c_str());
+    if (quitting_) return;
+    master_gone_ = true;
+    if (!log_socket_) {   // no descriptor socket, so no master can ever adopt this worker
+        begin_quit(("master channel: " + why).c_str());
+        return;
+    }
+    spdlog::warn("proxy worker {}: master channel {}; serving on until a new master adopts this worker", getpid(), why);
+}
+
+void ProxyWorker::open_channel(UniqueFd fd) {
+    // The old channel is dropped without a word: its peer is gone.
+    channel_ = std::make_unique<ipc::Channel>(
+        base_.get(), std::move(fd), [this](std::string payload) { on_frame(payload); },
+        [this](const std::string& why) { on_channel_closed(why); });
+    if (master_gone_) {
+        master_gone_ = false;
+        spdlog::info("proxy worker {}: adopted by a new master", getpid());
+        send_stats();
+    }
 }
 
 void ProxyWorker::send_stats() {
+    if (master_gone_) return;   // nobody reads them; the next master gets fresh ones
     channel_->send(ipc::encode(
         ipc::Stats{static_cast<int>(getpid()), rt_->connections(), rt_->requests, rt_->stats.series()}));
 }

@@ -43,6 +43,14 @@ Worker& App::add_worker(int instance, int port, int slot) {
     return *workers_.back();
 }
 
+bool App::adopt(int instance, int port, uint64_t id, AdoptedProcess p) {
+    if (instance < 0 || instance >= instances_ || current(instance)) return false;
+    workers_.push_back(
+        std::make_unique<Worker>(host_, cfg_, instance, port, slots_[static_cast<size_t>(instance)], id));
+    workers_.back()->adopt(std::move(p));
+    return true;
+}
+
 std::vector<Worker*> App::workers() const {
     std::vector<Worker*> out;
     for (auto& w : workers_) out.push_back(w.get());

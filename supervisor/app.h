@@ -48,6 +48,11 @@ public:
     // The worker that serves (or will serve) instance i: the newest one not being replaced.
     Worker* current(int instance) const;
 
+    // Takes over a running worker of instance `instance` (supervisor/takeover.h) under its
+    // old id; false (and nothing changed) when the instance is not in this config or already
+    // has a worker. App::start then starts only the instances left without one.
+    bool adopt(int instance, int port, uint64_t id, AdoptedProcess p);
+
     // Starts every instance that has no live worker; returns the ids of the workers started.
     std::vector<uint64_t> start();
     // The same for one instance (a verb given a worker id): none when it is already live.

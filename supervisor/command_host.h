@@ -50,6 +50,10 @@ public:
     // Stops every app and the proxy workers, calls then(), and ends the loop.
     virtual void shutdown(std::function<void()> then) = 0;
     virtual AcmeCerts& certificates() = 0;            // tls = "auto" servers' (acme_certs.h)
+    // `upgrade`: replace the daemon's program in place (supervisor/master_upgrade.cpp); the
+    // reply comes before the exec, the outcome through ping's "upgrade".
+    virtual void upgrade(const std::string& binary, std::function<void(const nlohmann::json&)> reply) = 0;
+    virtual nlohmann::json upgrade_outcome() const = 0;
 
     App* find_app(const std::string& name) const;     // nullptr when there is none
     Worker* find_worker(uint64_t id) const;           // in any app; nullptr when gone

@@ -4,6 +4,7 @@
 
 #include "ipc/control.h"
 #include "supervisor/acme_certs.h"
+#include "ipc/version.h"
 
 namespace ne::supervisor {
 
@@ -16,7 +17,11 @@ void Commands::handle(const nlohmann::json& req, Reply reply) {
         reply(fail("the daemon is shutting down"));
         return;
     }
-    if (cmd == "ping") reply(ok({{"pid", ::getpid()}}));
+    if (cmd == "ping") {
+        nlohmann::json answer{{"pid", ::getpid()}, {"version", ipc::version()}};
+        if (auto u = host_.upgrade_outcome(); !u.is_null()) answer["upgrade"] = u;
+        reply(ok(answer));
+    }
     else if (cmd == "status") reply(ok(host_.status_json()));
     else if (cmd == "start") lifecycle_.start(req, reply);
     else if (cmd == "reload") lifecycle_.reload(req, reply);
@@ -36,6 +41,7 @@ void Commands::handle(const nlohmann::json& req, Reply reply) {
     else if (cmd == "save") persist_.save(reply);
     else if (cmd == "resurrect") persist_.resurrect(reply);
     else if (cmd == "certs") certs(req, reply);
+    else if (cmd == "upgrade") host_.upgrade(req.value("binary", ""), reply);
     else if (cmd == "kill") host_.shutdown([reply] { reply(ok()); });
     else reply(fail("unknown command '" + cmd + "'"));
 }

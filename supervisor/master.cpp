@@ -10,15 +10,20 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <filesystem>
+#include <optional>
 
 #include "config/json.h"
 #include "config/validate.h"
 #include "ipc/control.h"
 #include "ipc/log_format.h"
+#include "ipc/version.h"
 #include "supervisor/inspect_commands.h"
 #include "supervisor/rolling_reload.h"
 #include "supervisor/spawn.h"
+
+extern char** environ;
 
 namespace ne::supervisor {
 
@@ -47,10 +52,19 @@ Status Master::init() {
     auto db = StateDb::open(ipc::control::state_db_path(home_));
     if (!db) return db.error();
     db_ = std::move(*db);
+    if (auto s = begin_takeover(); !s)
+        spdlog::error("{}; apps will not outlive this daemon", s.error().message);
 
-    proxy_ = std::make_unique<ProxyWorkers>(base_.get(), exe_, proxy_resources_, [this](uint64_t id) {
-        drains_->finish(id);
-        if (Worker* w = find_worker(id)) w->on(Event::DrainDone, "drained");
+    proxy_ = std::make_unique<ProxyWorkers>(
+        base_.get(), exe_, proxy_resources_,
+        [this](uint64_t id) {
+            drains_->finish(id);
+            if (Worker* w = find_worker(id)) w->on(Event::DrainDone, "drained");
+        },
+        takeover_, keeper_.get());
+    proxy_->on_change([this](std::vector<ProxyRecord> records) {
+        if (auto s = db_->put_meta("proxy_workers", proxy_records_json(records).dump()); !s)
+            spdlog::warn("state.db: {}", s.error().message);
     });
     drains_ = std::make_unique<DrainTracker>(base_.get(), config::Proxy{}.drain_timeout, [this](uint64_t id) {
         if (Worker* w = find_worker(id)) {
@@ -88,9 +102,14 @@ Status Master::init() {
     control_ = std::make_unique<ControlServer>(base_.get(), [this](const json& req, Reply reply) {
         commands_.handle(req, std::move(reply));
     });
-    stop_orphans();
+    if (!takeover_.empty()) proxy_->adopt(takeover_, takeover_user_);
+    stop_orphans(true);
     if (auto s = control_->listen(ipc::control::socket_path(home_)); !s) return s;
     commands_.restore_running();
+    finish_takeover();
+    // The proxy workers an upgrade adopted run the old binary: a new generation from the new
+    // one takes over, and the old one drains, as a reload's does.
+    if (takeover_from_upgrade_ && upgrade_outcome_.value("ok", false)) proxy_->renew();
     return {};
 }
 
@@ -123,7 +142,7 @@ bool Master::replace(Worker& w, const std::string& why) {
 
 void Master::pid_started(Worker& w) { by_pid_[w.pid()] = &w; }
 
-void Master::state_changed(Worker& w, State from, const std::string& why) {
+WorkerRow Master::db_row(const Worker& w) const {
     WorkerRow row;
     row.id = w.id();
     row.app = w.app().name;
@@ -134,6 +153,11 @@ void Master::state_changed(Worker& w, State from, const std::string& why) {
     row.status = to_string(w.state());
     row.restarts = w.restarts();
     row.started_at_ms = w.started_at_ms();
+    return row;
+}
+
+void Master::state_changed(Worker& w, State from, const std::string& why) {
+    WorkerRow row = db_row(w);
     if (auto s = db_->put_worker(row); !s) spdlog::warn("state.db: {}", s.error().message);
     if (App* a = find_app(w.app().name); a && a->find(w.id())) a->on_state_change(w);
     kick();
@@ -149,11 +173,24 @@ std::shared_ptr<LogFile> Master::log_file(const config::App& app, int instance, 
     return logs_.open(app, instance, err);
 }
 
+void Master::hold_pipes(Worker& w, int out, int err, int ipc) {
+    if (!keeper_) return;
+    keeper_->put(worker_fd_name(w.id(), "out"), out);
+    keeper_->put(worker_fd_name(w.id(), "err"), err);
+    keeper_->put(worker_fd_name(w.id(), "ipc"), ipc);
+}
+
+void Master::release_pipes(Worker& w) {
+    if (!keeper_) return;
+    for (const char* stream : {"out", "err", "ipc"}) keeper_->drop(worker_fd_name(w.id(), stream));
+}
+
 // ---- CommandHost ------------------------------------------------------------------------
 
 App& Master::add_app(std::shared_ptr<const config::App> cfg, int instances) {
     App::Ids gen{[this] { return next_slot_++; }, [this] { return next_id_++; }};
     apps_.push_back(std::make_unique<App>(*this, std::move(cfg), instances, gen));
+    adopt_workers(*apps_.back());
     return *apps_.back();
 }
 
@@ -187,7 +224,7 @@ json Master::status_json() const {
         for (Worker* w : a->workers()) rows.push_back(worker_row(running_, *a, *w));
     json proxy = proxy_->status();
     proxy["requests_per_sec"] = metrics_->proxy_requests_per_sec();
-    return {{"workers", rows}, {"proxy", std::move(proxy)}, {"apps", metrics_->app_rates()}};
+    return {{"workers", rows}, {"proxy", std::move(proxy)}, {"apps", metrics_->app_rates()}, {"daemon_pid", ::getpid()}};
 }
 
 // ---- loop plumbing ----------------------------------------------------------------------
@@ -257,6 +294,7 @@ void Master::reap() {
         if (it == by_pid_.end()) continue;  // an orphan we adopted as PID 1, or a probe
         Worker* w = it->second;
         by_pid_.erase(it);
+        adopted_.erase(pid);
         w->on_exit(status);
     }
     kick();
@@ -290,6 +328,8 @@ void Master::shutdown(std::function<void()> then) {
         // `resurrect` brings back what was saved. (After a crash, "running" is restored.)
         if (auto s = db_->put_meta("running", ""); !s) spdlog::warn("state.db: {}", s.error().message);
         proxy_->quit([this, then] {
+            // Nothing is left to outlive us.
+            if (keeper_) keeper_->quit();
             then();
             // Give the reply to `kill` a moment to reach the client before the loop ends.
             timeval flush{0, 200000};
@@ -297,40 +337,6 @@ void Master::shutdown(std::function<void()> then) {
         });
         return true;
     });
-}
-
-// ---- crash recovery ---------------------------------------------------------------------
-
-void Master::stop_orphans() {
-    // Workers a previous daemon left running (it was killed): they are not our children, so we
-    // cannot supervise them. Stop them (by process group, only if pid + start time still match)
-    // and account for each in the events; restore_running() starts the apps again.
-    auto rows = db_->workers();
-    if (!rows) {
-        spdlog::warn("state.db: {}", rows.error().message);
-        return;
-    }
-    std::vector<pid_t> stopping;
-    for (auto& r : *rows) {
-        if (r.pid <= 0 || r.start_ticks == 0 || process_start_ticks(r.pid) != r.start_ticks) {
-            (void)db_->delete_worker(r.id);
-            continue;
-        }
-        spdlog::warn("{}:{} pid {} outlived the previous daemon; stopping it", r.app, r.instance, r.pid);
-        (void)db_->add_event(EventRow{now_ms(), r.app, r.app + ":" + std::to_string(r.instance), "orphan",
-                                      "pid " + std::to_string(r.pid) + " outlived the previous daemon; stopped"});
-        if (::kill(-r.pid, SIGTERM) != 0) ::kill(r.pid, SIGTERM);
-        stopping.push_back(r.pid);
-        (void)db_->delete_worker(r.id);
-    }
-    // Bounded wait (they are not our children, so no SIGCHLD): 5 s, then SIGKILL.
-    for (int i = 0; i < 50 && !stopping.empty(); ++i) {
-        std::erase_if(stopping, [](pid_t p) { return ::kill(p, 0) != 0; });
-        if (!stopping.empty()) ::usleep(100000);
-    }
-    for (pid_t p : stopping) {
-        if (::kill(-p, SIGKILL) != 0) ::kill(p, SIGKILL);
-    }
 }
 
 // ---- process setup ----------------------------------------------------------------------
@@ -398,29 +404,83 @@ void report_start(int fd, const std::string& msg) {
 
 }  // namespace
 
+namespace {
+
+// Run by a new program that cannot take over what `upgrade` handed it: the old program (its
+// descriptor kept across the exec) runs again on the same state and reports why.
+[[noreturn]] void roll_back(int exe_fd, int state_fd, const DaemonOptions& opts, const std::string& why) {
+    spdlog::error("upgrade failed: {}; running the previous binary again", why);
+    if (exe_fd >= 0 && state_fd >= 0) {
+        ::setenv(kUpgradeFailedEnv, why.c_str(), 1);
+        ::setenv(kUpgradeStateEnv, std::to_string(state_fd).c_str(), 1);
+        ::setenv(kUpgradeExeEnv, std::to_string(exe_fd).c_str(), 1);
+        std::vector<std::string> args = upgrade_daemon_argv("nodeedge", opts.log_format);
+        std::vector<char*> argv;
+        for (auto& a : args) argv.push_back(a.data());
+        argv.push_back(nullptr);
+        ::fexecve(exe_fd, argv.data(), environ);
+        spdlog::critical("{}", Error::from_errno("rollback: fexecve of the previous binary").message);
+    }
+    std::_Exit(1);
+}
+
+int env_fd(const char* name) {
+    const char* v = std::getenv(name);
+    return v ? std::atoi(v) : -1;
+}
+
+}  // namespace
+
 int run_daemon(const DaemonOptions& opts, ProxyResources& proxy_resources) {
     std::string home = ipc::control::home_dir();
     std::error_code ec;
     fs::create_directories(home, ec);
     ::chmod(home.c_str(), 0700);
-    int ready_fd = opts.foreground ? -1 : daemonize(ipc::control::daemon_log_path(home));
+    // `upgrade` exec'd this program in place: same pid, already detached.
+    const int state_fd = env_fd(kUpgradeStateEnv), exe_fd = env_fd(kUpgradeExeEnv);
+    const std::string failed = std::getenv(kUpgradeFailedEnv) ? std::getenv(kUpgradeFailedEnv) : "";
+    for (const char* e : {kUpgradeStateEnv, kUpgradeExeEnv, kUpgradeFailedEnv}) ::unsetenv(e);
+    const bool upgraded = state_fd >= 0;
+    int ready_fd = opts.foreground || upgraded ? -1 : daemonize(ipc::control::daemon_log_path(home));
     spdlog::set_default_logger(spdlog::stdout_logger_mt("nodeedge"));
     if (opts.log_format == "json") ::setenv(kLogFormatEnv, "json", 1);  // proxy workers follow
     set_log_format(opts.log_format, "%Y-%m-%dT%H:%M:%S.%e%z [%l] %v");
     spdlog::flush_on(spdlog::level::info);
 
+    std::optional<UpgradeState> state;
+    if (upgraded) {
+        auto read = read_upgrade_state(state_fd);
+        if (!read) {
+            if (failed.empty()) roll_back(exe_fd, state_fd, opts, read.error().message);
+            spdlog::critical("rollback: {}", read.error().message);
+            return 1;
+        }
+        state = std::move(*read);
+    }
     auto lock = lock_pid_file(ipc::control::pid_path(home));
     if (!lock) {
         spdlog::error("{}", lock.error().message);
+        if (upgraded && failed.empty()) roll_back(exe_fd, state_fd, opts, lock.error().message);
         report_start(ready_fd, lock.error().message);
         return 1;
     }
     write_pid(lock->get());
     Master master(home, self_exe(), proxy_resources);
+    master.set_log_format(opts.log_format);
+    if (state) master.taken_over_by_upgrade(*state, failed);
     if (auto s = master.init(); !s) {
         spdlog::error("daemon start failed: {}", s.error().message);
+        if (upgraded && failed.empty()) roll_back(exe_fd, state_fd, opts, s.error().message);
         report_start(ready_fd, "daemon start failed: " + s.error().message);
         return 1;
+    }
+    if (upgraded) {
+        ::close(state_fd);
+        ::close(exe_fd);
+        if (failed.empty())
+            spdlog::info("upgrade: now running {} (from {}), pid {}", ipc::version(), state->from_version, ::getpid());
+        else
+            spdlog::error("upgrade rolled back to {}: {}", ipc::version(), failed);
     }
     report_start(ready_fd, "ok");
     spdlog::info("daemon {} started, home {}", ::getpid(), home);

@@ -23,12 +23,16 @@
 #include "supervisor/commands.h"
 #include "supervisor/control_server.h"
 #include "supervisor/drain_tracker.h"
+#include "supervisor/keeper.h"
 #include "supervisor/log_files.h"
 #include "supervisor/metrics_master.h"
 #include "supervisor/metrics_server.h"
+#include "supervisor/pid_watch.h"
 #include "supervisor/proxy_workers.h"
 #include "supervisor/state_db.h"
 #include "supervisor/systemd_notify.h"
+#include "supervisor/takeover.h"
+#include "supervisor/upgrade_state.h"
 #include "supervisor/worker.h"
 
 namespace ne::supervisor {
@@ -59,6 +63,9 @@ public:
     void state_changed(Worker& w, State from, const std::string& why) override;
     void event(Worker& w, const std::string& kind, const std::string& detail) override;  // also CommandHost's
     std::shared_ptr<LogFile> log_file(const config::App& app, int instance, bool err) override;
+    void hold_pipes(Worker& w, int out, int err, int ipc) override;
+    void release_pipes(Worker& w) override;
+    void pid_adopted(Worker& w) override;
 
     // CommandHost
     const std::vector<std::unique_ptr<App>>& apps() const override { return apps_; }
@@ -74,12 +81,29 @@ public:
     bool stopping() const override { return shutting_down_; }
     void shutdown(std::function<void()> then) override;
     AcmeCerts& certificates() override { return *acme_; }
+    void upgrade(const std::string& binary, std::function<void(const nlohmann::json&)> reply) override;
+    nlohmann::json upgrade_outcome() const override { return upgrade_outcome_; }
+
+    // Before init(): this program was exec'd by `upgrade` (failed: the new program's reason,
+    // when this is the old one run again). The state's workers are taken over.
+    void taken_over_by_upgrade(UpgradeState state, const std::string& failed);
+    void set_log_format(std::string f) { log_format_ = std::move(f); }
 
 private:
     void kick();
     void reap();
     void sample();
-    void stop_orphans();
+    // Taking over what a previous daemon left (master_takeover.cpp): the keeper's
+    // descriptors and state.db's rows, then the workers that cannot be adopted are stopped,
+    // the rest adopted as their apps are restored, and what is left over stopped.
+    Status begin_takeover();
+    void stop_orphans(bool keep_adoptable);
+    void adopt_workers(App& app);
+    void finish_takeover();
+    void on_adopted_exit(pid_t pid, std::optional<int> status);
+    WorkerRow db_row(const Worker& w) const;
+    void exec_upgrade();
+    static void on_upgrade_timer(evutil_socket_t, short, void* self);
 
     static void on_signal(evutil_socket_t sig, short, void* self);
     static void on_kick(evutil_socket_t, short, void* self);
@@ -90,6 +114,19 @@ private:
     ProxyResources& proxy_resources_;
     EventBasePtr base_;
     std::unique_ptr<StateDb> db_;
+    std::unique_ptr<Keeper> keeper_;          // null when it could not be started
+    Takeover takeover_;                       // emptied once the takeover is done
+    std::vector<std::string> taken_names_;    // what the keeper held when we came
+    std::string takeover_user_;               // the adopted proxy workers' [proxy] user
+    std::map<pid_t, std::unique_ptr<PidWatch>> adopted_;   // adopted workers' exits
+    bool takeover_from_upgrade_ = false;
+    std::string log_format_;                  // as the daemon was started with
+    uint64_t upgrade_id_ = 0;
+    nlohmann::json upgrade_outcome_;          // the last upgrade's, for ping
+    UniqueFd upgrade_exe_;                    // kept across the exec for a rollback
+    UniqueFd upgrade_state_;
+    std::string upgrade_binary_;
+    EventPtr upgrade_timer_;
     std::unique_ptr<ControlServer> control_;
     std::unique_ptr<ProxyWorkers> proxy_;
     std::unique_ptr<MetricsServer> metrics_server_;

@@ -26,6 +26,14 @@ void PersistCommands::resurrect(Reply reply) {
         reply(fail(saved.error().message));
         return;
     }
+    if (!*saved && !host_.apps().empty()) {
+        // A daemon that came back after a crash adopted what ran; with nothing saved, that
+        // is what there is to resurrect.
+        json answer = host_.status_json();
+        answer["notes"] = json::array({"nothing saved; the daemon took over the running apps"});
+        reply(ok(answer));
+        return;
+    }
     if (!*saved) {
         reply(fail("nothing saved yet: run `nodeedge save` first"));
         return;

@@ -15,6 +15,7 @@
 #include "ipc/control.h"
 #include "ipc/fd_passing.h"
 #include "ipc/proxy_launch.h"
+#include "supervisor/spawn.h"
 
 namespace ne::supervisor {
 
@@ -29,18 +30,105 @@ constexpr size_t kRateLimitKeys = 65536;
 }  // namespace
 
 ProxyWorkers::ProxyWorkers(event_base* base, std::string self_exe, ProxyResources& resources,
-                           OnDrainDone on_drain_done)
-    : base_(base), exe_(std::move(self_exe)), resources_(resources), on_drain_done_(std::move(on_drain_done)) {
-    auto zone = resources_.create_rate_limit_zone(kRateLimitKeys);
-    if (zone)
-        zone_ = std::move(*zone);
-    else
-        spdlog::error("{}; rate_limit is not enforced", zone.error().message);
-    if (auto st = start_cache(); !st) spdlog::error("{}; responses are not cached", st.error().message);
-    if (auto sessions = resources_.create_tls_session_cache())
-        tls_sessions_ = std::move(*sessions);
-    else
-        spdlog::error("{}; each proxy worker resumes only the TLS sessions it made", sessions.error().message);
+                           OnDrainDone on_drain_done, Takeover& takeover, Keeper* keeper)
+    : base_(base), exe_(std::move(self_exe)), resources_(resources), on_drain_done_(std::move(on_drain_done)),
+      keeper_(keeper) {
+    zone_ = takeover.take("zone:rate");
+    cache_zone_ = takeover.take("zone:cache");
+    tls_sessions_ = takeover.take("zone:tls");
+    if (!zone_) {
+        auto zone = resources_.create_rate_limit_zone(kRateLimitKeys);
+        if (zone)
+            zone_ = std::move(*zone);
+        else
+            spdlog::error("{}; rate_limit is not enforced", zone.error().message);
+    }
+    // An adopted index still describes the files in the cache folder: they stay.
+    if (!cache_zone_)
+        if (auto st = start_cache(); !st) spdlog::error("{}; responses are not cached", st.error().message);
+    if (!tls_sessions_) {
+        if (auto sessions = resources_.create_tls_session_cache())
+            tls_sessions_ = std::move(*sessions);
+        else
+            spdlog::error("{}; each proxy worker resumes only the TLS sessions it made", sessions.error().message);
+    }
+    hold_zones();
+}
+
+void ProxyWorkers::hold_zones() {
+    hold("zone:rate", zone_.get());
+    hold("zone:cache", cache_zone_.get());
+    hold("zone:tls", tls_sessions_.get());
+}
+
+void ProxyWorkers::adopt(Takeover& takeover, const std::string& user) {
+    const std::string prefix = listener_fd_name("");
+    for (auto it = takeover.fds.begin(); it != takeover.fds.end();) {
+        if (it->first.rfind(prefix, 0) != 0) {
+            ++it;
+            continue;
+        }
+        std::string address = it->first.substr(prefix.size());
+        hold(it->first, it->second.get());
+        listeners_[address] = std::move(it->second);
+        order_.push_back(address);
+        it = takeover.fds.erase(it);
+    }
+    user_ = user;
+    if (!user.empty() && ::geteuid() == 0)
+        if (auto c = resolve_credentials(user, "")) credentials_ = std::move(*c);
+    for (auto& r : takeover.proxies) {
+        UniqueFd log_socket = takeover.take(proxy_fd_name(r.pid));
+        if (!log_socket || r.start_ticks == 0 || process_start_ticks(r.pid) != r.start_ticks) continue;
+        int sv[2];
+        if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
+            spdlog::error("{}", Error::from_errno("proxy worker " + std::to_string(r.pid) + ": socketpair").message);
+            continue;
+        }
+        UniqueFd ours(sv[0]), theirs(sv[1]);
+        if (auto sent = ipc::send_fd(log_socket.get(), theirs.get(), ipc::kNewChannelNote); !sent) {
+            spdlog::warn("proxy worker {}: cannot adopt it: {}", r.pid, sent.error().message);
+            continue;
+        }
+        auto watch = PidWatch::open(base_, r.pid, [this](pid_t pid, std::optional<int> status) {
+            on_exit(pid, status.value_or(-1));
+        });
+        if (!watch) {
+            spdlog::warn("proxy worker {}: cannot adopt it: {}", r.pid, watch.error().message);
+            ::kill(r.pid, SIGTERM);
+            continue;
+        }
+        Proc& p = add_proc(r.pid, std::move(ours), std::move(log_socket));
+        p.start_ticks = r.start_ticks;
+        p.watch = std::move(*watch);
+        spdlog::info("proxy worker {} adopted", r.pid);
+    }
+    changed();
+}
+
+ProxyWorkers::Proc& ProxyWorkers::add_proc(pid_t pid, UniqueFd channel, UniqueFd log_socket) {
+    Proc p;
+    p.pid = pid;
+    p.generation = generation_;
+    p.start_ticks = process_start_ticks(pid);
+    p.log_socket = std::move(log_socket);
+    hold(proxy_fd_name(pid), p.log_socket.get());
+    p.channel = std::make_unique<ipc::Channel>(
+        base_, std::move(channel), [this, pid](std::string payload) { on_frame(pid, payload); },
+        [pid](const std::string& why) { spdlog::debug("proxy worker {} channel: {}", pid, why); });
+    send_access_log(p);   // before the config, which the worker takes it with
+    return procs_.emplace(pid, std::move(p)).first->second;
+}
+
+std::vector<ProxyRecord> ProxyWorkers::records() const {
+    std::vector<ProxyRecord> out;
+    for (auto& [pid, p] : procs_)
+        if (!p.quitting) out.push_back({pid, p.start_ticks});
+    return out;
+}
+
+void ProxyWorkers::changed() {
+    if (on_change_) on_change_(records());
 }
 
 Status ProxyWorkers::start_cache() {
@@ -82,7 +170,13 @@ Status ProxyWorkers::set_listeners(const std::vector<std::string>& addresses) {
         next.emplace(a, std::move(*fd));
     }
     std::vector<std::string> order;
-    for (auto& [a, fd] : next) order.push_back(a);
+    for (auto& [a, fd] : next) {
+        order.push_back(a);
+        if (!listeners_.count(a)) hold(listener_fd_name(a), fd.get());
+    }
+    if (keeper_)
+        for (auto& [a, fd] : listeners_)
+            if (fd && !next.count(a)) keeper_->drop(listener_fd_name(a));
     bool changed = order != order_;
     listeners_ = std::move(next);
     order_ = std::move(order);
@@ -239,20 +333,13 @@ Result<pid_t> ProxyWorkers::fork_one() {
     }
     theirs.reset();
     log_theirs.reset();
-    Proc p;
-    p.pid = pid;
-    p.generation = generation_;
-    p.log_socket = std::move(log_ours);
-    p.channel = std::make_unique<ipc::Channel>(
-        base_, std::move(ours), [this, pid](std::string payload) { on_frame(pid, payload); },
-        [pid](const std::string& why) { spdlog::debug("proxy worker {} channel: {}", pid, why); });
-    send_access_log(p);   // before the config, which the worker takes it with
+    Proc& p = add_proc(pid, std::move(ours), std::move(log_ours));
     p.channel->send(ipc::encode(ipc::ProxyConfig{config_, tls_files_}));
     for (auto& [id, b] : ready_) p.channel->send(ipc::encode(b));
     if (!acme_challenges_.http.empty() || !acme_challenges_.alpn.empty())
         p.channel->send(ipc::encode(acme_challenges_));
-    procs_.emplace(pid, std::move(p));
     spdlog::info("proxy worker {} started (generation {})", pid, generation_);
+    changed();
     return pid;
 }
 
@@ -349,13 +436,16 @@ bool ProxyWorkers::on_exit(pid_t pid, int status) {
     bool expected = it->second.quitting;
     int gen = it->second.generation;
     procs_.erase(it);
+    if (keeper_) keeper_->drop(proxy_fd_name(pid));
+    changed();
     totals_.retire(pid);
     forget_in_drains(pid);
     acme_challenges_applied(pid);
     if (!expected) {
         spdlog::error("proxy worker {} died ({}); starting another", pid,
-                      WIFSIGNALED(status) ? std::string("signal ") + std::to_string(WTERMSIG(status))
-                                          : "exit " + std::to_string(WEXITSTATUS(status)));
+                      status < 0            ? std::string("status unknown: adopted, not our child")
+                      : WIFSIGNALED(status) ? std::string("signal ") + std::to_string(WTERMSIG(status))
+                                            : "exit " + std::to_string(WEXITSTATUS(status)));
         if (!quitting_ && gen == generation_ && !order_.empty())
             if (auto r = fork_one(); !r) spdlog::error("proxy worker: {}", r.error().message);
     }

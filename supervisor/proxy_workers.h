@@ -20,8 +20,11 @@
 #include "ipc/result.h"
 #include "ipc/unique_fd.h"
 #include "supervisor/credentials.h"
+#include "supervisor/keeper.h"
 #include "supervisor/metrics_totals.h"
+#include "supervisor/pid_watch.h"
 #include "supervisor/proxy_resources.h"
+#include "supervisor/takeover.h"
 
 namespace ne::supervisor {
 
@@ -29,8 +32,24 @@ class ProxyWorkers {
 public:
     using OnDrainDone = std::function<void(uint64_t backend_id)>;
 
-    // `resources` makes the zones and opens the access log; it must outlive this.
-    ProxyWorkers(event_base* base, std::string self_exe, ProxyResources& resources, OnDrainDone on_drain_done);
+    // `resources` makes the zones and opens the access log; it must outlive this. Zones the
+    // takeover holds are used instead of new ones (the cache's index and files stay). Every
+    // descriptor the running set needs is also handed to `keeper` (may be null).
+    ProxyWorkers(event_base* base, std::string self_exe, ProxyResources& resources, OnDrainDone on_drain_done,
+                 Takeover& takeover, Keeper* keeper);
+
+    // Takes over the listening sockets and the live proxy workers a previous daemon left
+    // (supervisor/takeover.h): each gets a new channel through its descriptor socket and keeps
+    // serving; a later config, pool change or Quit reaches it as any other. `user` is the
+    // running config's [proxy] user, which the adopted workers already run as. Call before
+    // the first set_user/set_listeners, which then find nothing to change.
+    void adopt(Takeover& takeover, const std::string& user);
+    // A new generation replaces the running one (which drains): after an upgrade, so that the
+    // proxy workers run the new binary.
+    void renew() { if (!order_.empty()) start_generation(); }
+    std::vector<ProxyRecord> records() const;
+    // Called whenever the set of proxy worker pids changed (the daemon records it in state.db).
+    void on_change(std::function<void(std::vector<ProxyRecord>)> fn) { on_change_ = std::move(fn); }
     ~ProxyWorkers();
 
     // Opens sockets for new addresses, keeps those already open, and closes the ones no longer
@@ -82,8 +101,14 @@ private:
         std::unique_ptr<ipc::Channel> channel;
         UniqueFd log_socket;   // the access log's descriptor goes down here (ipc/fd_passing.h)
         uint64_t connections = 0;
+        unsigned long long start_ticks = 0;
+        std::unique_ptr<PidWatch> watch;   // adopted (not our child): its exit comes from here
     };
     Result<pid_t> fork_one();
+    Proc& add_proc(pid_t pid, UniqueFd channel, UniqueFd log_socket);
+    void changed();
+    void hold(const std::string& name, int fd) { if (keeper_) keeper_->put(name, fd); }
+    void hold_zones();
     // The cache's index zone and an empty $NODEEDGE_HOME/cache.
     Status start_cache();
     void send_all(const ipc::Message& m);
@@ -102,6 +127,8 @@ private:
     std::string exe_;
     ProxyResources& resources_;
     OnDrainDone on_drain_done_;
+    Keeper* keeper_;
+    std::function<void(std::vector<ProxyRecord>)> on_change_;
     std::map<std::string, UniqueFd> listeners_;
     // Rate-limit buckets, created once and given to every proxy worker, re-forked ones too, so
     // limits hold across workers and survive a proxy crash.

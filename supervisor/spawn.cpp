@@ -186,6 +186,8 @@ void reap(pid_t pid) {
 
 }  // namespace
 
+constexpr int kPipeBytes = 1 << 20;
+
 Result<Spawned> spawn(const SpawnSpec& spec) {
     if (spec.exe.empty() || spec.argv.empty()) return Error{"exec: empty command"};
 
@@ -194,6 +196,10 @@ Result<Spawned> spawn(const SpawnSpec& spec) {
     UniqueFd out_r(out_pipe[0]), out_w(out_pipe[1]);
     if (pipe2(err_pipe, O_CLOEXEC) != 0) return Error::from_errno("exec " + spec.exe + ": pipe");
     UniqueFd err_r(err_pipe[0]), err_w(err_pipe[1]);
+    // What a worker writes while no daemon reads (it died; the keeper holds the read ends)
+    // waits here until the next daemon adopts the worker; past it, the worker's writes block.
+    // 1 MiB is the unprivileged limit (fs.pipe-max-size); a refusal keeps the 64 KiB default.
+    for (int fd : {out_r.get(), err_r.get()}) (void)::fcntl(fd, F_SETPIPE_SZ, kPipeBytes);
     if (pipe2(report_pipe, O_CLOEXEC) != 0) return Error::from_errno("exec " + spec.exe + ": pipe");
     UniqueFd report_r(report_pipe[0]), report_w(report_pipe[1]);
     UniqueFd ipc_parent, ipc_child;

@@ -21,6 +21,7 @@ int64_t wall_ms() {
 }
 
 std::string describe_exit(int status) {
+    if (status == Worker::kExitUnknown) return "ended (adopted, so its exit status is unknown)";
     if (WIFEXITED(status)) return "exited with code " + std::to_string(WEXITSTATUS(status));
     if (WIFSIGNALED(status)) {
         const char* name = sigabbrev_np(WTERMSIG(status));
@@ -120,23 +121,50 @@ void Worker::spawn() {
     rss_ = 0;
     host_.pid_started(*this);
     host_.event(*this, "start", "pid " + std::to_string(pid_) + " on port " + std::to_string(port_));
+    host_.hold_pipes(*this, child->out.get(), child->err.get(), child->ipc.get());
+    attach_pipes(std::move(child->out), std::move(child->err), std::move(child->ipc));
+    if (!app_->wait_ready)
+        probe_ = std::make_unique<PortProbe>(host_.loop(), "127.0.0.1", port_, pid_, [this] { on_ready(); });
+    arm(listen_timer_, app_->listen_timeout, on_listen_timeout);
+    host_.state_changed(*this, state_, "spawned");
+}
+
+void Worker::attach_pipes(UniqueFd out, UniqueFd err, UniqueFd ipc) {
     event_base* base = host_.loop();
-    out_ = std::make_unique<LogCapture>(base, std::move(child->out), host_.log_file(*app_, instance_, false),
-                                        label(), app_->log_date_format);
-    err_ = std::make_unique<LogCapture>(base, std::move(child->err), host_.log_file(*app_, instance_, true),
-                                        label(), app_->log_date_format);
+    if (out)
+        out_ = std::make_unique<LogCapture>(base, std::move(out), host_.log_file(*app_, instance_, false), label(),
+                                            app_->log_date_format);
+    if (err)
+        err_ = std::make_unique<LogCapture>(base, std::move(err), host_.log_file(*app_, instance_, true), label(),
+                                            app_->log_date_format);
     // Node workers always get the IPC channel (apps call process.send('ready') whether or not
     // wait_ready is set, as under PM2); it is drained either way, and only counts with wait_ready.
-    if (child->ipc) {
-        node_ipc_ = std::move(child->ipc);
+    if (ipc) {
+        node_ipc_ = std::move(ipc);
         ipc_reader_ = std::make_unique<NodeIpcReader>(base, node_ipc_.get(), [this] {
             if (app_->wait_ready) on_ready();
         });
     }
-    if (!app_->wait_ready)
-        probe_ = std::make_unique<PortProbe>(base, "127.0.0.1", port_, pid_, [this] { on_ready(); });
-    arm(listen_timer_, app_->listen_timeout, on_listen_timeout);
-    host_.state_changed(*this, state_, "spawned");
+}
+
+void Worker::adopt(AdoptedProcess p) {
+    pid_ = p.pid;
+    start_ticks_ = p.start_ticks;
+    restarts_ = p.restarts;
+    started_wall_ms_ = p.started_at_ms;
+    started_ = steady_clock::now() - milliseconds(std::max<int64_t>(0, wall_ms() - p.started_at_ms));
+    ever_ready_ = true;
+    host_.pid_adopted(*this);
+    host_.hold_pipes(*this, p.out.get(), p.err.get(), p.ipc.get());
+    attach_pipes(std::move(p.out), std::move(p.err), std::move(p.ipc));
+    host_.event(*this, "adopt", "pid " + std::to_string(pid_) + " on port " + std::to_string(port_) +
+                                    " taken over from the previous daemon");
+    State from = state_;
+    state_ = State::Online;
+    spdlog::info("{} {} -> {} (adopted)", label(), to_string(from), to_string(state_));
+    host_.state_changed(*this, from, "adopted");
+    run(Action::PoolAdd, "adopted");
+    watch_health();
 }
 
 void Worker::fail_spawn(const std::string& why) {
@@ -239,6 +267,7 @@ void Worker::on_exit(int wait_status) {
 }
 
 void Worker::release_process() {
+    host_.release_pipes(*this);
     pid_ = -1;
     probe_.reset();
     ipc_reader_.reset();

@@ -38,6 +38,21 @@ public:
     virtual void state_changed(Worker& w, State from, const std::string& why) = 0;
     virtual void event(Worker& w, const std::string& kind, const std::string& detail) = 0;
     virtual std::shared_ptr<LogFile> log_file(const config::App& app, int instance, bool err) = 0;
+    // The read ends of a new process's pipes, for the keeper to hold so that the worker
+    // outlives the daemon (supervisor/keeper.h); released once the process is gone.
+    virtual void hold_pipes(Worker&, int /*out*/, int /*err*/, int /*ipc*/) {}
+    virtual void release_pipes(Worker&) {}
+    // An adopted process (Worker::adopt): its exit comes through a pidfd, not only SIGCHLD.
+    virtual void pid_adopted(Worker& w) { pid_started(w); }
+};
+
+// A running Node worker a previous daemon left (supervisor/takeover.h).
+struct AdoptedProcess {
+    pid_t pid = -1;
+    unsigned long long start_ticks = 0;
+    int restarts = 0;
+    int64_t started_at_ms = 0;
+    UniqueFd out, err, ipc;
 };
 
 class Worker {
@@ -51,6 +66,9 @@ public:
     Worker& operator=(const Worker&) = delete;
 
     void start();                        // from Stopped/Errored or new: spawn
+    // Takes over a running, ready process instead of spawning one: online at once, back in
+    // every pool, its pipes read again (lines written meanwhile waited in them).
+    void adopt(AdoptedProcess p);
     // restarts() counts every restart of the instance, as PM2's ↺ does: a crash's, and one
     // asked for (`restart`; a replacement for reload, memory limit or health check, which
     // is a new Worker, so it carries on from its predecessor's count). `why` goes to the
@@ -64,7 +82,10 @@ public:
     // process.kill); Error when it has none or kill() fails.
     Status send_signal(int sig);
     void on(Event e, const std::string& why = "");
-    void on_exit(int wait_status);       // from the daemon's SIGCHLD loop
+    // From the daemon's SIGCHLD loop; kExitUnknown for an adopted process that was not the
+    // daemon's child (its pidfd said it ended, nobody told us how).
+    static constexpr int kExitUnknown = -1;
+    void on_exit(int wait_status);
     // cpu % and rss; over max_memory_restart while online, asks the host for a replacement.
     void sample(std::chrono::steady_clock::time_point now);
 
@@ -97,6 +118,7 @@ private:
     void run(Action a, const std::string& why);
     void spawn();
     void fail_spawn(const std::string& why);   // errored, with `why` as the last error
+    void attach_pipes(UniqueFd out, UniqueFd err, UniqueFd ipc);
     void schedule_restart();
     void signal_group(int sig);
     void on_ready();

@@ -14,6 +14,9 @@ namespace ne::proxy {
 
 using std::chrono::milliseconds;
 
+// How long a quitting worker keeps an idle keep-alive connection for a request on its way.
+constexpr milliseconds kQuitIdleClose{1000};
+
 ClientConn::ClientConn(Runtime& rt, BuffereventPtr bev, const ConnFacts& facts)
     : rt_(rt), bev_(std::move(bev)), listen_(facts.listen), scheme_(facts.scheme), output_high_(facts.output_high),
       parser_(MessageParser::Type::request, kRequestLimits), zone_context_(rt.zone, rt.acme), record_(output()) {
@@ -60,7 +63,11 @@ void ClientConn::start() {
 void ClientConn::quit() {
     quit_ = true;
     keep_alive_ = false;
-    if (phase_ == Phase::head && evbuffer_get_length(input()) == 0) close_now();
+    // An idle keep-alive connection is not closed at once: a request its client is sending
+    // right now would meet the close (a failed request, as wrk counts it, during a proxy
+    // generation change or an upgrade). A request within the next moment is answered with
+    // Connection: close; a client that sends none is closed then, as a keepalive_timeout would.
+    if (phase_ == Phase::head && evbuffer_get_length(input()) == 0) arm(Timer::keepalive, kQuitIdleClose);
 }
 
 // ---- trampolines ---------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 #include <csignal>
 
 #include "cli/args.h"
+#include "ipc/version.h"
 
 namespace ne::cli {
 namespace {
@@ -186,7 +187,7 @@ TEST(CliArgs, VersionSpellings) {
     for (const char* flag : {"-v", "--version"}) {
         auto v = parse_exit({flag});
         EXPECT_EQ(v.code, 0) << flag;
-        EXPECT_EQ(v.text, std::string("nodeedge ") + NODEEDGE_VERSION + "\n");
+        EXPECT_EQ(v.text, "nodeedge " + ipc::version() + "\n");
     }
     parse_as<VersionCmd>({"version"});
 }

@@ -9,6 +9,7 @@
 #include <cstring>
 #include <thread>
 
+#include "ipc/version.h"
 #include "cli/client.h"
 #include "ipc/channel.h"
 #include "ipc/control.h"
@@ -87,7 +88,7 @@ TEST(CliClient, SendsTheRequestAndReturnsTheReply) {
     auto r = Client(home.path().string()).call(ipc::control::request("scale", {{"app", "api"}, {"instances", 2}}));
     ASSERT_TRUE(r.ok()) << r.error().message;
     EXPECT_EQ((*r)["workers"], json::array());
-    EXPECT_EQ(daemon.request(), (json{{"v", 1}, {"cmd", "scale"}, {"app", "api"}, {"instances", 2}}));
+    EXPECT_EQ(daemon.request(), (json{{"v", 1}, {"version", ipc::version()}, {"cmd", "scale"}, {"app", "api"}, {"instances", 2}}));
 }
 
 TEST(CliClient, DaemonRefusalCarriesItsReason) {

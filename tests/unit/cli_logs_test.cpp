@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include "ipc/version.h"
 #include "cli/logs.h"
 #include "unit/cli_test_support.h"
 
@@ -10,10 +11,10 @@ using nlohmann::json;
 using testing::TempDir;
 
 TEST(CliLogs, Request) {
-    EXPECT_EQ(logs_request(LogsCmd{}), (json{{"v", 1}, {"cmd", "logs"}}));
+    EXPECT_EQ(logs_request(LogsCmd{}), (json{{"v", 1}, {"version", ipc::version()}, {"cmd", "logs"}}));
     LogsCmd c;
     c.app = "api";
-    EXPECT_EQ(logs_request(c), (json{{"v", 1}, {"cmd", "logs"}, {"app", "api"}}));
+    EXPECT_EQ(logs_request(c), (json{{"v", 1}, {"version", ipc::version()}, {"cmd", "logs"}, {"app", "api"}}));
 }
 
 TEST(CliLogs, ParsesTheDaemonsFileList) {

@@ -20,7 +20,7 @@ TEST(CliStartup, SystemUnit) {
     for (const char* line : {"[Service]", "Type=notify", "User=ann", "Environment=NODEEDGE_HOME=/home/ann/.nodeedge",
                              "Environment=PATH=/usr/bin:/bin", "ExecStart=/usr/bin/nodeedge daemon --foreground",
                              "ExecStartPost=/usr/bin/nodeedge resurrect", "ExecReload=/usr/bin/nodeedge reload all",
-                             "ExecStop=/usr/bin/nodeedge kill", "Restart=on-failure", "KillMode=mixed",
+                             "ExecStop=-/usr/bin/nodeedge kill", "Restart=always", "KillMode=process",
                              "NoNewPrivileges=yes", "ProtectSystem=full", "PrivateTmp=yes", "[Install]",
                              "WantedBy=multi-user.target"})
         EXPECT_TRUE(has_line(unit, line)) << line << "\n" << unit;

@@ -63,6 +63,8 @@ public:
     bool stopping() const override { return false; }
     void shutdown(std::function<void()>) override {}
     AcmeCerts& certificates() override { std::abort(); }
+    void upgrade(const std::string&, std::function<void(const nlohmann::json&)>) override {}
+    nlohmann::json upgrade_outcome() const override { return nullptr; }
 
     // An app of `instances` workers running `sleep 30`, started (so its workers have ids).
     App& started(const std::string& name, int instances, const std::string& ns = "default") {
