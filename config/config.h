@@ -147,6 +147,9 @@ struct Location {
     Duration send_timeout{60000};
     Duration queue_timeout{1000};
     bool websocket = true;
+    // gRPC (nginx's grpc_pass): HTTP/2 cleartext to the backend, trailers both ways, the
+    // proxy's own errors answered as gRPC statuses.
+    bool grpc = false;
     bool buffering = true;
     RateLimit rate_limit;
     Cache cache;

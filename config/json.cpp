@@ -105,6 +105,7 @@ void fields(V& v, S& l) {
     v("send_timeout", l.send_timeout);
     v("queue_timeout", l.queue_timeout);
     v("websocket", l.websocket);
+    v("grpc", l.grpc);
     v("buffering", l.buffering);
     v("rate_limit", l.rate_limit);
     v("cache", l.cache);

@@ -28,7 +28,7 @@ const List kTls = {"cert", "key", "protocols", "ciphers", "ocsp"};
 const List kGzip = {"level", "min_length", "types"};
 
 const List kLocation = {"path", "app", "upstream", "balance", "keepalive", "connect_timeout",
-                        "read_timeout", "send_timeout", "queue_timeout", "websocket", "buffering",
+                        "read_timeout", "send_timeout", "queue_timeout", "websocket", "grpc", "buffering",
                         "rate_limit", "cache", "root", "alias", "index", "expires",
                         "cache_control", "access_log", "return", "proxy_headers", "try_files",
                         "client_max_body_size", "client_body_timeout", "headers", "gzip"};

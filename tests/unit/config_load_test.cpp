@@ -470,6 +470,8 @@ const ErrorCase kErrorCases[] = {
      "cache = { valid = { \"2xx\" = \"5m\" } }\n", 6, 21, "'2xx' is not an HTTP status code"},
     {"cache on files", "[[servers]]\nlisten = [\"127.0.0.1:8080\"]\n[[servers.locations]]\npath = \"/\"\nroot = \"/srv\"\n"
      "cache = { valid = { \"200\" = \"5m\" } }\n", 6, 9, "only a location that proxies (app or upstream)"},
+    {"grpc on files", "[[servers]]\nlisten = [\"127.0.0.1:8080\"]\n[[servers.locations]]\npath = \"/\"\nroot = \"/srv\"\n"
+     "grpc = true\n", 6, 8, "servers.locations.grpc: only a location that proxies (app or upstream) speaks gRPC"},
     {"cache max_size", "[[servers]]\nlisten = [\"127.0.0.1:8080\"]\n[[servers.locations]]\npath = \"/\"\napp = \"a\"\n"
      "cache = { max_size = \"lots\" }\n", 6, 22, "max_size"},
     {"rate limit key", "[[servers]]\nlisten = [\"127.0.0.1:8080\"]\n[[servers.locations]]\npath = \"/\"\napp = \"a\"\n"
