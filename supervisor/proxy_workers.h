@@ -16,6 +16,7 @@
 #include <nlohmann/json.hpp>
 
 #include "ipc/channel.h"
+#include "ipc/event_ptr.h"
 #include "ipc/messages.h"
 #include "ipc/result.h"
 #include "ipc/unique_fd.h"
@@ -90,6 +91,7 @@ private:
     void check_quit_done();
     void start_generation();
     static void on_kill_timer(evutil_socket_t, short, void* self);
+    static void on_cache_load(evutil_socket_t, short, void* self);
 
     event_base* base_;
     std::string exe_;
@@ -100,6 +102,8 @@ private:
     // limits hold across workers and survive a proxy crash.
     UniqueFd zone_;
     UniqueFd cache_zone_;                           // the response cache's index
+    std::unique_ptr<ProxyResources::CacheLoad> cache_load_;  // while files are being loaded
+    EventPtr cache_load_timer_;
     UniqueFd tls_sessions_;                         // TLS sessions
     std::string access_log_path_;                   // "" when off
     UniqueFd access_log_;                           // invalid when off or it cannot be opened

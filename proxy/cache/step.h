@@ -55,10 +55,21 @@ public:
 
 private:
     Action decide(const CacheIndex::Lookup& l, uint64_t now_ms);
+    // The key's entry is a Vary marker: look the request's variant up instead.
+    Result<CacheIndex::Lookup> follow_marker(const CacheIndex::Lookup& marker, std::span<const Header> headers,
+                                             uint64_t now_ms);
+    // The response varies: its marker goes under the request's key (replacing what was
+    // there) and the response itself under the variant's; false when the marker cannot be
+    // written (the response is then not stored).
+    bool store_vary_marker(std::string_view vary, const CacheSlot& slot);
 
     CacheStore* store_ = nullptr;
     const config::Cache* cache_ = nullptr;
-    std::string key_;
+    std::string key_;               // the request's, or its variant's once a marker was followed
+    std::string primary_key_;       // scheme, host, target
+    std::string request_headers_;   // "name\0value\0": a variant's key is made at the response
+    std::string scope_name_;
+    bool followed_marker_ = false;
     uint64_t key_hash_ = 0;
     uint64_t scope_ = 0;
     uint64_t file_id_ = 0;          // the entry's file, fresh or stale
