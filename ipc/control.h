@@ -26,6 +26,7 @@
 //   describe {app}                         -> {app: {...config}, workers: [row...], events: [...]}
 //   logs     {app?}                        -> {files: [{app, stream: "out"|"err", path}]}
 //   flush    {targets?}                    -> {files: [path...]}   (no targets: every app)
+//   cache_purge {location, prefix}        -> {purged: int}  ("" for either: every one)
 //   save     resurrect
 //   kill                                   -> replies when every app is stopped; daemon exits.
 //

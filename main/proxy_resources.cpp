@@ -3,6 +3,7 @@
 #include "proxy/log/access_log.h"
 #include "proxy/cache/index.h"
 #include "proxy/cache/loader.h"
+#include "proxy/cache/purge.h"
 #include "proxy/limits/rate_limit_zone.h"
 #include "proxy/tls/session_cache.h"
 
@@ -35,6 +36,11 @@ Result<std::unique_ptr<supervisor::ProxyResources::CacheLoad>> ProxyLibraryResou
     auto loader = proxy::CacheLoader::start(index_fd, dir);
     if (!loader) return loader.error();
     return std::unique_ptr<CacheLoad>(std::make_unique<LibraryCacheLoad>(std::move(*loader)));
+}
+
+Result<size_t> ProxyLibraryResources::purge_cache(int index_fd, const std::string& dir, const std::string& location,
+                                                  const std::string& prefix) {
+    return proxy::purge_cache(index_fd, dir, location, prefix);
 }
 
 std::string ProxyLibraryResources::access_log_path(const std::string& written, const std::string& home) const {

@@ -32,10 +32,19 @@ void Commands::handle(const nlohmann::json& req, Reply reply) {
     else if (cmd == "describe") inspect_.describe(req, reply);
     else if (cmd == "logs") inspect_.logs(req, reply);
     else if (cmd == "flush") inspect_.flush(req, reply);
+    else if (cmd == "cache_purge") purge_cache(req, reply);
     else if (cmd == "save") persist_.save(reply);
     else if (cmd == "resurrect") persist_.resurrect(reply);
     else if (cmd == "kill") host_.shutdown([reply] { reply(ok()); });
     else reply(fail("unknown command '" + cmd + "'"));
+}
+
+void Commands::purge_cache(const nlohmann::json& req, Reply reply) {
+    auto purged = host_.purge_cache(str_arg(req, "location"), str_arg(req, "prefix"));
+    if (!purged)
+        reply(fail(purged.error().message));
+    else
+        reply(ok({{"purged", *purged}}));
 }
 
 }  // namespace ne::supervisor

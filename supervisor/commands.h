@@ -19,6 +19,8 @@ public:
     void restore_running() { persist_.restore_running(); }
 
 private:
+    void purge_cache(const nlohmann::json& req, Reply reply);
+
     CommandHost& host_;
     LifecycleCommands lifecycle_;
     InspectCommands inspect_;

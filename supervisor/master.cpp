@@ -174,6 +174,10 @@ Status Master::apply_running(config::Config next) {
     return {};
 }
 
+Result<size_t> Master::purge_cache(const std::string& location, const std::string& prefix) {
+    return proxy_->purge_cache(location, prefix);
+}
+
 json Master::status_json() const {
     json rows = json::array();
     for (auto& a : apps_)

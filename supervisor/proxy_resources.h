@@ -32,6 +32,10 @@ public:
         virtual std::chrono::milliseconds sleep() const = 0;
     };
     virtual Result<std::unique_ptr<CacheLoad>> load_cache(int index_fd, const std::string& dir) = 0;
+    // `cache purge`: removes the answers of `location` ("": all) whose keys start with
+    // `prefix` ("": all) from the index and `dir`; returns how many.
+    virtual Result<size_t> purge_cache(int index_fd, const std::string& dir, const std::string& location,
+                                       const std::string& prefix) = 0;
 
     // "[proxy] access_log" as written -> the file: "" when off, a relative path under `home`.
     virtual std::string access_log_path(const std::string& written, const std::string& home) const = 0;

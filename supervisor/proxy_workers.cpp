@@ -60,6 +60,11 @@ Status ProxyWorkers::start_cache() {
     return {};
 }
 
+Result<size_t> ProxyWorkers::purge_cache(const std::string& location, const std::string& prefix) {
+    if (!cache_zone_) return Error{"cache purge: the daemon has no response cache (see its log)"};
+    return resources_.purge_cache(cache_zone_.get(), ipc::control::home_dir() + "/cache", location, prefix);
+}
+
 void ProxyWorkers::on_cache_load(evutil_socket_t, short, void* self) {
     auto* w = static_cast<ProxyWorkers*>(self);
     if (!w->cache_load_->step()) {

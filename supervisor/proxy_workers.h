@@ -40,6 +40,8 @@ public:
     Status set_listeners(const std::vector<std::string>& addresses);
     // Applies to new requests in every proxy worker.
     void set_config(nlohmann::json config);
+    // `cache purge`: see ProxyResources::purge_cache.
+    Result<size_t> purge_cache(const std::string& location, const std::string& prefix);
     // `[proxy] user`: workers forked from now on switch to it (only when the daemon is root,
     // as nginx's `user`); a change replaces the running generation, since a worker cannot
     // switch back. Call before set_listeners so that the first workers start as that user.

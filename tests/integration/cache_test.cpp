@@ -211,7 +211,7 @@ TEST_F(CacheTest, TwoAcceptEncodingVariantsAreCachedSeparately) {
     EXPECT_EQ(hits("/vary-star"), 2);
 }
 
-TEST_F(CacheTest, AStoredAnswerIsStillAHitAfterKillAndStart) {
+TEST_F(CacheTest, AStoredAnswerIsStillAHitAfterKillAndStartAndPurgeRemovesIt) {
     const HttpResponse first = get("/json/kept?kb=2", {{"Accept-Encoding", "gzip"}});
     EXPECT_EQ(first.header("x-cache-status"), "MISS");
     get("/vary", {{"Accept-Encoding", "gzip"}});
@@ -230,6 +230,18 @@ TEST_F(CacheTest, AStoredAnswerIsStillAHitAfterKillAndStart) {
     EXPECT_EQ(variant.header("x-cache-status"), "HIT");
     EXPECT_EQ(json::parse(variant.body, nullptr, false).value("ae", ""), "gzip") << variant.body;
     EXPECT_EQ(hits("/json/kept"), 0) << "the new app never saw the request";
+
+    // Purged by location and key prefix: that key only, its variants with it.
+    r = run("cache", "purge", "/", "http://127.0.0.1:" + std::to_string(listen_) + "/json/kept");
+    ASSERT_EQ(r.code, 0) << r.out << r.err;
+    EXPECT_NE(r.out.find("purged 1 stored answers"), std::string::npos) << r.out;
+    EXPECT_EQ(get("/json/kept?kb=2", {{"Accept-Encoding", "gzip"}}).header("x-cache-status"), "MISS");
+    EXPECT_EQ(get("/vary", {{"Accept-Encoding", "gzip"}}).header("x-cache-status"), "HIT");
+    r = run("cache", "purge", "/", "http://127.0.0.1:" + std::to_string(listen_) + "/vary");
+    ASSERT_EQ(r.code, 0) << r.out << r.err;
+    EXPECT_EQ(get("/vary", {{"Accept-Encoding", "gzip"}}).header("x-cache-status"), "MISS");
+    EXPECT_EQ(run("cache", "purge", "/nowhere/").out, "purged 0 stored answers\n");
+    EXPECT_EQ(run("cache", "drop").code, 2);
 }
 
 }  // namespace
