@@ -257,6 +257,9 @@ struct Proxy {
     std::string access_log = "logs/access.log";  // relative to $NODEEDGE_HOME; "off"
     std::string access_log_format = "combined";  // or "json"
     std::string error_page;        // absolute, or empty
+    // After a reload that forks new proxy workers, the old ones keep their open connections
+    // (WebSocket tunnels, long responses) this long, then close them (nginx's name).
+    Duration worker_shutdown_timeout{std::chrono::hours(1)};
 
     bool operator==(const Proxy&) const = default;
 };

@@ -193,6 +193,7 @@ void fields(V& v, S& p) {
     v("access_log", p.access_log);
     v("access_log_format", p.access_log_format);
     v("error_page", p.error_page);
+    v("worker_shutdown_timeout", p.worker_shutdown_timeout);
 }
 
 template <typename V, Is<Metrics> S>

@@ -4,7 +4,8 @@ namespace ne::config::keys {
 
 const List kTop = {"proxy", "metrics", "apps", "servers", "upstreams"};
 
-const List kProxy = {"workers", "user", "access_log", "access_log_format", "error_page"};
+const List kProxy = {"workers", "user", "access_log", "access_log_format", "error_page",
+                     "worker_shutdown_timeout"};
 
 const List kMetrics = {"listen"};
 

@@ -88,7 +88,11 @@ std::string encode(const Message& m) {
             j["series"] = std::move(series);
             return j;
         },
-        [](const Quit&) { return header("quit"); },
+        [](const Quit& q) {
+            auto j = header("quit");
+            if (q.grace_ms > 0) j["grace_ms"] = q.grace_ms;
+            return j;
+        },
     }, m);
     return j.dump();
 }
@@ -144,7 +148,7 @@ Result<Message> decode(std::string_view payload) {
                 for (const auto& r : j.at("series")) s.series.push_back(series_from_json(r));
             return Message{std::move(s)};
         }
-        if (type == "quit") return Message{Quit{}};
+        if (type == "quit") return Message{Quit{j.value("grace_ms", int64_t{0})}};
     } catch (const json::exception& e) {
         return Error{"ipc: malformed " + type + " message: " + e.what()};
     } catch (const std::invalid_argument& e) {

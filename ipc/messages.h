@@ -98,8 +98,11 @@ struct Stats {
     std::vector<RequestSeries> series;
 };
 
-// master -> proxy: stop accepting, finish in-flight requests, exit.
-struct Quit {};
+// master -> proxy: stop accepting, finish in-flight requests, exit. Open connections get
+// `grace_ms` (0: the worker's own 10 s), then are closed.
+struct Quit {
+    int64_t grace_ms = 0;
+};
 
 using Message =
     std::variant<ProxyConfig, BackendAdd, BackendDrain, BackendRemove, DrainDone, Stats, Quit>;

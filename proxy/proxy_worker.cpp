@@ -23,7 +23,8 @@ namespace ne::proxy {
 namespace {
 
 // In-flight requests get this long after Quit (or the master's death) before the worker exits
-// anyway; the master escalates to SIGTERM/SIGKILL after the same 10 s.
+// anyway; the master escalates to SIGTERM/SIGKILL after the same 10 s when it stops. An old
+// generation after a reload gets [proxy] worker_shutdown_timeout instead (Quit::grace_ms).
 constexpr std::chrono::seconds kQuitGrace{10};
 constexpr std::chrono::seconds kStatsEvery{1};
 
@@ -68,7 +69,7 @@ private:
     void add_backend(const ipc::BackendAdd& m);
     void drain_backend(uint64_t id);
     void remove_backend(uint64_t id);
-    void begin_quit(const char* why);
+    void begin_quit(const char* why, std::chrono::milliseconds grace = kQuitGrace);
     void finish();
     void send_stats();
     static void stats_cb(evutil_socket_t, short, void* self);
@@ -86,6 +87,7 @@ private:
     EventPtr quit_timer_;
     bool quitting_ = false;
     bool finishing_ = false;
+    std::chrono::milliseconds grace_{kQuitGrace};
 };
 
 Status ProxyWorker::init(const ipc::ProxyLaunch& launch) {
@@ -158,7 +160,8 @@ void ProxyWorker::on_frame(const std::string& payload) {
     else if (auto* a = std::get_if<ipc::BackendAdd>(&*msg)) add_backend(*a);
     else if (auto* d = std::get_if<ipc::BackendDrain>(&*msg)) drain_backend(d->id);
     else if (auto* r = std::get_if<ipc::BackendRemove>(&*msg)) remove_backend(r->id);
-    else if (std::holds_alternative<ipc::Quit>(*msg)) begin_quit("asked by the master");
+    else if (auto* q = std::get_if<ipc::Quit>(&*msg))
+        begin_quit("asked by the master", q->grace_ms > 0 ? std::chrono::milliseconds(q->grace_ms) : kQuitGrace);
     else spdlog::warn("proxy worker {}: unexpected message from the master: {}", getpid(), payload);
 }
 
@@ -222,14 +225,15 @@ void ProxyWorker::remove_backend(uint64_t id) {
     if (Pool* pool = rt_->pools.pool_of(id)) pool->remove(id);
 }
 
-void ProxyWorker::begin_quit(const char* why) {
+void ProxyWorker::begin_quit(const char* why, std::chrono::milliseconds grace) {
     if (quitting_) return;
     quitting_ = true;
     spdlog::info("proxy worker {}: quitting ({}); {} connections open", getpid(), why, rt_->connections());
     // Our copies of the listening sockets close; the master keeps its own.
     listeners_.clear();
-    timeval grace = to_timeval(kQuitGrace);
-    evtimer_add(quit_timer_.get(), &grace);
+    grace_ = grace;
+    const timeval tv = to_timeval(grace);
+    evtimer_add(quit_timer_.get(), &tv);
     rt_->quit();
 }
 
@@ -253,8 +257,8 @@ void ProxyWorker::stats_cb(evutil_socket_t, short, void* self) { static_cast<Pro
 
 void ProxyWorker::quit_timer_cb(evutil_socket_t, short, void* self) {
     auto* w = static_cast<ProxyWorker*>(self);
-    spdlog::warn("proxy worker {}: {} connections still open after {} s; exiting", getpid(),
-                 w->rt_->connections(), kQuitGrace.count());
+    spdlog::warn("proxy worker {}: {} connections still open after {} ms; exiting", getpid(),
+                 w->rt_->connections(), w->grace_.count());
     event_base_loopexit(w->base_.get(), nullptr);
 }
 

@@ -166,6 +166,7 @@ Status Master::apply_running(config::Config next) {
     if (auto s = metrics_server_->listen(next.metrics.listen); !s) return s;
     if (auto s = proxy_->set_user(next.proxy.user); !s) return s;
     proxy_->set_count(workers);
+    proxy_->set_shutdown_timeout(next.proxy.worker_shutdown_timeout);
     if (auto s = proxy_->set_listeners(listen); !s) return s;
     running_ = std::move(next);
     json j = config::to_json(running_);

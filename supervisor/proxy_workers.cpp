@@ -116,12 +116,14 @@ Status ProxyWorkers::set_listeners(const std::vector<std::string>& addresses) {
 
 void ProxyWorkers::start_generation() {
     ++generation_;
-    // The old generation stops accepting and finishes what it has; the new one takes over the
-    // (same or changed) listening sockets. No socket is closed under a client.
+    // The old generation stops accepting and finishes what it has, tunnels included, for up
+    // to worker_shutdown_timeout; the new one takes over the (same or changed) listening
+    // sockets. No socket is closed under a client.
+    const int64_t grace = shutdown_timeout_.count();
     for (auto& [pid, p] : procs_) {
         if (p.generation < generation_ && !p.quitting) {
             p.quitting = true;
-            p.channel->send(ipc::encode(ipc::Quit{}));
+            p.channel->send(ipc::encode(ipc::Quit{grace}));
         }
     }
     for (int i = 0; i < count_; ++i)

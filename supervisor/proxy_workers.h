@@ -6,6 +6,7 @@
 
 #include <sys/types.h>
 
+#include <chrono>
 #include <functional>
 #include <map>
 #include <memory>
@@ -38,6 +39,9 @@ public:
     // listed. When the set changed, a new generation of proxy workers replaces the old one
     // (which finishes its in-flight requests). Errors name the address; nothing changes then.
     Status set_listeners(const std::vector<std::string>& addresses);
+    // How long an old generation keeps its connections (tunnels) after set_listeners or
+    // set_user forked a new one; call before them.
+    void set_shutdown_timeout(std::chrono::milliseconds t) { shutdown_timeout_ = t; }
     // Applies to new requests in every proxy worker.
     void set_config(nlohmann::json config);
     // `cache purge`: see ProxyResources::purge_cache.
@@ -114,6 +118,7 @@ private:
     std::string user_;                              // as written
     std::optional<Credentials> credentials_;        // resolved; none: keep the daemon's
     int count_ = 1;
+    std::chrono::milliseconds shutdown_timeout_{std::chrono::hours(1)};
     int generation_ = 0;
     bool quitting_ = false;
     std::map<pid_t, Proc> procs_;

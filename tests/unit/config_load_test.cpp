@@ -390,7 +390,7 @@ const ErrorCase kErrorCases[] = {
     {"unknown key suggests closest", "[[apps]]\nname = \"a\"\nscirpt = \"app.js\"\n", 3, 1,
      "unknown key 'scirpt' in [[apps]]; did you mean 'script'?"},
     {"unknown key lists allowed", "[proxy]\nzzz = 1\n", 2, 1,
-     "unknown key 'zzz' in [proxy] (allowed: workers, user, access_log, access_log_format, error_page)"},
+     "unknown key 'zzz' in [proxy] (allowed: workers, user, access_log, access_log_format, error_page, worker_shutdown_timeout)"},
     {"unknown top-level key", "[proxi]\nworkers = 2\n", 1, 2, "unknown key 'proxi' at the top level; did you mean 'proxy'?"},
     {"unknown key in inline table", "[[apps]]\nname = \"a\"\nscript = \"app.js\"\nhealth_check = { paht = \"/h\" }\n",
      4, 18, "unknown key 'paht' in apps.health_check; did you mean 'path'?"},
