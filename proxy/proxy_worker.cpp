@@ -108,6 +108,11 @@ Status ProxyWorker::init(const ipc::ProxyLaunch& launch) {
         ::close(launch.cache_zone);
         if (!index) return index.error().wrap("proxy worker");
         rt_->cache = std::make_unique<CacheStore>(CacheStore{std::move(*index), ipc::control::home_dir() + "/cache"});
+        if (auto fills = CacheFillEvents::watch(base_.get(), rt_->cache->dir))
+            rt_->cache_fills.emplace(std::move(*fills));
+        else
+            spdlog::warn("proxy worker {}: {}; requests waiting for a cache fill wait out lock_timeout", getpid(),
+                         fills.error().message);
     } else {
         spdlog::warn("proxy worker {}: started without a cache zone; responses are not cached", getpid());
     }

@@ -83,6 +83,11 @@ void CacheStore::remove_files(const std::vector<uint64_t>& ids) const {
     }
 }
 
+void CacheStore::announce_claim_released() const {
+    if (::utimensat(AT_FDCWD, dir.c_str(), nullptr, 0) != 0)
+        spdlog::debug("cache: touch {}: {}", dir, std::strerror(errno));
+}
+
 Result<CachedResponse> open_cache_file(const std::string& path) {
     CachedResponse r;
     r.fd.reset(::open(path.c_str(), O_RDONLY | O_CLOEXEC));

@@ -32,6 +32,9 @@ struct CacheStore {
     std::string file_path(uint64_t id) const;
     // Unlinks files the index no longer points to.
     void remove_files(const std::vector<uint64_t>& ids) const;
+    // A claim ended without a file being renamed or removed (the answer was not storable):
+    // touches the folder so that requests waiting for it look again (fill_events.h).
+    void announce_claim_released() const;
 };
 
 struct CachedResponse {

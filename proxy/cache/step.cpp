@@ -43,7 +43,10 @@ CacheStep::Action CacheStep::begin(CacheStore* store, const config::Cache& cache
 Result<CacheIndex::Lookup> CacheStep::follow_marker(const CacheIndex::Lookup& marker,
                                                      std::span<const Header> headers, uint64_t now_ms) {
     // The marker itself is never filled by this request: the variant is.
-    if (marker.claimed) store_->index.abandon(key_hash_);
+    if (marker.claimed) {
+        store_->index.abandon(key_hash_);
+        store_->announce_claim_released();
+    }
     auto file = open_cached(*store_, marker.file_id, key_);
     if (!file) {
         spdlog::warn("{}; the Vary marker is forgotten", file.error().message);
@@ -153,6 +156,7 @@ bool CacheStep::store_vary_marker(std::string_view vary, const CacheSlot& slot) 
         claimed_ = false;
     } else if (claimed_ && followed != key_hash_) {
         store_->index.abandon(followed);  // the app changed its Vary list: another variant
+        store_->announce_claim_released();
         claimed_ = false;
     }
     return true;
@@ -166,7 +170,10 @@ bool CacheStep::serve_stale(std::string_view condition) {
 
 void CacheStep::end() {
     writer_.reset();
-    if (claimed_ && store_) store_->index.abandon(key_hash_);
+    if (claimed_ && store_) {
+        store_->index.abandon(key_hash_);
+        store_->announce_claim_released();
+    }
     claimed_ = false;
     store_ = nullptr;
 }

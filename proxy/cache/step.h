@@ -24,18 +24,19 @@ public:
     enum class Action : uint8_t {
         proxy,   // ask the app
         serve,   // answer from the cache file (open())
-        wait,    // another request fills the entry (`lock`): retry() shortly
+        wait,    // another request fills the entry (`lock`): retry() when a fill ends
     };
-    // How often a waiting request looks again.
-    static constexpr uint64_t kRetryMs = 20;
 
     // At the request head, while its views are valid. `store` null: no cache in this worker.
     // `scope` names the location (its max_size is kept per scope).
     Action begin(CacheStore* store, const config::Cache& cache, std::string_view scope, std::string_view method,
                  std::span<const Header> headers, std::string_view scheme, std::string_view host,
                  std::string_view target, uint64_t now_ms);
-    // While waiting: look again. After lock_timeout the request asks the app itself.
+    // While waiting: look again (a fill ended: CacheFillEvents). After lock_timeout the
+    // request asks the app itself.
     Action retry(uint64_t now_ms);
+    // How long a waiting request may still wait.
+    uint64_t wait_left_ms(uint64_t now_ms) const { return wait_until_ms_ > now_ms ? wait_until_ms_ - now_ms : 0; }
 
     CacheStatus status() const { return status_; }
     // For serve: the file to answer from. On an error (the file went) the caller asks the
