@@ -102,6 +102,14 @@ public:
         auto* flush = add("flush", "Empty the log files", "flush [APP|ID|all]", [this] { return Command{flush_}; });
         flush->add_option("app", flush_.app, "Only this app, or this worker's files");
 
+        auto* cache = add("cache", "Remove stored answers from the response cache",
+                          "cache purge [LOCATION] [KEY_PREFIX]", [this] { return Command{cache_purge_}; },
+                          [this] { return cache_verb_ == "purge" ? "" : "unknown cache action '" + cache_verb_ + "'"; });
+        cache->add_option("action", cache_verb_, "purge")->required();
+        cache->add_option("location", cache_purge_.location, "Only this location's answers (its path, e.g. /api/)");
+        cache->add_option("prefix", cache_purge_.prefix,
+                          "Only keys starting with it: scheme://host then the URI (http://example.com/api/)");
+
         add("jlist", "PM2's process list as JSON, one line", "jlist", [] { return Command{JlistCmd{false}}; });
         add("prettylist", "PM2's process list as indented JSON", "prettylist", [] { return Command{JlistCmd{true}}; });
 
@@ -324,6 +332,8 @@ private:
     bool err_only_ = false;
     bool out_only_ = false;
     FlushCmd flush_;
+    CachePurgeCmd cache_purge_;
+    std::string cache_verb_;
     DescribeCmd describe_;
     std::vector<std::string> certs_args_;
     CheckCmd check_;

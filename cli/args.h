@@ -78,6 +78,12 @@ struct FlushCmd {
     std::string app;  // an app, a worker id or all; empty: every app
 };
 
+// nodeedge cache purge [LOCATION] [KEY_PREFIX]
+struct CachePurgeCmd {
+    std::string location;   // a cached location's path ("/api/"); empty: every location
+    std::string prefix;     // keys ("http://host/path?query") that start with it; empty: all
+};
+
 struct DescribeCmd {
     std::string app;
 };
@@ -124,7 +130,7 @@ struct UpgradeCmd {
 using Command = std::variant<StartCmd, ActionCmd, ScaleCmd, StatusCmd, LogsCmd, FlushCmd,
                              DescribeCmd, SaveCmd, ResurrectCmd, KillCmd, VersionCmd, CheckCmd,
                              StartupCmd, DaemonCmd, MonitCmd, StartOrCmd, JlistCmd, EnvCmd, ResetCmd,
-                             SignalCmd, ImportCmd, CertsCmd, UpgradeCmd>;
+                             SignalCmd, ImportCmd, CertsCmd, UpgradeCmd, CachePurgeCmd>;
 
 // Parsing ended without a command to run: help (code 0, text for stdout) or a usage error
 // (code 2, text for stderr: the reason, then the usage line).

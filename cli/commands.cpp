@@ -120,6 +120,10 @@ json flush_request(const FlushCmd& c) {
     return control::request("flush", c.app.empty() ? json::object() : json{{"targets", {c.app}}});
 }
 
+json cache_purge_request(const CachePurgeCmd& c) {
+    return control::request("cache_purge", {{"location", c.location}, {"prefix", c.prefix}});
+}
+
 json signal_request(const SignalCmd& c) {
     return control::request("signal", {{"signal", c.number}, {"targets", c.targets}});
 }
@@ -241,6 +245,13 @@ Status run(const FlushCmd& c) {
     auto reply = Client(resolve_home()).call(flush_request(c));
     if (!reply) return reply.error();
     print("flushed the logs of " + (c.app.empty() ? std::string("every app") : c.app) + "\n");
+    return {};
+}
+
+Status run(const CachePurgeCmd& c) {
+    auto reply = Client(resolve_home()).call(cache_purge_request(c));
+    if (!reply) return reply.error();
+    print("purged " + std::to_string(reply->value("purged", 0)) + " stored answers\n");
     return {};
 }
 

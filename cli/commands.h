@@ -34,6 +34,7 @@ nlohmann::json action_request(const ActionCmd& c, const std::filesystem::path& c
 nlohmann::json scale_request(const ScaleCmd& c);
 nlohmann::json describe_request(const DescribeCmd& c);
 nlohmann::json flush_request(const FlushCmd& c);
+nlohmann::json cache_purge_request(const CachePurgeCmd& c);
 nlohmann::json signal_request(const SignalCmd& c);
 // PM2's `env` output: "KEY: value" per variable of the reply's env ("K=V" strings).
 std::string render_env(const nlohmann::json& reply);
@@ -48,6 +49,7 @@ Status run(const ResetCmd& c);
 Status run(const SignalCmd& c);
 Status run(const StatusCmd& c);
 Status run(const FlushCmd& c);
+Status run(const CachePurgeCmd& c);
 Status run(const DescribeCmd& c);
 Status run(const CertsCmd& c);
 Status run(const SaveCmd& c);

@@ -166,6 +166,9 @@ struct Location {
     Duration send_timeout{60000};
     Duration queue_timeout{1000};
     bool websocket = true;
+    // gRPC (nginx's grpc_pass): HTTP/2 cleartext to the backend, trailers both ways, the
+    // proxy's own errors answered as gRPC statuses.
+    bool grpc = false;
     bool buffering = true;
     RateLimit rate_limit;
     Cache cache;
@@ -294,6 +297,9 @@ struct Proxy {
     // How long a draining Node worker may keep requests (and tunnels) in flight before it is
     // stopped anyway (reload, scale down, stop, replacement).
     Duration drain_timeout{30000};
+    // After a reload that forks new proxy workers, the old ones keep their open connections
+    // (WebSocket tunnels, long responses) this long, then close them (nginx's name).
+    Duration worker_shutdown_timeout{std::chrono::hours(1)};
 
     bool operator==(const Proxy&) const = default;
 };

@@ -118,6 +118,7 @@ void fields(V& v, S& l) {
     v("send_timeout", l.send_timeout);
     v("queue_timeout", l.queue_timeout);
     v("websocket", l.websocket);
+    v("grpc", l.grpc);
     v("buffering", l.buffering);
     v("rate_limit", l.rate_limit);
     v("cache", l.cache);
@@ -216,6 +217,7 @@ void fields(V& v, S& p) {
     v("access_log_format", p.access_log_format);
     v("error_page", p.error_page);
     v("drain_timeout", p.drain_timeout);
+    v("worker_shutdown_timeout", p.worker_shutdown_timeout);
 }
 
 template <typename V, Is<Metrics> S>

@@ -4,7 +4,8 @@ namespace ne::config::keys {
 
 const List kTop = {"proxy", "metrics", "acme", "apps", "servers", "upstreams"};
 
-const List kProxy = {"workers", "user", "access_log", "access_log_format", "error_page", "drain_timeout"};
+const List kProxy = {"workers", "user", "access_log", "access_log_format", "error_page", "drain_timeout",
+                     "worker_shutdown_timeout"};
 
 const List kMetrics = {"listen"};
 
@@ -31,7 +32,7 @@ const List kTls = {"acme", "cert", "key", "protocols", "ciphers", "ocsp", "prefe
 const List kGzip = {"level", "min_length", "types"};
 
 const List kLocation = {"path", "app", "upstream", "balance", "keepalive", "keepalive_timeout", "connect_timeout",
-                        "read_timeout", "send_timeout", "queue_timeout", "websocket", "buffering",
+                        "read_timeout", "send_timeout", "queue_timeout", "websocket", "grpc", "buffering",
                         "rate_limit", "cache", "sticky", "root", "alias", "index", "expires",
                         "cache_control", "access_log", "return", "proxy_headers", "try_files",
                         "client_max_body_size", "client_body_timeout", "headers", "gzip"};

@@ -170,6 +170,7 @@ Proxy read_proxy(const toml::table& t, Context& cx) {
     r.read_choice("access_log_format", p.access_log_format, {"combined", "json"});
     read_path(r, "error_page", cx, p.error_page);
     r.read_duration("drain_timeout", p.drain_timeout);
+    r.read_duration("worker_shutdown_timeout", p.worker_shutdown_timeout);
     return p;
 }
 

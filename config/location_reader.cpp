@@ -303,6 +303,8 @@ Location read_location(const toml::table& t, Diagnostics& diag, const std::files
     r.read_duration("queue_timeout", l.queue_timeout);
     r.read("websocket", l.websocket);
     r.read("buffering", l.buffering);
+    if (r.read("grpc", l.grpc) && l.grpc && !r.has("app") && !r.has("upstream"))
+        r.fail(t.get("grpc")->source(), r.label("grpc") + ": only a location that proxies (app or upstream) speaks gRPC");
     if (const toml::table* rl = r.table("rate_limit")) l.rate_limit = read_rate_limit(*rl, diag);
     if (const toml::table* st = r.table("sticky")) {
         l.sticky = read_sticky(*st, diag);

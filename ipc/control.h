@@ -37,6 +37,7 @@
 //                                          -> {ordered, certificate: {...}}, or fails with the CA's reason
 //   logs     {app?}                        -> {files: [{app, stream: "out"|"err", path}]}
 //   flush    {targets?}                    -> {files: [path...]}   (no targets: every app)
+//   cache_purge {location, prefix}        -> {purged: int}  ("" for either: every one)
 //   save     resurrect
 //   kill                                   -> replies when every app is stopped; daemon exits.
 //

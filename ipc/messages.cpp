@@ -122,7 +122,11 @@ std::string encode(const Message& m) {
             j["series"] = std::move(series);
             return j;
         },
-        [](const Quit&) { return header("quit"); },
+        [](const Quit& q) {
+            auto j = header("quit");
+            if (q.grace_ms > 0) j["grace_ms"] = q.grace_ms;
+            return j;
+        },
         [](const AcmeChallenges& c) {
             auto j = header("acme_challenges");
             j["serial"] = c.serial; j["http"] = c.http;
@@ -196,7 +200,7 @@ Result<Message> decode(std::string_view payload) {
                 for (const auto& r : j.at("series")) s.series.push_back(series_from_json(r));
             return Message{std::move(s)};
         }
-        if (type == "quit") return Message{Quit{}};
+        if (type == "quit") return Message{Quit{j.value("grace_ms", int64_t{0})}};
         if (type == "acme_challenges") {
             AcmeChallenges c{j.at("serial").get<uint64_t>(), j.at("http").get<std::map<std::string, std::string>>(), {}};
             for (const auto& a : j.at("alpn"))

@@ -102,8 +102,11 @@ struct Stats {
     std::vector<RequestSeries> series;
 };
 
-// master -> proxy: stop accepting, finish in-flight requests, exit.
-struct Quit {};
+// master -> proxy: stop accepting, finish in-flight requests, exit. Open connections get
+// `grace_ms` (0: the worker's own 10 s), then are closed.
+struct Quit {
+    int64_t grace_ms = 0;
+};
 
 // master -> proxy: the ACME challenges to answer now, replacing the previous set (an empty
 // one ends them). http-01: a token's key authorization, served on plain listeners under

@@ -11,6 +11,9 @@ public:
     Result<UniqueFd> create_rate_limit_zone(size_t keys) override;
     Result<UniqueFd> create_cache_index() override;
     Result<UniqueFd> create_tls_session_cache() override;
+    Result<std::unique_ptr<CacheLoad>> load_cache(int index_fd, const std::string& dir) override;
+    Result<size_t> purge_cache(int index_fd, const std::string& dir, const std::string& location,
+                               const std::string& prefix) override;
     std::string access_log_path(const std::string& written, const std::string& home) const override;
     Result<UniqueFd> open_access_log(const std::string& path) override;
 };

@@ -23,7 +23,8 @@ namespace ne::proxy {
 namespace {
 
 // In-flight requests get this long after Quit (or the master's death) before the worker exits
-// anyway; the master escalates to SIGTERM/SIGKILL after the same 10 s.
+// anyway; the master escalates to SIGTERM/SIGKILL after the same 10 s when it stops. An old
+// generation after a reload gets [proxy] worker_shutdown_timeout instead (Quit::grace_ms).
 constexpr std::chrono::seconds kQuitGrace{10};
 constexpr std::chrono::seconds kStatsEvery{1};
 
@@ -70,7 +71,7 @@ private:
     void add_backend(const ipc::BackendAdd& m);
     void drain_backend(uint64_t id);
     void remove_backend(uint64_t id);
-    void begin_quit(const char* why);
+    void begin_quit(const char* why, std::chrono::milliseconds grace = kQuitGrace);
     void finish();
     void send_stats();
     static void stats_cb(evutil_socket_t, short, void* self);
@@ -89,6 +90,7 @@ private:
     bool quitting_ = false;
     bool finishing_ = false;
     bool master_gone_ = false;   // the channel closed; serving on until a new master adopts us
+    std::chrono::milliseconds grace_{kQuitGrace};
 };
 
 Status ProxyWorker::init(const ipc::ProxyLaunch& launch) {
@@ -109,6 +111,11 @@ Status ProxyWorker::init(const ipc::ProxyLaunch& launch) {
         ::close(launch.cache_zone);
         if (!index) return index.error().wrap("proxy worker");
         rt_->cache = std::make_unique<CacheStore>(CacheStore{std::move(*index), ipc::control::home_dir() + "/cache"});
+        if (auto fills = CacheFillEvents::watch(base_.get(), rt_->cache->dir))
+            rt_->cache_fills.emplace(std::move(*fills));
+        else
+            spdlog::warn("proxy worker {}: {}; requests waiting for a cache fill wait out lock_timeout", getpid(),
+                         fills.error().message);
     } else {
         spdlog::warn("proxy worker {}: started without a cache zone; responses are not cached", getpid());
     }
@@ -161,7 +168,8 @@ void ProxyWorker::on_frame(const std::string& payload) {
     else if (auto* a = std::get_if<ipc::BackendAdd>(&*msg)) add_backend(*a);
     else if (auto* d = std::get_if<ipc::BackendDrain>(&*msg)) drain_backend(d->id);
     else if (auto* r = std::get_if<ipc::BackendRemove>(&*msg)) remove_backend(r->id);
-    else if (std::holds_alternative<ipc::Quit>(*msg)) begin_quit("asked by the master");
+    else if (auto* q = std::get_if<ipc::Quit>(&*msg))
+        begin_quit("asked by the master", q->grace_ms > 0 ? std::chrono::milliseconds(q->grace_ms) : kQuitGrace);
     else if (auto* a = std::get_if<ipc::AcmeChallenges>(&*msg)) take_acme_challenges(*a);
     else spdlog::warn("proxy worker {}: unexpected message from the master: {}", getpid(), payload);
 }
@@ -240,14 +248,15 @@ void ProxyWorker::remove_backend(uint64_t id) {
     if (Pool* pool = rt_->pools.pool_of(id)) pool->remove(id);
 }
 
-void ProxyWorker::begin_quit(const char* why) {
+void ProxyWorker::begin_quit(const char* why, std::chrono::milliseconds grace) {
     if (quitting_) return;
     quitting_ = true;
     spdlog::info("proxy worker {}: quitting ({}); {} connections open", getpid(), why, rt_->connections());
     // Our copies of the listening sockets close; the master keeps its own.
     listeners_.clear();
-    timeval grace = to_timeval(kQuitGrace);
-    evtimer_add(quit_timer_.get(), &grace);
+    grace_ = grace;
+    const timeval tv = to_timeval(grace);
+    evtimer_add(quit_timer_.get(), &tv);
     rt_->quit();
 }
 
@@ -298,8 +307,8 @@ void ProxyWorker::stats_cb(evutil_socket_t, short, void* self) { static_cast<Pro
 
 void ProxyWorker::quit_timer_cb(evutil_socket_t, short, void* self) {
     auto* w = static_cast<ProxyWorker*>(self);
-    spdlog::warn("proxy worker {}: {} connections still open after {} s; exiting", getpid(),
-                 w->rt_->connections(), kQuitGrace.count());
+    spdlog::warn("proxy worker {}: {} connections still open after {} ms; exiting", getpid(),
+                 w->rt_->connections(), w->grace_.count());
     event_base_loopexit(w->base_.get(), nullptr);
 }
 

@@ -17,6 +17,7 @@
 #include "proxy/conn/connection.h"
 #include "proxy/log/access_log.h"
 #include "proxy/cache/file.h"
+#include "proxy/cache/fill_events.h"
 #include "proxy/http/gzip.h"
 #include "proxy/upstream/pool.h"
 #include "proxy/reaper.h"
@@ -48,6 +49,7 @@ public:
     RequestIds ids;
     GzipEncoders gzip;                          // idle encoders, reused across responses
     std::unique_ptr<CacheStore> cache;          // null: no cache zone, nothing is cached
+    std::optional<CacheFillEvents> cache_fills; // wakes `lock` waiters; none: they wait out lock_timeout
     AccessLog access_log;
     std::optional<SharedZone> zone;             // rate-limit buckets shared by every proxy worker
     std::optional<TlsSessionCache> tls_sessions;  // shared by every proxy worker; outlives the snapshots

@@ -46,6 +46,8 @@ public:
     virtual void event(Worker& w, const std::string& kind, const std::string& detail) = 0;
     virtual void wait_for(Pending p) = 0;
     virtual nlohmann::json status_json() const = 0;   // the `status` reply
+    // `cache purge`: the stored answers removed.
+    virtual Result<size_t> purge_cache(const std::string& location, const std::string& prefix) = 0;
     virtual bool stopping() const = 0;                // the daemon is shutting down
     // Stops every app and the proxy workers, calls then(), and ends the loop.
     virtual void shutdown(std::function<void()> then) = 0;

@@ -38,6 +38,7 @@ void Commands::handle(const nlohmann::json& req, Reply reply) {
     else if (cmd == "describe") inspect_.describe(req, reply);
     else if (cmd == "logs") inspect_.logs(req, reply);
     else if (cmd == "flush") inspect_.flush(req, reply);
+    else if (cmd == "cache_purge") purge_cache(req, reply);
     else if (cmd == "save") persist_.save(reply);
     else if (cmd == "resurrect") persist_.resurrect(reply);
     else if (cmd == "certs") certs(req, reply);
@@ -56,6 +57,12 @@ void Commands::certs(const nlohmann::json& req, Reply reply) {
         if (r.value("ok", false)) reply(ok(std::move(r)));
         else reply(fail(r.value("error", "renewal failed")));
     });
+void Commands::purge_cache(const nlohmann::json& req, Reply reply) {
+    auto purged = host_.purge_cache(str_arg(req, "location"), str_arg(req, "prefix"));
+    if (!purged)
+        reply(fail(purged.error().message));
+    else
+        reply(ok({{"purged", *purged}}));
 }
 
 }  // namespace ne::supervisor

@@ -21,6 +21,7 @@ public:
 private:
     // `certs` lists the tls = "auto" certificates; `certs {renew: NAME}` forces one's renewal.
     void certs(const nlohmann::json& req, Reply reply);
+    void purge_cache(const nlohmann::json& req, Reply reply);
 
     CommandHost& host_;
     LifecycleCommands lifecycle_;

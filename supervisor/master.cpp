@@ -209,6 +209,7 @@ Status Master::apply_running(config::Config next) {
     if (auto s = proxy_->set_user(next.proxy.user); !s) return s;
     proxy_->set_count(workers);
     drains_->set_deadline(next.proxy.drain_timeout);
+    proxy_->set_shutdown_timeout(next.proxy.worker_shutdown_timeout);
     if (auto s = proxy_->set_listeners(listen); !s) return s;
     running_ = std::move(next);
     json j = config::to_json(running_);
@@ -216,6 +217,10 @@ Status Master::apply_running(config::Config next) {
     acme_->sync(running_);
     if (auto s = db_->put_meta("running", j.dump()); !s) spdlog::warn("state.db: {}", s.error().message);
     return {};
+}
+
+Result<size_t> Master::purge_cache(const std::string& location, const std::string& prefix) {
+    return proxy_->purge_cache(location, prefix);
 }
 
 json Master::status_json() const {

@@ -78,6 +78,7 @@ public:
     const std::string& home() const override { return home_; }
     void wait_for(Pending p) override;
     nlohmann::json status_json() const override;
+    Result<size_t> purge_cache(const std::string& location, const std::string& prefix) override;
     bool stopping() const override { return shutting_down_; }
     void shutdown(std::function<void()> then) override;
     AcmeCerts& certificates() override { return *acme_; }

@@ -1,6 +1,5 @@
 #include "supervisor/proxy_workers.h"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <spdlog/spdlog.h>
@@ -132,18 +131,39 @@ void ProxyWorkers::changed() {
 }
 
 Status ProxyWorkers::start_cache() {
-    // The index starts empty, so files a previous daemon left are nobody's: they go.
+    // Answers a previous daemon stored are loaded into the new index (nginx's cache loader),
+    // a batch at a time on this loop while the workers already serve.
     const std::string dir = ipc::control::home_dir() + "/cache";
     if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) return Error::from_errno("cache: mkdir " + dir);
-    if (DIR* d = ::opendir(dir.c_str())) {
-        while (dirent* e = ::readdir(d))
-            if (e->d_name[0] != '.') ::unlinkat(::dirfd(d), e->d_name, 0);
-        ::closedir(d);
-    }
     auto index = resources_.create_cache_index();
     if (!index) return index.error();
     cache_zone_ = std::move(*index);
+    auto load = resources_.load_cache(cache_zone_.get(), dir);
+    if (!load) {
+        spdlog::error("{}; the cache starts empty", load.error().message);
+        return {};
+    }
+    cache_load_ = std::move(*load);
+    cache_load_timer_.reset(evtimer_new(base_, on_cache_load, this));
+    const timeval now{0, 0};
+    evtimer_add(cache_load_timer_.get(), &now);
     return {};
+}
+
+Result<size_t> ProxyWorkers::purge_cache(const std::string& location, const std::string& prefix) {
+    if (!cache_zone_) return Error{"cache purge: the daemon has no response cache (see its log)"};
+    return resources_.purge_cache(cache_zone_.get(), ipc::control::home_dir() + "/cache", location, prefix);
+}
+
+void ProxyWorkers::on_cache_load(evutil_socket_t, short, void* self) {
+    auto* w = static_cast<ProxyWorkers*>(self);
+    if (!w->cache_load_->step()) {
+        w->cache_load_.reset();
+        return;
+    }
+    const auto ms = w->cache_load_->sleep().count();
+    const timeval tv{static_cast<time_t>(ms / 1000), static_cast<suseconds_t>(ms % 1000 * 1000)};
+    evtimer_add(w->cache_load_timer_.get(), &tv);
 }
 
 ProxyWorkers::~ProxyWorkers() {
@@ -192,12 +212,14 @@ Status ProxyWorkers::set_listeners(const std::vector<std::string>& addresses) {
 
 void ProxyWorkers::start_generation() {
     ++generation_;
-    // The old generation stops accepting and finishes what it has; the new one takes over the
-    // (same or changed) listening sockets. No socket is closed under a client.
+    // The old generation stops accepting and finishes what it has, tunnels included, for up
+    // to worker_shutdown_timeout; the new one takes over the (same or changed) listening
+    // sockets. No socket is closed under a client.
+    const int64_t grace = shutdown_timeout_.count();
     for (auto& [pid, p] : procs_) {
         if (p.generation < generation_ && !p.quitting) {
             p.quitting = true;
-            p.channel->send(ipc::encode(ipc::Quit{}));
+            p.channel->send(ipc::encode(ipc::Quit{grace}));
         }
     }
     for (int i = 0; i < count_; ++i)

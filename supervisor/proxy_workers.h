@@ -6,6 +6,7 @@
 
 #include <sys/types.h>
 
+#include <chrono>
 #include <functional>
 #include <map>
 #include <memory>
@@ -16,6 +17,7 @@
 #include <nlohmann/json.hpp>
 
 #include "ipc/channel.h"
+#include "ipc/event_ptr.h"
 #include "ipc/messages.h"
 #include "ipc/result.h"
 #include "ipc/unique_fd.h"
@@ -56,10 +58,15 @@ public:
     // listed. When the set changed, a new generation of proxy workers replaces the old one
     // (which finishes its in-flight requests). Errors name the address; nothing changes then.
     Status set_listeners(const std::vector<std::string>& addresses);
+    // How long an old generation keeps its connections (tunnels) after set_listeners or
+    // set_user forked a new one; call before them.
+    void set_shutdown_timeout(std::chrono::milliseconds t) { shutdown_timeout_ = t; }
     // Applies to new requests in every proxy worker. The TLS private keys it names are read
     // here, by the master, and sent with it (a key that cannot be read is logged, and the
     // workers keep their previous config).
     void set_config(nlohmann::json config);
+    // `cache purge`: see ProxyResources::purge_cache.
+    Result<size_t> purge_cache(const std::string& location, const std::string& prefix);
     // `[proxy] user`: workers forked from now on switch to it (only when the daemon is root,
     // as nginx's `user`); a change replaces the running generation, since a worker cannot
     // switch back. Call before set_listeners so that the first workers start as that user.
@@ -122,6 +129,7 @@ private:
     void check_quit_done();
     void start_generation();
     static void on_kill_timer(evutil_socket_t, short, void* self);
+    static void on_cache_load(evutil_socket_t, short, void* self);
 
     event_base* base_;
     std::string exe_;
@@ -134,6 +142,8 @@ private:
     // limits hold across workers and survive a proxy crash.
     UniqueFd zone_;
     UniqueFd cache_zone_;                           // the response cache's index
+    std::unique_ptr<ProxyResources::CacheLoad> cache_load_;  // while files are being loaded
+    EventPtr cache_load_timer_;
     UniqueFd tls_sessions_;                         // TLS sessions
     std::string access_log_path_;                   // "" when off
     UniqueFd access_log_;                           // invalid when off or it cannot be opened
@@ -143,6 +153,7 @@ private:
     std::string user_;                              // as written
     std::optional<Credentials> credentials_;        // resolved; none: keep the daemon's
     int count_ = 1;
+    std::chrono::milliseconds shutdown_timeout_{std::chrono::hours(1)};
     int generation_ = 0;
     bool quitting_ = false;
     std::map<pid_t, Proc> procs_;

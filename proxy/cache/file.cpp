@@ -17,10 +17,22 @@ namespace ne::proxy {
 
 namespace {
 
-constexpr std::string_view kMagic = "NECACHE1\n";
+constexpr std::string_view kMagic = "NECACHE2\n";
 
-// After the magic: key length, head length, status, each as 8 hex digits.
-constexpr size_t kFixed = kMagic.size() + 3 * 8;
+// After the magic: key length, head length, status, scope length, each as 8 hex digits, and
+// the expiry (ms since the epoch) as 16; then the key, the scope and the head.
+constexpr size_t kFixed = kMagic.size() + 4 * 8 + 16;
+
+void put_hex16(std::string& out, uint64_t v) {
+    char buf[16];
+    for (int i = 15; i >= 0; --i, v >>= 4) buf[i] = "0123456789abcdef"[v & 15];
+    out.append(buf, 16);
+}
+
+bool get_hex16(std::string_view in, uint64_t& v) {
+    auto [end, ec] = std::from_chars(in.data(), in.data() + 16, v, 16);
+    return ec == std::errc() && end == in.data() + 16;
+}
 
 void put_hex8(std::string& out, uint32_t v) {
     char buf[8];
@@ -71,14 +83,19 @@ void CacheStore::remove_files(const std::vector<uint64_t>& ids) const {
     }
 }
 
-Result<CachedResponse> open_cached(const CacheStore& store, uint64_t id, std::string_view key) {
-    const std::string path = store.file_path(id);
+void CacheStore::announce_claim_released() const {
+    if (::utimensat(AT_FDCWD, dir.c_str(), nullptr, 0) != 0)
+        spdlog::debug("cache: touch {}: {}", dir, std::strerror(errno));
+}
+
+Result<CachedResponse> open_cache_file(const std::string& path) {
     CachedResponse r;
     r.fd.reset(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
     if (!r.fd) return Error::from_errno("cache: open " + path);
     struct stat st;
     if (::fstat(r.fd.get(), &st) != 0) return Error::from_errno("cache: fstat " + path);
     const auto size = static_cast<uint64_t>(st.st_size);
+    r.file_size = size;
     const auto not_ours = [&] { return Error{"cache: " + path + " is not a cache file"}; };
     if (size < kFixed) return not_ours();
     // One read for a small file; a larger one gets its head now and its body when sent.
@@ -86,12 +103,15 @@ Result<CachedResponse> open_cached(const CacheStore& store, uint64_t id, std::st
     r.bytes = std::make_unique_for_overwrite<char[]>(have);
     if (!read_exact(r.fd.get(), r.bytes.get(), have, 0)) return Error::from_errno("cache: read " + path);
     const std::string_view fixed(r.bytes.get(), kFixed);
-    uint32_t key_len = 0, head_len = 0, status = 0;
+    uint32_t key_len = 0, head_len = 0, status = 0, scope_len = 0;
     if (!fixed.starts_with(kMagic) || !get_hex8(fixed.substr(kMagic.size(), 8), key_len) ||
         !get_hex8(fixed.substr(kMagic.size() + 8, 8), head_len) ||
-        !get_hex8(fixed.substr(kMagic.size() + 16, 8), status) || kFixed + uint64_t{key_len} + head_len > size)
+        !get_hex8(fixed.substr(kMagic.size() + 16, 8), status) ||
+        !get_hex8(fixed.substr(kMagic.size() + 24, 8), scope_len) ||
+        !get_hex16(fixed.substr(kMagic.size() + 32, 16), r.expires_ms) ||
+        kFixed + uint64_t{key_len} + scope_len + head_len > size)
         return not_ours();
-    r.body_offset = kFixed + key_len + head_len;
+    r.body_offset = kFixed + uint64_t{key_len} + scope_len + head_len;
     r.body_length = size - r.body_offset;
     if (r.body_offset > have) {
         auto longer = std::make_unique_for_overwrite<char[]>(r.body_offset);
@@ -101,9 +121,10 @@ Result<CachedResponse> open_cached(const CacheStore& store, uint64_t id, std::st
         r.bytes = std::move(longer);
         have = r.body_offset;
     }
-    if (std::string_view(r.bytes.get() + kFixed, key_len) != key) return Error{"cache: " + path + " holds another key"};
+    r.key = {r.bytes.get() + kFixed, key_len};
+    r.scope = {r.bytes.get() + kFixed + key_len, scope_len};
     r.status = static_cast<int>(status);
-    for (std::string_view rest(r.bytes.get() + kFixed + key_len, head_len); !rest.empty();) {
+    for (std::string_view rest(r.bytes.get() + kFixed + key_len + scope_len, head_len); !rest.empty();) {
         const size_t eol = rest.find("\r\n");
         if (eol == std::string_view::npos) break;
         const std::string_view line = rest.substr(0, eol);
@@ -112,6 +133,13 @@ Result<CachedResponse> open_cached(const CacheStore& store, uint64_t id, std::st
         rest.remove_prefix(eol + 2);
     }
     if (have == size) r.body = {r.bytes.get() + r.body_offset, r.body_length};
+    return r;
+}
+
+Result<CachedResponse> open_cached(const CacheStore& store, uint64_t id, std::string_view key) {
+    const std::string path = store.file_path(id);
+    auto r = open_cache_file(path);
+    if (r && r->key != key) return Error{"cache: " + path + " holds another key"};
     return r;
 }
 
@@ -127,8 +155,11 @@ Result<std::unique_ptr<CacheWriter>> CacheWriter::open(CacheStore& store, const 
     put_hex8(start, static_cast<uint32_t>(key.size()));
     put_hex8(start, static_cast<uint32_t>(head.size()));
     put_hex8(start, static_cast<uint32_t>(status));
-    start.append(key).append(head);
+    put_hex8(start, static_cast<uint32_t>(slot.scope_name.size()));
+    put_hex16(start, slot.expires_ms);
+    start.append(key).append(slot.scope_name).append(head);
     std::unique_ptr<CacheWriter> w(new CacheWriter(store, slot, std::move(fd), std::move(temp), next));
+    w->vary_marker_ = status == kVaryMarkerStatus;
     if (!write_all(w->fd_.get(), start)) return Error::from_errno("cache: write " + w->temp_);
     w->size_ = start.size();
     if (w->size_ > slot.max_size) w->give_up("its head is larger than max_size");
@@ -185,7 +216,8 @@ Status CacheWriter::finish(ByteSink& out) {
         store_.index.abandon(slot_.key_hash);
         return {};
     }
-    auto unused = store_.index.commit(slot_.key_hash, *id, size_, slot_.expires_ms, slot_.scope, slot_.max_size);
+    auto unused =
+        store_.index.commit(slot_.key_hash, *id, size_, slot_.expires_ms, slot_.scope, slot_.max_size, vary_marker_);
     if (!unused) {
         spdlog::error("{}", unused.error().message);
         store_.remove_files({*id});

@@ -1,7 +1,8 @@
 // Cached responses on disk, one file each, as nginx keeps them: $NODEEDGE_HOME/cache/<id>,
 // the id a number from the shared index. A file holds a magic line, the key (checked on
-// every hit: two keys may share an index entry), the status and the stored headers, then the
-// body. A hit on a small file is one pread of the whole file; a larger body is sent from its
+// every hit: two keys may share an index entry), the status, the expiry and the location
+// ("scope") it belongs to, the stored headers, then the body: all the index needs, so a new
+// daemon rebuilds its index from the files (cache_loader.h). A hit on a small file is one pread of the whole file; a larger body is sent from its
 // offset (sendfile, or read through gzip). A response is written to a temp
 // file while it streams to the client and renamed when complete: a reader never sees half
 // a file, and a response over max_size is just not stored.
@@ -31,6 +32,9 @@ struct CacheStore {
     std::string file_path(uint64_t id) const;
     // Unlinks files the index no longer points to.
     void remove_files(const std::vector<uint64_t>& ids) const;
+    // A claim ended without a file being renamed or removed (the answer was not storable):
+    // touches the folder so that requests waiting for it look again (fill_events.h).
+    void announce_claim_released() const;
 };
 
 struct CachedResponse {
@@ -41,7 +45,14 @@ struct CachedResponse {
     uint64_t body_offset = 0;
     uint64_t body_length = 0;
     std::string_view body;            // the whole body when the file was read whole, else empty
+    std::string_view key;             // views into bytes
+    std::string_view scope;
+    uint64_t expires_ms = 0;
+    uint64_t file_size = 0;
 };
+
+// Status of a Vary marker file: the response's Vary list in its headers, no body.
+constexpr int kVaryMarkerStatus = 0;
 
 // Files up to this size are read whole by open_cached, in one pread.
 constexpr uint64_t kCacheReadWhole = 20 * 1024;
@@ -49,6 +60,8 @@ constexpr uint64_t kCacheReadWhole = 20 * 1024;
 // Cache file `id` if it holds `key`; an error when it is gone, unreadable, damaged or holds
 // another key.
 Result<CachedResponse> open_cached(const CacheStore& store, uint64_t id, std::string_view key);
+// The cache file at `path`, whatever its key (the loader's view).
+Result<CachedResponse> open_cache_file(const std::string& path);
 
 // Where a response being stored goes in the index.
 struct CacheSlot {
@@ -56,6 +69,7 @@ struct CacheSlot {
     uint64_t scope = 0;
     uint64_t max_size = 0;
     uint64_t expires_ms = 0;
+    std::string_view scope_name;      // written into the file, for the loader
 };
 
 // The cache's copy of a response as it streams to the client: writes each piece of the body
@@ -86,6 +100,7 @@ private:
     BodyFilter* next_;
     uint64_t size_ = 0;          // the whole file
     bool done_ = false;          // committed or given up: the index knows
+    bool vary_marker_ = false;
 };
 
 }  // namespace ne::proxy

@@ -8,7 +8,7 @@ namespace ne::proxy {
 namespace {
 
 constexpr uint64_t kIndexMagic = 0x78646e692d656e;   // "ne-indx"
-constexpr uint32_t kIndexVersion = 2;
+constexpr uint32_t kIndexVersion = 3;
 constexpr uint32_t kNil = ~uint32_t{0};
 constexpr const char* kIndexName = "cache index";
 
@@ -31,6 +31,7 @@ struct CacheIndex::Entry {
     uint32_t newer = kNil;
     uint32_t older = kNil;
     uint32_t scope = kNil;        // while it has a file
+    uint32_t vary_marker = 0;     // the file lists the Vary headers of its variants
 };
 
 // The zone's body: this, then the entries.
@@ -170,6 +171,7 @@ Result<CacheIndex::Lookup> CacheIndex::consult(uint64_t key, uint64_t now_ms, ui
     }
     Entry& x = l.e_[i];
     out.file_id = x.file_id;
+    out.vary_marker = x.vary_marker != 0;
     if (x.file_id != 0 && x.expires_ms > now_ms) {
         out.found = Found::fresh;
         const uint32_t scope = x.scope;
@@ -194,7 +196,7 @@ Result<uint64_t> CacheIndex::next_file_id() {
 }
 
 Result<std::vector<uint64_t>> CacheIndex::commit(uint64_t key, uint64_t file_id, uint64_t size, uint64_t expires_ms,
-                                                 uint64_t scope, uint64_t max_size) {
+                                                 uint64_t scope, uint64_t max_size, bool vary_marker) {
     Locked l(*this);
     if (!l.ok()) return l.error();
     std::vector<uint64_t> unused;
@@ -229,8 +231,34 @@ Result<std::vector<uint64_t>> CacheIndex::commit(uint64_t key, uint64_t file_id,
     x.size = size;
     x.expires_ms = expires_ms;
     x.claim_until_ms = 0;
+    x.vary_marker = vary_marker;
     l.list_newest(i, s);
     return unused;
+}
+
+Status CacheIndex::start_file_ids_after(uint64_t highest) {
+    Locked l(*this);
+    if (!l.ok()) return l.error();
+    l.h_.next_file_id = std::max(l.h_.next_file_id, highest + 1);
+    return {};
+}
+
+Result<bool> CacheIndex::load(uint64_t key, uint64_t file_id, uint64_t size, uint64_t expires_ms, uint64_t scope,
+                              bool vary_marker) {
+    Locked l(*this);
+    if (!l.ok()) return l.error();
+    if (l.find(key) != kNil) return false;
+    const uint32_t s = l.scope_slot(scope, true);
+    if (s == kNil) return false;
+    const uint32_t i = l.add(key);
+    if (i == kNil) return false;
+    Entry& x = l.e_[i];
+    x.file_id = file_id;
+    x.size = size;
+    x.expires_ms = expires_ms;
+    x.vary_marker = vary_marker;
+    l.list_newest(i, s);
+    return true;
 }
 
 void CacheIndex::abandon(uint64_t key) {

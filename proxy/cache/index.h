@@ -45,6 +45,9 @@ public:
         // `claim_ms` pass, other requests see `filling`.
         bool claimed = false;
         bool filling = false;       // another request is filling it now
+        // The file is a Vary marker (the response's Vary list, no body): the answer is the
+        // variant keyed by the request's values of those headers.
+        bool vary_marker = false;
     };
     // Looks `key` up at `now_ms` (wall clock), claiming a missing or expired entry for this
     // request unless another request holds an unexpired claim.
@@ -58,7 +61,16 @@ public:
     // the ids of files nothing points to any more (the replaced one, the evicted ones, or
     // `file_id` itself when it cannot be stored): the caller unlinks them.
     Result<std::vector<uint64_t>> commit(uint64_t key, uint64_t file_id, uint64_t size, uint64_t expires_ms,
-                                         uint64_t scope, uint64_t max_size);
+                                         uint64_t scope, uint64_t max_size, bool vary_marker = false);
+
+    // ---- the cache loader (the master, at start, before and while workers serve) ----
+    // File numbers start above every file already on disk.
+    Status start_file_ids_after(uint64_t highest);
+    // An entry for a file found on disk, unless the key already has one (a worker stored a
+    // newer answer meanwhile) or no entry is free: then false, and the file is not needed.
+    // max_size is not checked here: the scope's next commit evicts down to it.
+    Result<bool> load(uint64_t key, uint64_t file_id, uint64_t size, uint64_t expires_ms, uint64_t scope,
+                      bool vary_marker);
     // The fill ended without a new file: the claim goes (and an entry with no file with it).
     void abandon(uint64_t key);
     // The entry's file `file_id` could not be opened: forget it.

@@ -92,8 +92,7 @@ std::optional<std::chrono::seconds> freshness(int status, std::span<const Header
     if (status == 206) return std::nullopt;
     std::optional<int64_t> max_age, s_maxage, expires;
     bool refused = false;
-    bool encoded = false;
-    bool vary_encoding = false;
+    size_t vary_bytes = 0;
     for (const Header& h : headers) {
         if (header_is(h.name, "set-cookie")) return std::nullopt;
         if (header_is(h.name, "cache-control")) {
@@ -108,15 +107,13 @@ std::optional<std::chrono::seconds> freshness(int status, std::span<const Header
             auto t = parse_http_date(trim_ows(h.value));
             expires = t ? std::max<int64_t>(0, static_cast<int64_t>(*t - now)) : 0;
         } else if (header_is(h.name, "vary")) {
-            for_each_item(h.value, ',', [&](std::string_view v) {
-                if (header_is(v, "accept-encoding")) vary_encoding = true;
-                else refused = true;   // "*" or a header the key does not include
-            });
-        } else if (header_is(h.name, "content-encoding")) {
-            encoded = !header_is(trim_ows(h.value), "identity");
+            // nginx stores variants per the listed headers, but not for "*" (no request
+            // matches it) nor for a list longer than its 128-byte slot.
+            vary_bytes += h.value.size();
+            for_each_item(h.value, ',', [&](std::string_view v) { refused = refused || v == "*"; });
         }
     }
-    if (refused || (vary_encoding && encoded)) return std::nullopt;
+    if (refused || vary_bytes > kMaxVary) return std::nullopt;
     std::optional<int64_t> lifetime = s_maxage ? s_maxage : max_age ? max_age : expires;
     if (lifetime) {
         if (*lifetime <= 0 || !(cacheable_status(status) || cache.valid.contains(status))) return std::nullopt;
@@ -127,6 +124,35 @@ std::optional<std::chrono::seconds> freshness(int status, std::span<const Header
     auto s = std::chrono::duration_cast<std::chrono::seconds>(it->second);
     if (s.count() <= 0) return std::nullopt;
     return s;
+}
+
+std::string response_vary(std::span<const Header> headers) {
+    std::string out;
+    for (const Header& h : headers) {
+        if (!header_is(h.name, "vary")) continue;
+        for_each_item(h.value, ',', [&](std::string_view v) {
+            if (v.empty()) return;
+            if (!out.empty()) out += ",";
+            for (char c : v) out.push_back(ascii_lower(c));
+        });
+    }
+    return out;
+}
+
+std::string variant_key(std::string_view key, std::string_view vary, std::span<const Header> request) {
+    std::string out(key);
+    for_each_item(vary, ',', [&](std::string_view name) {
+        if (name.empty()) return;
+        out.append("\n").append(name).append(":");
+        bool first = true;
+        for (const Header& h : request) {
+            if (!header_is(h.name, name)) continue;
+            if (!first) out.append(",");
+            out.append(trim_ows(h.value));
+            first = false;
+        }
+    });
+    return out;
 }
 
 bool use_stale(const config::Cache& cache, std::string_view condition) {

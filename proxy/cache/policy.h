@@ -36,12 +36,21 @@ bool has_cookie(std::string_view cookie_header, std::string_view name);
 std::string cache_key(std::string_view scheme, std::string_view host, std::string_view target);
 
 // How long a response may be served from the cache, or nullopt when it must not be stored:
-// a Set-Cookie, Cache-Control private/no-store/no-cache, Vary on anything but
-// Accept-Encoding (or Vary: Accept-Encoding on an encoded body), a 206. Upstream
+// a Set-Cookie, Cache-Control private/no-store/no-cache, `Vary: *` or a Vary list over
+// kMaxVary bytes (nginx's limits), a 206. Upstream
 // Cache-Control s-maxage, then max-age, then Expires win over `valid`, as in nginx; without
 // them the status must be listed in `valid`.
 std::optional<std::chrono::seconds> freshness(int status, std::span<const Header> headers,
                                               const config::Cache& cache, std::time_t now);
+
+constexpr size_t kMaxVary = 128;
+
+// The response's Vary list, lower-cased, comma-joined ("accept-encoding,x-lang"); "" for none.
+std::string response_vary(std::span<const Header> headers);
+// The key of the variant `request` gets of a response that varies on `vary`: the key plus
+// each listed header's values as the request sent them (none is a value too), as nginx's
+// variant hash is made.
+std::string variant_key(std::string_view key, std::string_view vary, std::span<const Header> request);
 
 // Whether `use_stale` lists `condition` ("error", "timeout", "updating", "http_502", ...).
 bool use_stale(const config::Cache& cache, std::string_view condition);

@@ -24,18 +24,19 @@ public:
     enum class Action : uint8_t {
         proxy,   // ask the app
         serve,   // answer from the cache file (open())
-        wait,    // another request fills the entry (`lock`): retry() shortly
+        wait,    // another request fills the entry (`lock`): retry() when a fill ends
     };
-    // How often a waiting request looks again.
-    static constexpr uint64_t kRetryMs = 20;
 
     // At the request head, while its views are valid. `store` null: no cache in this worker.
     // `scope` names the location (its max_size is kept per scope).
     Action begin(CacheStore* store, const config::Cache& cache, std::string_view scope, std::string_view method,
                  std::span<const Header> headers, std::string_view scheme, std::string_view host,
                  std::string_view target, uint64_t now_ms);
-    // While waiting: look again. After lock_timeout the request asks the app itself.
+    // While waiting: look again (a fill ended: CacheFillEvents). After lock_timeout the
+    // request asks the app itself.
     Action retry(uint64_t now_ms);
+    // How long a waiting request may still wait.
+    uint64_t wait_left_ms(uint64_t now_ms) const { return wait_until_ms_ > now_ms ? wait_until_ms_ - now_ms : 0; }
 
     CacheStatus status() const { return status_; }
     // For serve: the file to answer from. On an error (the file went) the caller asks the
@@ -55,10 +56,21 @@ public:
 
 private:
     Action decide(const CacheIndex::Lookup& l, uint64_t now_ms);
+    // The key's entry is a Vary marker: look the request's variant up instead.
+    Result<CacheIndex::Lookup> follow_marker(const CacheIndex::Lookup& marker, std::span<const Header> headers,
+                                             uint64_t now_ms);
+    // The response varies: its marker goes under the request's key (replacing what was
+    // there) and the response itself under the variant's; false when the marker cannot be
+    // written (the response is then not stored).
+    bool store_vary_marker(std::string_view vary, const CacheSlot& slot);
 
     CacheStore* store_ = nullptr;
     const config::Cache* cache_ = nullptr;
-    std::string key_;
+    std::string key_;               // the request's, or its variant's once a marker was followed
+    std::string primary_key_;       // scheme, host, target
+    std::string request_headers_;   // "name\0value\0": a variant's key is made at the response
+    std::string scope_name_;
+    bool followed_marker_ = false;
     uint64_t key_hash_ = 0;
     uint64_t scope_ = 0;
     uint64_t file_id_ = 0;          // the entry's file, fresh or stale

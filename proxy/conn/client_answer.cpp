@@ -41,7 +41,11 @@ void ClientConn::send_local(LocalResponse& r, bool may_keep_alive) {
     r.client_http10 = plan_.http10;
     r.head_request = plan_.head_request;
     client_head_.clear();
-    write_local_response(r, client_head_);
+    // The log keeps the status the proxy meant (a 502), not the 200 carrying grpc-status.
+    if (plan_.location && plan_.location->grpc)
+        write_grpc_error(r, client_head_);
+    else
+        write_local_response(r, client_head_);
     record_.answered(r.status, client_head_.find("\r\n\r\n") + 4);
     evbuffer_add(output(), client_head_.data(), client_head_.size());
     end_local_response();

@@ -167,6 +167,13 @@ void ClientConn::on_event(short what) {
     close_now();
 }
 
+void ClientConn::cache_fill_ended() {
+    if (phase_ != Phase::queued || timer_kind_ != Timer::cache_lock) return;
+    disarm();
+    cache_action_ = cache_.retry(cache_clock_ms());
+    proceed();
+}
+
 void ClientConn::on_timer() {
     Timer kind = timer_kind_;
     timer_kind_ = Timer::none;
@@ -192,6 +199,7 @@ void ClientConn::on_timer() {
             proceed();
             return;
         case Timer::cache_lock:
+            if (rt_.cache_fills) rt_.cache_fills->cancel(*this);
             cache_action_ = cache_.retry(cache_clock_ms());
             proceed();
             return;
@@ -232,6 +240,7 @@ void ClientConn::close_now() {
     record_.stop_counting();
     disarm();
     if (plan_.route.pool) plan_.route.pool->cancel(*this);
+    if (rt_.cache_fills) rt_.cache_fills->cancel(*this);
     drop_upstream();
     release_backend();
     if (tunnel_) rt_.reaper.dispose(std::move(tunnel_));

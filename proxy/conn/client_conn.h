@@ -44,7 +44,7 @@ namespace ne::proxy {
 
 class Runtime;
 
-class ClientConn final : public Connection, public UpstreamConn::Owner, public PoolWaiter {
+class ClientConn final : public Connection, public UpstreamConn::Owner, public PoolWaiter, public CacheFillWaiter {
 public:
     // `bev` is ready to carry HTTP/1.1: a socket, a TLS connection after its handshake, or
     // one end of a pair that an HTTP/2 stream feeds.
@@ -131,6 +131,8 @@ private:
     void upstream_failed(UpstreamConn::Failure f) override;
     // PoolWaiter
     void on_backend_ready() override;
+    // CacheFillWaiter: a fill ended somewhere; look again.
+    void cache_fill_ended() override;
 
     // ---- the proxy's own answers and files (client_answer.cpp) ----
     // `headers`: besides the error page's own (a static 405's Allow, a 416's Content-Range).

@@ -118,7 +118,9 @@ void ClientConn::proceed() {
             return;
         case CacheStep::Action::wait:
             phase_ = Phase::queued;
-            arm(Timer::cache_lock, milliseconds{CacheStep::kRetryMs});
+            // Woken when a fill ends (cache_fill_ended); the timer is lock_timeout's end.
+            if (rt_.cache_fills) rt_.cache_fills->wait(*this);
+            arm(Timer::cache_lock, milliseconds{cache_.wait_left_ms(cache_clock_ms())});
             return;
         case CacheStep::Action::proxy:
             break;

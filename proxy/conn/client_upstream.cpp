@@ -93,10 +93,11 @@ void ClientConn::dispatch() {
     if (sticky.enabled)
         if (std::string v = sticky_value(*b); v != sticky_sent_) sticky_set_ = sticky_set_cookie(sticky, v);
     record_.upstream_began(b->address);
-    up_ = fresh_only_ ? nullptr : rt_.idle.take(b->id);
+    // A gRPC call gets a connection of its own (one HTTP/2 stream each, never parked).
+    up_ = fresh_only_ || plan_.location->grpc ? nullptr : rt_.idle.take(b->id);
     const bool reused = up_ != nullptr;
-    if (!up_) up_ = std::make_unique<UpstreamConn>(rt_.base, backend_);
     const config::Location& loc = *plan_.location;
+    if (!up_) up_ = std::make_unique<UpstreamConn>(rt_.base, backend_, loc.grpc);
     up_->attach(*this, {loc.connect_timeout, loc.read_timeout, loc.send_timeout}, plan_.head_request);
     if (!reused) {
         if (auto st = up_->connect(); !st) {
@@ -194,7 +195,7 @@ void ClientConn::upstream_head(const MessageParser& resp) {
         return;
     }
     Framing in = resp.framing();
-    const GzipDecision gz = in == Framing::none
+    const GzipDecision gz = in == Framing::none || plan_.location->grpc
         ? GzipDecision{}
         : gzip_.response(response_query(status, resp.headers(),
                                         in == Framing::length ? std::optional(resp.content_length()) : std::nullopt),

@@ -27,6 +27,16 @@ struct LocalResponse {
 
 void write_local_response(const LocalResponse& r, std::string& out);
 
+// The same answer to a gRPC client (a location with `grpc = true`): `r.status` becomes a
+// trailers-only response, HTTP 200 with grpc-status (grpc_status_for) and grpc-message, so the
+// client reports a status rather than a protocol error. No page.
+void write_grpc_error(const LocalResponse& r, std::string& out);
+
+// gRPC's mapping of an HTTP status to its own codes (grpc's doc/http-grpc-status-mapping.md):
+// 400 INTERNAL (13), 401 UNAUTHENTICATED (16), 403 PERMISSION_DENIED (7), 404 UNIMPLEMENTED
+// (12), 429, 502, 503 and 504 UNAVAILABLE (14), anything else UNKNOWN (2).
+int grpc_status_for(int http_status);
+
 // Whether [proxy] error_page replaces the built-in page for this status.
 inline bool uses_error_page(int status) { return status == 502 || status == 503 || status == 504; }
 

@@ -223,11 +223,13 @@ struct Planner {
         }
         if (!plan.route.pool) return answer(plan, 500);  // a `return` that did not parse (logged when the config came)
 
-        plan.action = head.upgrade() && plan.location->websocket && method == HTTP_GET ? RequestPlan::Action::tunnel
-                                                                                      : RequestPlan::Action::proxy;
+        // HTTP/2 to a gRPC backend has no Upgrade; neither is a gRPC call cached.
+        const config::Location& loc = *plan.location;
+        plan.action = head.upgrade() && loc.websocket && !loc.grpc && method == HTTP_GET ? RequestPlan::Action::tunnel
+                                                                                        : RequestPlan::Action::proxy;
         plan.expect_continue = head.framing() != Framing::none && !plan.http10 &&
                                header_is(trim_ows(head.header("expect")), "100-continue");
-        plan.cache = plan.location->cache.enabled;
+        plan.cache = loc.cache.enabled && !loc.grpc;
     }
 };
 

@@ -63,6 +63,7 @@ struct H2Session::Stream {
     std::string headers;           // "name: value\r\n" for the others
     size_t header_bytes = 0;
     bool oversized = false;        // over kMaxRequestHeaderBlock: answered 431 here
+    std::string trailers;          // "name: value\r\n", passed on when the body is chunked
     bool has_length = false;       // the client sent content-length
     bool chunked = false;          // the body is chunk-encoded towards the ClientConn
     bool request_done = false;
@@ -288,18 +289,24 @@ int H2Session::on_header(nghttp2_session*, const nghttp2_frame* f, const uint8_t
                          const uint8_t* value_p, size_t valuelen, uint8_t, void* self) {
     auto* h = static_cast<H2Session*>(self);
     Stream* s = h->find(f->hd.stream_id);
-    // Trailers (a second HEADERS) are not passed on: HTTP/1.1 backends rarely read them.
-    if (!s || s->end || s->oversized) return 0;
+    if (!s || s->oversized) return 0;
     s->header_bytes += namelen + valuelen + 32;
     if (s->header_bytes > kMaxRequestHeaderBlock) {
         // The rest of the block is decoded (HPACK state is the connection's) but not kept.
         s->oversized = true;
         std::string().swap(s->headers);
         std::string().swap(s->cookies);
+        std::string().swap(s->trailers);   // trailers over the limit: none are passed on
         return 0;
     }
     const std::string_view name(reinterpret_cast<const char*>(name_p), namelen);
     const std::string_view value(reinterpret_cast<const char*>(value_p), valuelen);
+    if (s->end) {
+        // Trailers (a second HEADERS, nghttp2 refuses pseudo-headers there): the chunked
+        // body's trailer section, which end_request() writes.
+        s->trailers.append(name).append(": ").append(value).append("\r\n");
+        return 0;
+    }
     // nghttp2 has checked the names (lower case, no connection-specific ones), the values
     // (no CR, LF or NUL) and the pseudo-headers.
     if (name == ":method") s->method = value;
@@ -404,7 +411,11 @@ int H2Session::on_data_chunk(nghttp2_session* session, uint8_t, int32_t id, cons
 void H2Session::end_request(Stream& s) {
     if (s.request_done || !s.end) return;
     s.request_done = true;
-    if (s.chunked) evbuffer_add(bufferevent_get_output(s.end.get()), "0\r\n\r\n", 5);
+    if (!s.chunked) return;  // a body with a length has no place for trailers: they are dropped
+    evbuffer* out = bufferevent_get_output(s.end.get());
+    evbuffer_add(out, "0\r\n", 3);
+    evbuffer_add(out, s.trailers.data(), s.trailers.size());
+    evbuffer_add(out, "\r\n", 2);
 }
 
 void H2Session::stream_write_cb(bufferevent*, void* stream) {
@@ -494,7 +505,10 @@ bool H2Session::submit_response_head(Stream& s) {
         nva.push_back(nv(std::string_view(scratch_).substr(at, hd.name.size()), hd.value));
     }
     const Framing framing = r.framing();
-    const bool has_body = framing == Framing::length || framing == Framing::chunked || framing == Framing::until_close;
+    // An empty body ends the stream with the HEADERS: a gRPC "trailers-only" response must
+    // be that one frame.
+    const bool has_body = (framing == Framing::length && r.content_length() > 0) || framing == Framing::chunked ||
+                          framing == Framing::until_close;
     s.pump.start(framing, r.content_length(), Framing::length);
     evbuffer_drain(bufferevent_get_input(s.end.get()), r.head_size());  // the views end here
     s.head_sent = true;
@@ -524,9 +538,27 @@ ssize_t H2Session::read_body(nghttp2_session*, int32_t id, uint8_t* buf, size_t 
     }
     if (left == 0 && s->body_done) {
         *flags |= NGHTTP2_DATA_FLAG_EOF;
+        if (!s->pump.trailers().empty() && h->submit_trailers(*s)) *flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
         return n;
     }
     return n == 0 ? NGHTTP2_ERR_DEFERRED : n;
+}
+
+bool H2Session::submit_trailers(Stream& s) {
+    // The ClientConn wrote them (chunked.h checked each line).
+    const std::vector<Header> fields = trailer_fields(s.pump.trailers());
+    size_t names = 0;
+    for (const Header& f : fields) names += f.name.size();
+    scratch_.clear();
+    scratch_.reserve(names);  // the views below point into it: no reallocation after this
+    std::vector<nghttp2_nv> nva;
+    nva.reserve(fields.size());
+    for (const Header& f : fields) {
+        const size_t at = scratch_.size();
+        for (char c : f.name) scratch_.push_back(ascii_lower(c));
+        nva.push_back(nv(std::string_view(scratch_).substr(at, f.name.size()), f.value));
+    }
+    return !nva.empty() && nghttp2_submit_trailer(session_.get(), s.id, nva.data(), nva.size()) == 0;
 }
 
 void H2Session::stream_event_cb(bufferevent*, short what, void* stream) {

@@ -88,6 +88,9 @@ private:
     void end_request(Stream& s);
     void read_response(Stream& s);
     bool submit_response_head(Stream& s);
+    // The response's chunked trailers as a trailing HEADERS frame; false when there are none
+    // to send (the DATA frame then ends the stream).
+    bool submit_trailers(Stream& s);
     void reset(Stream& s, uint32_t error_code);
     Stream* find(int32_t id);
 

@@ -7,7 +7,7 @@ namespace ne::proxy {
 
 namespace {
 
-// Extensions and trailers are dropped, so nothing needs them long; a peer must not make us
+// Extensions are dropped and trailers kept, so neither may be long; a peer must not make us
 // parse without end either.
 constexpr size_t kMaxSizeLine = 4096;
 constexpr size_t kMaxTrailers = 16384;
@@ -25,6 +25,14 @@ int hex_value(unsigned char c) {
 
 // qdtext and field-vchar: HTAB, SP, visible ASCII, obs-text.
 bool is_text(unsigned char c) { return c == '\t' || (c >= 0x20 && c != 0x7f); }
+
+// Framing, routing and hop-by-hop fields (RFC 9110 6.5.1); HTTP/2 refuses the latter too.
+bool forbidden_in_trailers(std::string_view name) {
+    for (std::string_view f : {"content-length", "transfer-encoding", "host", "connection", "keep-alive",
+                               "proxy-connection", "upgrade", "te", "trailer"})
+        if (header_is(name, f)) return true;
+    return false;
+}
 
 }  // namespace
 
@@ -128,17 +136,21 @@ bool ChunkedDecoder::step(char ch) {
             if (c == '\r') state_ = State::final_lf;
             else if (is_tchar(c)) state_ = State::trailer_name;
             else return fail("invalid trailer field");
+            if (c != '\r') trailers_.push_back(ch);
             return true;
         case State::trailer_name:
             if (c == ':') state_ = State::trailer_value;
             else if (!is_tchar(c)) return fail("invalid trailer field name");
+            trailers_.push_back(ch);
             return true;
         case State::trailer_value:
             if (c == '\r') state_ = State::trailer_lf;
             else if (!is_text(c)) return fail("invalid character in trailer field");
+            trailers_.push_back(ch);
             return true;
         case State::trailer_lf:
             if (c != '\n') return fail("trailer field not ended by CRLF");
+            trailers_.push_back('\n');
             state_ = State::trailer_start;
             return true;
         case State::final_lf:
@@ -151,6 +163,20 @@ bool ChunkedDecoder::step(char ch) {
             break;
     }
     return fail("chunked decoder misused");
+}
+
+std::vector<Header> trailer_fields(std::string_view lines) {
+    std::vector<Header> out;
+    while (!lines.empty()) {
+        const size_t eol = lines.find("\r\n");
+        const std::string_view line = lines.substr(0, eol);
+        lines.remove_prefix(eol == std::string_view::npos ? lines.size() : eol + 2);
+        const size_t colon = line.find(':');
+        if (colon == std::string_view::npos || colon == 0) continue;
+        const std::string_view name = line.substr(0, colon);
+        if (!forbidden_in_trailers(name)) out.push_back({name, trim_ows(line.substr(colon + 1))});
+    }
+    return out;
 }
 
 }  // namespace ne::proxy

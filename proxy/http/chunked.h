@@ -4,11 +4,16 @@
 // LLHTTP_STRICT_MODE it skips any two bytes after chunk data. Both directions re-encode what
 // this decodes, so the next hop never sees the sender's framing. Strict where parsers
 // disagree: no whitespace around ';' or '=', CRLF only, no bare CR or LF anywhere, at most
-// 16 hex digits of size; extensions and trailer fields are checked and dropped.
+// 16 hex digits of size; extensions are checked and dropped, trailer fields checked and kept
+// (trailers()) for the next hop: gRPC's status travels in them.
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <string_view>
+#include <vector>
+
+#include "proxy/http/headers.h"
 
 namespace ne::proxy {
 
@@ -31,6 +36,9 @@ public:
     // Decodes `in`; chunk data goes to `sink` as views into `in`.
     Step feed(std::string_view in, Sink& sink);
     const char* error() const { return error_; }
+    // After done: the trailer section as received, "name: value\r\n" per field (each line
+    // ended by CRLF, the final empty line left out); empty when there was none.
+    std::string_view trailers() const { return trailers_; }
 
 private:
     enum class State : uint8_t {
@@ -46,6 +54,12 @@ private:
     int digits_ = 0;
     size_t line_bytes_ = 0;      // of the current size line or trailer section: bounded
     const char* error_ = "";
+    std::string trailers_;
 };
+
+// The fields of a trailer section as trailers() keeps it (views into `lines`), values
+// without their surrounding whitespace; fields a trailer may not carry (framing, Host,
+// hop-by-hop) are left out.
+std::vector<Header> trailer_fields(std::string_view lines);
 
 }  // namespace ne::proxy

@@ -97,8 +97,11 @@ void FramedSink::move(evbuffer* in, size_t n) {
     if (framing_ == Framing::chunked) evbuffer_add(out_, "\r\n", 2);
 }
 
-void FramedSink::end() {
-    if (framing_ == Framing::chunked) evbuffer_add(out_, "0\r\n\r\n", 5);
+void FramedSink::end(std::string_view trailers) {
+    if (framing_ != Framing::chunked) return;
+    evbuffer_add(out_, "0\r\n", 3);
+    evbuffer_add(out_, trailers.data(), trailers.size());
+    evbuffer_add(out_, "\r\n", 2);
 }
 
 // ---- BodyPump ------------------------------------------------------------------------------
@@ -124,7 +127,7 @@ bool BodyPump::filtered(const Status& s) {
 BodyPump::Step BodyPump::finish(evbuffer* out) {
     framed_.aim(out, out_);
     if (filter_ && !filtered(filter_->finish(framed_))) return state_ = Step::failed;
-    framed_.end();
+    framed_.end(trailers());
     return state_ = Step::done;
 }
 

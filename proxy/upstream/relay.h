@@ -58,8 +58,9 @@ public:
     void write(std::string_view bytes) override;
     // The first `n` bytes of `in`, moved as whole evbuffer chains (no copy).
     void move(evbuffer* in, size_t n);
-    // After the last byte: the zero-length chunk that ends a chunked body.
-    void end();
+    // After the last byte: the zero-length chunk that ends a chunked body, with `trailers`
+    // ("name: value\r\n" lines) when there are any.
+    void end(std::string_view trailers = {});
 
 private:
     void chunk_size(size_t n);
@@ -95,6 +96,9 @@ public:
     // sent again elsewhere.
     uint64_t consumed() const { return consumed_; }
     const char* error() const { return filter_failed_.empty() ? decoder_.error() : filter_failed_.c_str(); }
+    // A chunked body's trailer section (ChunkedDecoder::trailers) once done; passed on by
+    // itself when the output is chunked too.
+    std::string_view trailers() const { return in_ == Framing::chunked ? decoder_.trailers() : std::string_view{}; }
 
 private:
     void on_data(std::string_view data) override;

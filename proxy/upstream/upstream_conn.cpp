@@ -19,8 +19,9 @@ constexpr size_t kMaxResponseHead = kResponseLimits.max_target + kResponseLimits
 
 }  // namespace
 
-UpstreamConn::UpstreamConn(event_base* base, std::shared_ptr<Backend> backend)
-    : base_(base), backend_(std::move(backend)), parser_(MessageParser::Type::response, kResponseLimits) {}
+UpstreamConn::UpstreamConn(event_base* base, std::shared_ptr<Backend> backend, bool h2c)
+    : base_(base), backend_(std::move(backend)), speaks_h2c_(h2c),
+      parser_(MessageParser::Type::response, kResponseLimits) {}
 
 UpstreamConn::~UpstreamConn() = default;
 
@@ -39,6 +40,7 @@ void UpstreamConn::attach(Owner& owner, const Timeouts& t, bool head_request) {
 }
 
 Status UpstreamConn::connect() {
+    if (speaks_h2c_) return connect_h2c();
     const std::string what = "connect to " + backend_->pool + " backend " + backend_->address;
     int fd = ::socket(backend_->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) return Error::from_errno(what);
@@ -59,6 +61,22 @@ Status UpstreamConn::connect() {
                                    static_cast<int>(backend_->addr_len)) != 0)
         return Error::from_errno(what);
     // libevent watches the connect itself; EV_WRITE is ours only while output waits.
+    bufferevent_enable(bev_.get(), EV_READ);
+    return {};
+}
+
+Status UpstreamConn::connect_h2c() {
+    bufferevent* pair[2] = {nullptr, nullptr};
+    // Deferred callbacks: neither side's callbacks run inside the other's.
+    if (bufferevent_pair_new(base_, BEV_OPT_DEFER_CALLBACKS, pair) != 0)
+        return Error{"connect to " + backend_->pool + " backend " + backend_->address + ": cannot create a bufferevent pair"};
+    bev_.reset(pair[0]);
+    bufferevent_setcb(bev_.get(), read_cb, write_cb, event_cb, this);
+    bufferevent_disable(bev_.get(), EV_WRITE);  // enabled once connected, as for a socket
+    bufferevent_setwatermark(bev_.get(), EV_WRITE, kLowWatermark, 0);
+    state_ = State::connecting;
+    h2c_ = std::make_unique<H2cBridge>(base_, BuffereventPtr(pair[1]), *backend_, timeouts_.connect);
+    if (auto st = h2c_->connect(); !st) return st;
     bufferevent_enable(bev_.get(), EV_READ);
     return {};
 }
@@ -187,7 +205,7 @@ void UpstreamConn::pump_body() {
 
 void UpstreamConn::finish_response() {
     state_ = State::done;
-    bool reusable = parser_.keep_alive() && parser_.framing() != Framing::until_close &&
+    bool reusable = !speaks_h2c_ && parser_.keep_alive() && parser_.framing() != Framing::until_close &&
                     evbuffer_get_length(bufferevent_get_input(bev_.get())) == 0;
     set_timeouts(std::chrono::milliseconds{0}, std::chrono::milliseconds{0});
     owner_->upstream_done(reusable);

@@ -12,6 +12,7 @@
 #include "ipc/event_ptr.h"
 #include "ipc/result.h"
 #include "proxy/http/parser.h"
+#include "proxy/upstream/h2c_bridge.h"
 #include "proxy/upstream/pool.h"
 #include "proxy/reaper.h"
 #include "proxy/upstream/relay.h"
@@ -56,7 +57,9 @@ public:
         std::chrono::milliseconds send{60000};
     };
 
-    UpstreamConn(event_base* base, std::shared_ptr<Backend> backend);
+    // `h2c`: the backend speaks HTTP/2 in cleartext (gRPC); an H2cBridge translates, and the
+    // connection serves one request.
+    UpstreamConn(event_base* base, std::shared_ptr<Backend> backend, bool h2c = false);
     ~UpstreamConn();
     UpstreamConn(const UpstreamConn&) = delete;
     UpstreamConn& operator=(const UpstreamConn&) = delete;
@@ -104,6 +107,7 @@ private:
     void finish_response();
     void fail(Failure f);
     void set_timeouts(std::chrono::milliseconds read, std::chrono::milliseconds write);
+    Status connect_h2c();
 
     // Keep-alive pool hooks.
     void park(IdleConnections& pool, std::chrono::milliseconds idle_timeout);
@@ -112,6 +116,8 @@ private:
     event_base* base_;
     std::shared_ptr<Backend> backend_;  // keeps a removed backend alive while we use it
     BuffereventPtr bev_;
+    std::unique_ptr<H2cBridge> h2c_;    // after bev_: goes first
+    bool speaks_h2c_ = false;
     MessageParser parser_;
     BodyPump pump_;
     Owner* owner_ = nullptr;

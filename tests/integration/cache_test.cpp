@@ -2,7 +2,8 @@
 // answer is a HIT on any fresh connection whichever worker takes it, without reaching the
 // app; requests with credentials bypass it; Set-Cookie answers are never stored; concurrent
 // misses make one upstream request (lock); a stale copy answers while the app is down; the
-// oldest entries go beyond max_size.
+// oldest entries go beyond max_size; answers that vary are stored per variant (never for
+// Vary: *); stored answers survive a daemon restart.
 #include <dirent.h>
 
 #include <atomic>
@@ -180,6 +181,67 @@ TEST_F(CacheTest, StaleCopyAnswersWhileTheAppIsDown) {
     EXPECT_EQ(stale.body, first.body);
     // Nothing stored for this one: the error shows.
     EXPECT_EQ(get("/json/never").status, 503);
+}
+
+}  // namespace
+}  // namespace ne::itest
+
+namespace ne::itest {
+namespace {
+
+TEST_F(CacheTest, TwoAcceptEncodingVariantsAreCachedSeparately) {
+    const Headers gzip{{"Accept-Encoding", "gzip"}};
+    const Headers identity{{"Accept-Encoding", "identity"}};
+    const HttpResponse g = get("/vary", gzip);
+    EXPECT_EQ(g.header("x-cache-status"), "MISS");
+    const HttpResponse i = get("/vary", identity);
+    EXPECT_EQ(i.header("x-cache-status"), "MISS") << "another variant is not a HIT";
+    for (int round = 0; round < 3; ++round) {
+        const HttpResponse g2 = get("/vary", gzip);
+        EXPECT_EQ(g2.header("x-cache-status"), "HIT");
+        EXPECT_EQ(json::parse(g2.body, nullptr, false).value("ae", ""), "gzip") << g2.body;
+        const HttpResponse i2 = get("/vary", identity);
+        EXPECT_EQ(i2.header("x-cache-status"), "HIT");
+        EXPECT_EQ(json::parse(i2.body, nullptr, false).value("ae", ""), "identity") << i2.body;
+    }
+    EXPECT_EQ(hits("/vary"), 2);
+    // Vary: * is never stored, as nginx.
+    get("/vary-star", gzip);
+    EXPECT_EQ(get("/vary-star", gzip).header("x-cache-status"), "MISS");
+    EXPECT_EQ(hits("/vary-star"), 2);
+}
+
+TEST_F(CacheTest, AStoredAnswerIsStillAHitAfterKillAndStartAndPurgeRemovesIt) {
+    const HttpResponse first = get("/json/kept?kb=2", {{"Accept-Encoding", "gzip"}});
+    EXPECT_EQ(first.header("x-cache-status"), "MISS");
+    get("/vary", {{"Accept-Encoding", "gzip"}});
+    RunResult r = run("kill");
+    ASSERT_EQ(r.code, 0) << r.out << r.err;
+    r = run("start", dir() + "/ecosystem.toml");
+    ASSERT_EQ(r.code, 0) << r.out << r.err;
+    // The loader runs beside the workers: the first answers may still be MISSes.
+    HttpResponse again;
+    EXPECT_TRUE(wait_until([&] {
+        again = get("/json/kept?kb=2", {{"Accept-Encoding", "gzip"}});
+        return again.header("x-cache-status") == "HIT";
+    }, 5s)) << again.header("x-cache-status");
+    EXPECT_EQ(again.body, first.body);
+    const HttpResponse variant = get("/vary", {{"Accept-Encoding", "gzip"}});
+    EXPECT_EQ(variant.header("x-cache-status"), "HIT");
+    EXPECT_EQ(json::parse(variant.body, nullptr, false).value("ae", ""), "gzip") << variant.body;
+    EXPECT_EQ(hits("/json/kept"), 0) << "the new app never saw the request";
+
+    // Purged by location and key prefix: that key only, its variants with it.
+    r = run("cache", "purge", "/", "http://127.0.0.1:" + std::to_string(listen_) + "/json/kept");
+    ASSERT_EQ(r.code, 0) << r.out << r.err;
+    EXPECT_NE(r.out.find("purged 1 stored answers"), std::string::npos) << r.out;
+    EXPECT_EQ(get("/json/kept?kb=2", {{"Accept-Encoding", "gzip"}}).header("x-cache-status"), "MISS");
+    EXPECT_EQ(get("/vary", {{"Accept-Encoding", "gzip"}}).header("x-cache-status"), "HIT");
+    r = run("cache", "purge", "/", "http://127.0.0.1:" + std::to_string(listen_) + "/vary");
+    ASSERT_EQ(r.code, 0) << r.out << r.err;
+    EXPECT_EQ(get("/vary", {{"Accept-Encoding", "gzip"}}).header("x-cache-status"), "MISS");
+    EXPECT_EQ(run("cache", "purge", "/nowhere/").out, "purged 0 stored answers\n");
+    EXPECT_EQ(run("cache", "drop").code, 2);
 }
 
 }  // namespace

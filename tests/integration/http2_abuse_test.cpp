@@ -419,10 +419,10 @@ TEST_F(Http2AbuseTest, MalformedRequestsAreStreamErrorsAndNeverForwarded) {
 
 // ---- 7. trailers and 100-continue -----------------------------------------------------------
 
-TEST_F(Http2AbuseTest, RequestTrailersAreDroppedAndExpectContinueIsAnswered) {
+TEST_F(Http2AbuseTest, RequestTrailersEndTheRequestAndExpectContinueIsAnswered) {
     auto c = attacker();
-    // Trailers (HEADERS after DATA) end the request; the body reaches the app whole, the
-    // trailer fields do not (as nginx).
+    // Trailers (HEADERS after DATA) end the request; the body reaches the app whole, and the
+    // trailer fields never become header fields (they follow the chunked body: grpc_test).
     Fields post = {{":method", "POST"}, {":scheme", "https"}, {":authority", authority()}, {":path", "/trailers"}};
     std::string request = c->headers(1, post, false);  // encoded before the trailers: HPACK order
     request += h2::data(1, "hello ", false) + h2::data(1, "world", false);

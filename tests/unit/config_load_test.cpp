@@ -394,7 +394,7 @@ const ErrorCase kErrorCases[] = {
     {"unknown key suggests closest", "[[apps]]\nname = \"a\"\nscirpt = \"app.js\"\n", 3, 1,
      "unknown key 'scirpt' in [[apps]]; did you mean 'script'?"},
     {"unknown key lists allowed", "[proxy]\nzzz = 1\n", 2, 1,
-     "unknown key 'zzz' in [proxy] (allowed: workers, user, access_log, access_log_format, error_page, drain_timeout)"},
+     "unknown key 'zzz' in [proxy] (allowed: workers, user, access_log, access_log_format, error_page, drain_timeout, worker_shutdown_timeout)"},
     {"unknown top-level key", "[proxi]\nworkers = 2\n", 1, 2, "unknown key 'proxi' at the top level; did you mean 'proxy'?"},
     {"unknown key in inline table", "[[apps]]\nname = \"a\"\nscript = \"app.js\"\nhealth_check = { paht = \"/h\" }\n",
      4, 18, "unknown key 'paht' in apps.health_check; did you mean 'path'?"},
@@ -488,6 +488,8 @@ const ErrorCase kErrorCases[] = {
      "cache = { valid = { \"2xx\" = \"5m\" } }\n", 6, 21, "'2xx' is not an HTTP status code"},
     {"cache on files", "[[servers]]\nlisten = [\"127.0.0.1:8080\"]\n[[servers.locations]]\npath = \"/\"\nroot = \"/srv\"\n"
      "cache = { valid = { \"200\" = \"5m\" } }\n", 6, 9, "only a location that proxies (app or upstream)"},
+    {"grpc on files", "[[servers]]\nlisten = [\"127.0.0.1:8080\"]\n[[servers.locations]]\npath = \"/\"\nroot = \"/srv\"\n"
+     "grpc = true\n", 6, 8, "servers.locations.grpc: only a location that proxies (app or upstream) speaks gRPC"},
     {"cache max_size", "[[servers]]\nlisten = [\"127.0.0.1:8080\"]\n[[servers.locations]]\npath = \"/\"\napp = \"a\"\n"
      "cache = { max_size = \"lots\" }\n", 6, 22, "max_size"},
     {"rate limit key", "[[servers]]\nlisten = [\"127.0.0.1:8080\"]\n[[servers.locations]]\npath = \"/\"\napp = \"a\"\n"

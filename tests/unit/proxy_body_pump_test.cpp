@@ -51,6 +51,22 @@ TEST_F(BodyPumpTest, ChunkedIsReencoded) {
     EXPECT_EQ(drain(in.get()), "GET");
 }
 
+TEST_F(BodyPumpTest, ChunkedTrailersPassToAChunkedOutput) {
+    pump.start(Framing::chunked, 0, Framing::chunked);
+    put(in.get(), "2\r\nab\r\n0\r\ngrpc-status: 0\r\nx-b: 2\r\n\r\n");
+    EXPECT_EQ(pump.pump(in.get(), out.get()), BodyPump::Step::done);
+    EXPECT_EQ(drain(out.get()), "2\r\nab\r\n0\r\ngrpc-status: 0\r\nx-b: 2\r\n\r\n");
+    EXPECT_EQ(pump.trailers(), "grpc-status: 0\r\nx-b: 2\r\n");
+}
+
+TEST_F(BodyPumpTest, ChunkedTrailersAreKeptForALengthOutput) {
+    pump.start(Framing::chunked, 0, Framing::length);
+    put(in.get(), "2\r\nab\r\n0\r\nx-c: 3\r\n\r\n");
+    EXPECT_EQ(pump.pump(in.get(), out.get()), BodyPump::Step::done);
+    EXPECT_EQ(drain(out.get()), "ab");
+    EXPECT_EQ(pump.trailers(), "x-c: 3\r\n");
+}
+
 TEST_F(BodyPumpTest, ChunkedToHttp10ClientIsRaw) {
     pump.start(Framing::chunked, 0, Framing::until_close);
     put(in.get(), "3\r\nabc\r\n0\r\n\r\n");

@@ -12,6 +12,8 @@
 
 #include "ipc/event_ptr.h"
 #include "proxy/cache/file.h"
+#include "proxy/cache/loader.h"
+#include "proxy/cache/purge.h"
 #include "proxy/static/file_body.h"
 
 namespace ne::proxy {
@@ -37,7 +39,7 @@ protected:
         auto claim = store_->index.consult(k, 1000, 5000);
         EXPECT_TRUE(claim.ok());
         const std::vector<Header> headers = {{"Content-Type", "application/json"}, {"ETag", "\"v1\""}};
-        CacheSlot slot{k, store_->index.scope_hash("test"), 1 << 20, 60000};
+        CacheSlot slot{k, store_->index.scope_hash("test"), 1 << 20, 60000, "test"};
         auto w = CacheWriter::open(*store_, slot, key, 200, headers, nullptr);
         EXPECT_TRUE(w.ok()) << w.error().message;
         std::string passed;
@@ -55,10 +57,51 @@ protected:
     std::optional<CacheStore> store_;
 };
 
+void write_bytes(const std::string& path, const std::string& bytes) {
+    UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+    ASSERT_EQ(::write(fd.get(), bytes.data(), bytes.size()), static_cast<ssize_t>(bytes.size()));
+}
+
 std::string read_range(int fd, uint64_t offset, uint64_t length) {
     std::string out(length, '\0');
     EXPECT_EQ(::pread(fd, out.data(), length, static_cast<off_t>(offset)), static_cast<ssize_t>(length));
     return out;
+}
+
+TEST_F(CacheFileTest, ANewIndexIsRebuiltFromTheFilesAndPurgeRemovesThem) {
+    const uint64_t a = store("http://h/a", "alpha");
+    const uint64_t b = store("http://h/b", "beta");
+    write_bytes(dir_ + "/tmp-1-1", "an unfinished fill");
+    // A new daemon: a fresh index, loaded from the folder.
+    auto fd = CacheIndex::create();
+    ASSERT_TRUE(fd.ok());
+    auto loader = CacheLoader::start(fd->get(), dir_);
+    ASSERT_TRUE(loader.ok()) << loader.error().message;
+    EXPECT_FALSE(std::filesystem::exists(dir_ + "/tmp-1-1"));
+    while ((*loader)->step()) {
+    }
+    EXPECT_EQ((*loader)->loaded(), 2u);
+    auto index = CacheIndex::attach(fd->get());
+    ASSERT_TRUE(index.ok());
+    CacheStore fresh{std::move(*index), dir_};
+    auto l = fresh.index.consult(fresh.index.key_hash("http://h/a"), 2000, 5000);
+    ASSERT_TRUE(l.ok());
+    EXPECT_EQ(l->found, CacheIndex::Found::fresh);
+    EXPECT_EQ(l->file_id, a);
+    EXPECT_EQ(fresh.index.scope_bytes(fresh.index.scope_hash("test")),
+              std::filesystem::file_size(fresh.file_path(a)) + std::filesystem::file_size(fresh.file_path(b)));
+    auto next = fresh.index.next_file_id();
+    ASSERT_TRUE(next.ok());
+    EXPECT_GT(*next, std::max(a, b)) << "file numbers continue above the files found";
+
+    // Purge by prefix: b stays. A location no file names purges nothing.
+    auto purged = purge_cache(fd->get(), dir_, "", "http://h/a");
+    ASSERT_TRUE(purged.ok()) << purged.error().message;
+    EXPECT_EQ(*purged, 1u);
+    EXPECT_FALSE(std::filesystem::exists(fresh.file_path(a)));
+    EXPECT_EQ(fresh.index.consult(fresh.index.key_hash("http://h/a"), 3000, 5000)->found, CacheIndex::Found::missing);
+    EXPECT_EQ(*purge_cache(fd->get(), dir_, "/nowhere/", ""), 0u);
+    EXPECT_EQ(fresh.index.consult(fresh.index.key_hash("http://h/b"), 3000, 5000)->found, CacheIndex::Found::fresh);
 }
 
 TEST_F(CacheFileTest, ASmallFileIsReadWholeWithItsBody) {

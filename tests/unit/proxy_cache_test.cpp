@@ -46,6 +46,7 @@ TEST(CachePolicy, FreshnessTable) {
     using std::chrono::seconds;
     const config::Cache c = cache_with({{200, std::chrono::minutes(5)}, {404, std::chrono::minutes(1)}});
     const std::time_t now = 1700000000;
+    const std::string long_vary(129, 'x');
     struct Row {
         int status;
         std::vector<Header> headers;
@@ -67,12 +68,29 @@ TEST(CachePolicy, FreshnessTable) {
         {200, {{"Expires", "Tue, 14 Nov 2023 22:14:20 GMT"}}, seconds(60), "Expires"},
         {200, {{"Expires", "0"}}, std::nullopt, "Expires in the past (invalid)"},
         {200, {{"Vary", "Accept-Encoding"}}, seconds(300), "Vary on encoding, identity body"},
-        {200, {{"Vary", "Accept-Encoding"}, {"Content-Encoding", "gzip"}}, std::nullopt, "encoded variant"},
-        {200, {{"Vary", "Cookie"}}, std::nullopt, "Vary on another header"},
+        {200, {{"Vary", "Accept-Encoding"}, {"Content-Encoding", "gzip"}}, seconds(300), "encoded variant"},
+        {200, {{"Vary", "Cookie"}}, seconds(300), "Vary on another header: variants"},
         {200, {{"Vary", "*"}}, std::nullopt, "Vary *"},
+        {200, {{"Vary", "Accept-Language, *"}}, std::nullopt, "Vary * in a list"},
+        {200, {{"Vary", long_vary}}, std::nullopt, "Vary over 128 bytes"},
         {206, {{"Cache-Control", "max-age=60"}}, std::nullopt, "partial content"},
     };
     for (const Row& r : rows) EXPECT_EQ(freshness(r.status, r.headers, c, now), r.want) << r.why;
+}
+
+TEST(CachePolicy, VariantKeysFollowTheListedRequestHeaders) {
+    const std::vector<Header> gzip{{"Accept-Encoding", "gzip"}, {"X-Lang", "fr"}};
+    const std::vector<Header> plain{{"X-Lang", "fr"}};
+    const std::vector<Header> both{{"accept-encoding", " gzip "}, {"X-Lang", "fr"}, {"Cookie", "a=1"}};
+    const std::vector<Header> varies{{"Vary", "Accept-Encoding, X-Lang"}, {"vary", "Cookie"}};
+    const std::vector<Header> does_not{{"Content-Type", "text/html"}};
+    EXPECT_EQ(response_vary(varies), "accept-encoding,x-lang,cookie");
+    EXPECT_EQ(response_vary(does_not), "");
+    const std::string key = cache_key("http", "a", "/x");
+    EXPECT_NE(variant_key(key, "accept-encoding", gzip), variant_key(key, "accept-encoding", plain));
+    EXPECT_EQ(variant_key(key, "accept-encoding", gzip), variant_key(key, "accept-encoding", both));
+    EXPECT_EQ(variant_key(key, "x-lang", gzip), variant_key(key, "x-lang", plain));
+    EXPECT_TRUE(variant_key(key, "x-lang", gzip).starts_with(key));
 }
 
 TEST(CachePolicy, StoredHeadersAndStatusNames) {

@@ -57,7 +57,7 @@ TEST(Chunked, UpperAndLowerHexAndLeadingZeros) {
     EXPECT_EQ(o.data, "0123456789abcdefghijk");
 }
 
-TEST(Chunked, ExtensionsAndTrailersAreAcceptedAndDropped) {
+TEST(Chunked, ExtensionsAreAcceptedAndDropped) {
     for (const char* body : {"5;name=value;flag\r\nhello\r\n0;last\r\n\r\n",
                              "5;q=\"a b;c\"\r\nhello\r\n0\r\n\r\n",
                              "5;q=\"esc \\\" quote\"\r\nhello\r\n0\r\n\r\n",
@@ -66,6 +66,29 @@ TEST(Chunked, ExtensionsAndTrailersAreAcceptedAndDropped) {
         EXPECT_EQ(o.status, S::done) << body;
         EXPECT_EQ(o.data, "hello") << body;
     }
+}
+
+TEST(Chunked, TrailersAreKeptLineByLine) {
+    ChunkedDecoder d;
+    Collect sink;
+    const std::string body = "5\r\nhello\r\n0\r\ngrpc-status: 0\r\nGrpc-Message: all  good \r\n\r\nNEXT";
+    for (char c : body.substr(0, body.size() - 4)) d.feed(std::string_view(&c, 1), sink);
+    EXPECT_EQ(d.trailers(), "grpc-status: 0\r\nGrpc-Message: all  good \r\n");
+    const auto fields = trailer_fields(d.trailers());
+    ASSERT_EQ(fields.size(), 2u);
+    EXPECT_EQ(fields[0].name, "grpc-status");
+    EXPECT_EQ(fields[0].value, "0");
+    EXPECT_EQ(fields[1].name, "Grpc-Message");
+    EXPECT_EQ(fields[1].value, "all  good");
+    d.reset();
+    EXPECT_EQ(d.trailers(), "");
+}
+
+TEST(Chunked, TrailerFieldsLeaveOutFramingAndHopByHop) {
+    const auto fields = trailer_fields("Content-Length: 5\r\nx-a: 1\r\nTransfer-Encoding: chunked\r\nHost: h\r\n"
+                                       "Connection: close\r\nTE: trailers\r\n");
+    ASSERT_EQ(fields.size(), 1u);
+    EXPECT_EQ(fields[0].name, "x-a");
 }
 
 TEST(Chunked, MalformedIsAnError) {

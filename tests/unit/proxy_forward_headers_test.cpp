@@ -86,6 +86,27 @@ TEST(LocalResponse, NoBodyFor204AndATextBodyForReturn) {
     EXPECT_TRUE(out.ends_with("\r\n\r\nhello"));
 }
 
+TEST(LocalResponse, GrpcErrorsAreTrailersOnlyWithGrpcsMapping) {
+    LocalResponse r;
+    r.status = 502;
+    r.request_id = "rid";
+    std::string out;
+    write_grpc_error(r, out);
+    EXPECT_TRUE(out.starts_with("HTTP/1.1 200 OK\r\n")) << out;
+    EXPECT_TRUE(has_line(out, "Content-Type: application/grpc"));
+    EXPECT_TRUE(has_line(out, "grpc-status: 14"));
+    EXPECT_TRUE(has_line(out, "grpc-message: 502 Bad Gateway"));
+    EXPECT_TRUE(has_line(out, "Content-Length: 0"));
+    EXPECT_TRUE(out.ends_with("\r\n\r\n"));
+    EXPECT_EQ(grpc_status_for(400), 13);
+    EXPECT_EQ(grpc_status_for(401), 16);
+    EXPECT_EQ(grpc_status_for(403), 7);
+    EXPECT_EQ(grpc_status_for(404), 12);
+    for (int s : {429, 502, 503, 504}) EXPECT_EQ(grpc_status_for(s), 14) << s;
+    EXPECT_EQ(grpc_status_for(413), 2);
+    EXPECT_EQ(grpc_status_for(500), 2);
+}
+
 TEST(ForwardRequest, MissingHostIsFilledIn) {
     std::vector<Header> h{{"Accept", "*/*"}};
     auto r = request(h);

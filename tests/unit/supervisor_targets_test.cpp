@@ -60,6 +60,7 @@ public:
     const std::string& home() const override { return home_; }
     void wait_for(Pending) override {}
     nlohmann::json status_json() const override { return {}; }
+    Result<size_t> purge_cache(const std::string&, const std::string&) override { return size_t{0}; }
     bool stopping() const override { return false; }
     void shutdown(std::function<void()>) override {}
     AcmeCerts& certificates() override { std::abort(); }

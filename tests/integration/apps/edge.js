@@ -79,5 +79,11 @@ serve((req, res, url) => {
     json(res, url, n);
     return true;
   }
+  if (url.pathname === '/vary' || url.pathname === '/vary-star') {
+    // A body per Accept-Encoding, said to vary on it (or on everything).
+    res.setHeader('Vary', url.pathname === '/vary' ? 'Accept-Encoding' : '*');
+    sendJson(res, 200, { ae: req.headers['accept-encoding'] || '', n });
+    return true;
+  }
   return false;
 });
