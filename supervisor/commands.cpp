@@ -3,8 +3,8 @@
 #include <unistd.h>
 
 #include "ipc/control.h"
-#include "supervisor/acme_certs.h"
 #include "ipc/version.h"
+#include "supervisor/acme_certs.h"
 
 namespace ne::supervisor {
 
@@ -57,6 +57,8 @@ void Commands::certs(const nlohmann::json& req, Reply reply) {
         if (r.value("ok", false)) reply(ok(std::move(r)));
         else reply(fail(r.value("error", "renewal failed")));
     });
+}
+
 void Commands::purge_cache(const nlohmann::json& req, Reply reply) {
     auto purged = host_.purge_cache(str_arg(req, "location"), str_arg(req, "prefix"));
     if (!purged)
