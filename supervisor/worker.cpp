@@ -165,6 +165,8 @@ void Worker::adopt(AdoptedProcess p) {
     host_.state_changed(*this, from, "adopted");
     run(Action::PoolAdd, "adopted");
     watch_health();
+    // Read now, so that status does not show an adopted process at 0 bytes until the next tick.
+    read_usage(steady_clock::now());
 }
 
 void Worker::fail_spawn(const std::string& why) {
@@ -298,6 +300,11 @@ void Worker::signal_group(int sig) {
 }
 
 void Worker::sample(steady_clock::time_point now) {
+    read_usage(now);
+    check_memory();
+}
+
+void Worker::read_usage(steady_clock::time_point now) {
     if (pid_ <= 0) {
         cpu_percent_ = 0;
         rss_ = 0;
@@ -311,7 +318,6 @@ void Worker::sample(steady_clock::time_point now) {
     }
     cpu_ticks_ = ticks;
     cpu_at_ = now;
-    check_memory();
 }
 
 void Worker::check_memory() {

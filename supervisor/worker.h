@@ -124,6 +124,7 @@ private:
     void on_ready();
     void watch_health();
     void on_health(bool ok, const std::string& detail);
+    void read_usage(std::chrono::steady_clock::time_point now);   // rss and cpu of the tree
     void check_memory();
     void arm(EventPtr& ev, std::chrono::milliseconds after, void (*cb)(evutil_socket_t, short, void*));
     void release_process();
