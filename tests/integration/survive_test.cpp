@@ -133,7 +133,11 @@ TEST_F(SurviveTest, KillDashNineOfTheDaemonFailsNoRequestAndResurrectAdoptsEvery
     EXPECT_NE(daemon_pid(), old_daemon);
     json rows = status_json();
     EXPECT_EQ(pids_by_worker(rows), before) << rows.dump(2);
-    for (auto& r : rows) EXPECT_EQ(r.value("status", ""), "online") << r.dump();
+    for (auto& r : rows) {
+        EXPECT_EQ(r.value("status", ""), "online") << r.dump();
+        // Read at adoption: status never shows a running process at 0 bytes.
+        EXPECT_GT(r.value("memory_bytes", uint64_t{0}), 0u) << r.dump();
+    }
     for (auto& p : proxies) EXPECT_TRUE(alive(p)) << "proxy worker " << p.pid << " was not adopted";
     EXPECT_TRUE(proxy_worker_processes().empty()) << "the new daemon forked proxy workers instead of adopting them";
     for (int i = 0; i < 2; ++i) {
