@@ -30,6 +30,7 @@ Result<std::unique_ptr<Listener>> Listener::open(event_base* base, std::string a
 }
 
 void Listener::enable() {
+    if (!listener_) return;   // closed
     enabled_ = true;
     evconnlistener_enable(listener_.get());
 }
@@ -37,7 +38,12 @@ void Listener::enable() {
 void Listener::disable() {
     enabled_ = false;
     evtimer_del(resume_.get());
-    evconnlistener_disable(listener_.get());
+    if (listener_) evconnlistener_disable(listener_.get());
+}
+
+void Listener::close() {
+    disable();
+    listener_.reset();
 }
 
 void Listener::accept_cb(evconnlistener*, evutil_socket_t fd, sockaddr* peer, int, void* self) {

@@ -24,6 +24,9 @@ public:
 
     void enable();
     void disable();
+    // Closes this worker's copy of the socket for good. The address stays: the connections
+    // accepted here keep a view of it while a quitting worker finishes them.
+    void close();
     const std::string& address() const { return address_; }
 
 private:

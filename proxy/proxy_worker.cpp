@@ -252,8 +252,9 @@ void ProxyWorker::begin_quit(const char* why, std::chrono::milliseconds grace) {
     if (quitting_) return;
     quitting_ = true;
     spdlog::info("proxy worker {}: quitting ({}); {} connections open", getpid(), why, rt_->connections());
-    // Our copies of the listening sockets close; the master keeps its own.
-    listeners_.clear();
+    // Our copies of the listening sockets close (the master keeps its own); the Listener
+    // objects stay, since every open connection holds a view of its listener's address.
+    for (auto& l : listeners_) l->close();
     grace_ = grace;
     const timeval tv = to_timeval(grace);
     evtimer_add(quit_timer_.get(), &tv);
