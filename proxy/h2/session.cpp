@@ -510,12 +510,13 @@ bool H2Session::submit_response_head(Stream& s) {
     const bool has_body = (framing == Framing::length && r.content_length() > 0) || framing == Framing::chunked ||
                           framing == Framing::until_close;
     s.pump.start(framing, r.content_length(), Framing::length);
-    evbuffer_drain(bufferevent_get_input(s.end.get()), r.head_size());  // the views end here
     s.head_sent = true;
     s.body_done = !has_body;
     nghttp2_data_provider body{};
     body.read_callback = read_body;
+    // nghttp2 copies the fields; the values are views into the head, drained only after.
     const int rv = nghttp2_submit_response(session_.get(), s.id, nva.data(), nva.size(), has_body ? &body : nullptr);
+    evbuffer_drain(bufferevent_get_input(s.end.get()), r.head_size());
     if (rv != 0) {
         spdlog::debug("HTTP/2 stream {}: {}", s.id, nghttp2_strerror(rv));
         reset(s, NGHTTP2_INTERNAL_ERROR);
