@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "proxy/conn/local_response.h"
+#include "proxy/h2/stream.h"
 #include "proxy/http/forward_headers.h"
 #include "proxy/http/parser.h"
 #include "proxy/upstream/relay.h"
@@ -18,72 +19,20 @@ namespace ne::proxy {
 
 namespace {
 
-// Announced as SETTINGS_MAX_HEADER_LIST_SIZE; a block over it is answered 431 without being
-// kept (one over the 16 KiB request head limit but under this gets its 431 from ClientConn).
-constexpr size_t kMaxRequestHeaderBlock = 64 * 1024;
-// A stream's response waits for DATA frames in at most about this much (twice, with what its
-// pair end holds) before its ClientConn is paused, a quarter of the relay watermark; the
-// ClientConn's output holds as much again (ConnFacts::output_high). A client that keeps 128
-// windows shut ties up that many streams' buffers (measured, 64 such streams: proxy growth
-// 67 MiB with the relay watermark everywhere, 43 MiB with this for the stream, 18 MiB with
-// this for the ClientConn too).
-constexpr size_t kStreamHigh = 64 * 1024;
-constexpr size_t kStreamLow = kStreamHigh / 2;
 // The TLS output is filled up to this much from nghttp2, then again below a quarter of it.
 constexpr size_t kOutputHigh = 64 * 1024;
-// The response head a ClientConn writes; its own header limits are far below this.
-constexpr MessageParser::Limits kResponseLimits{8192, 64 * 1024, 200};
 // A client may reset this many streams at once, then this many per second (nginx and
 // nghttp2's defaults against the 2023 "rapid reset" attack).
 constexpr uint64_t kResetBurst = 1000;
 constexpr uint64_t kResetRate = 33;
 
-// Hop-by-hop and HTTP/1.1 framing headers have no place in an HTTP/2 response.
-bool connection_specific(std::string_view name) {
-    return header_is(name, "connection") || header_is(name, "keep-alive") || header_is(name, "proxy-connection") ||
-           header_is(name, "transfer-encoding") || header_is(name, "upgrade");
-}
-
-nghttp2_nv nv(std::string_view name, std::string_view value) {
-    return {reinterpret_cast<uint8_t*>(const_cast<char*>(name.data())),
-            reinterpret_cast<uint8_t*>(const_cast<char*>(value.data())), name.size(), value.size(),
-            NGHTTP2_NV_FLAG_NONE};
-}
-
 }  // namespace
-
-struct H2Session::Stream {
-    Stream(H2Session& s, int32_t stream_id) : session(s), id(stream_id) {}
-
-    H2Session& session;
-    int32_t id;
-    BuffereventPtr end;            // ours; the ClientConn holds its partner
-    // ---- the request, as HTTP/1.1 ----
-    std::string method, path, authority, host, cookies;
-    std::string headers;           // "name: value\r\n" for the others
-    size_t header_bytes = 0;
-    bool oversized = false;        // over kMaxRequestHeaderBlock: answered 431 here
-    std::string trailers;          // "name: value\r\n", passed on when the body is chunked
-    bool has_length = false;       // the client sent content-length
-    bool chunked = false;          // the body is chunk-encoded towards the ClientConn
-    bool request_done = false;
-    bool client_gone = false;      // the ClientConn closed: request bytes are dropped
-    size_t unconsumed = 0;         // body bytes handed over, not yet credited to the window
-    // ---- the response ----
-    MessageParser response{MessageParser::Type::response, kResponseLimits};
-    BodyPump pump;
-    EvbufferPtr body{evbuffer_new()};  // response body waiting for DATA frames
-    char status[4] = {};
-    bool head_sent = false;
-    bool body_done = false;
-    bool paused = false;           // not reading from the ClientConn: body is full
-};
 
 H2Session::H2Session(Runtime& rt, BuffereventPtr bev, const ConnFacts& facts)
     : rt_(rt), bev_(std::move(bev)), facts_(facts) {
     std::memcpy(&peer_, facts.peer, facts.peer->sa_family == AF_INET6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in));
     facts_.peer = reinterpret_cast<const sockaddr*>(&peer_);
-    facts_.output_high = kStreamHigh;
+    facts_.output_high = h2::kStreamHigh;
 
     nghttp2_session_callbacks* cbs = nullptr;
     nghttp2_option* opt = nullptr;
@@ -123,7 +72,7 @@ const config::Server& H2Session::server() const {
 void H2Session::start() {
     const nghttp2_settings_entry settings[] = {
         {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, static_cast<uint32_t>(server().http2_max_concurrent_streams)},
-        {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, kMaxRequestHeaderBlock},
+        {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, h2::kMaxRequestHeaderBlock},
     };
     nghttp2_submit_settings(session_.get(), NGHTTP2_FLAG_NONE, settings, std::size(settings));
     bufferevent_setcb(bev_.get(), read_cb, write_cb, event_cb, this);
@@ -291,7 +240,7 @@ int H2Session::on_header(nghttp2_session*, const nghttp2_frame* f, const uint8_t
     Stream* s = h->find(f->hd.stream_id);
     if (!s || s->oversized) return 0;
     s->header_bytes += namelen + valuelen + 32;
-    if (s->header_bytes > kMaxRequestHeaderBlock) {
+    if (s->header_bytes > h2::kMaxRequestHeaderBlock) {
         // The rest of the block is decoded (HPACK state is the connection's) but not kept.
         s->oversized = true;
         std::string().swap(s->headers);
@@ -377,7 +326,7 @@ void H2Session::start_request(Stream& s, bool end_stream) {
     bufferevent_setcb(end, stream_read_cb, stream_write_cb, stream_event_cb, &s);
     // Called back once the ClientConn has taken everything: the window is credited then.
     bufferevent_setwatermark(end, EV_WRITE, 0, 0);
-    bufferevent_setwatermark(end, EV_READ, 0, kStreamHigh);
+    bufferevent_setwatermark(end, EV_READ, 0, h2::kStreamHigh);
     bufferevent_enable(end, EV_READ | EV_WRITE);
     evbuffer_add(bufferevent_get_output(end), head.data(), head.size());
     if (end_stream) s.request_done = true;
@@ -425,193 +374,6 @@ void H2Session::stream_write_cb(bufferevent*, void* stream) {
     nghttp2_session_consume(h.session_.get(), s->id, s->unconsumed);
     s->unconsumed = 0;
     h.flush();
-}
-
-// ---- responses ----------------------------------------------------------------------------
-
-void H2Session::stream_read_cb(bufferevent*, void* stream) {
-    auto* s = static_cast<Stream*>(stream);
-    H2Session& h = s->session;
-    if (h.closed_) return;
-    try {
-        h.read_response(*s);
-        h.flush();
-    } catch (const std::exception& e) {
-        spdlog::error("HTTP/2 stream {} on {}: {}", s->id, h.facts_.listen, e.what());
-        h.reset(*s, NGHTTP2_INTERNAL_ERROR);
-        h.flush();
-    }
-}
-
-void H2Session::read_response(Stream& s) {
-    evbuffer* in = bufferevent_get_input(s.end.get());
-    while (!s.head_sent) {
-        const size_t len = evbuffer_get_length(in);
-        if (len == 0) return;
-        const size_t n = std::min(len, kResponseLimits.max_target + kResponseLimits.max_header_bytes);
-        const char* base = reinterpret_cast<const char*>(evbuffer_pullup(in, static_cast<ev_ssize_t>(n)));
-        const auto progress = s.response.parse_head({base, n});
-        if (progress == MessageParser::Progress::need_more && n == len) return;  // more arrives
-        if (progress != MessageParser::Progress::head_complete) {
-            reset(s, NGHTTP2_INTERNAL_ERROR);  // malformed, or larger than any head we write
-            return;
-        }
-        if (s.response.status() < 200) {
-            // The ClientConn's answer to `expect: 100-continue` (it sends it once the backend
-            // is reached): the client waits for it before sending the body. Other 1xx carry
-            // nothing HTTP/2 needs.
-            if (s.response.status() == 100) {
-                const nghttp2_nv status = nv(":status", "100");
-                nghttp2_submit_headers(session_.get(), NGHTTP2_FLAG_NONE, s.id, nullptr, &status, 1, nullptr);
-            }
-            evbuffer_drain(in, s.response.head_size());
-            s.response.begin(s.method == "HEAD");
-            continue;
-        }
-        if (!submit_response_head(s)) return;
-    }
-    if (!s.body_done) {
-        const BodyPump::Step step = s.pump.pump(in, s.body.get());
-        if (step == BodyPump::Step::failed || step == BodyPump::Step::too_large) {
-            reset(s, NGHTTP2_INTERNAL_ERROR);
-            return;
-        }
-        s.body_done = step == BodyPump::Step::done;
-    }
-    if (!s.paused && evbuffer_get_length(s.body.get()) >= kStreamHigh) {
-        s.paused = true;  // read_body() resumes below the low watermark
-        bufferevent_disable(s.end.get(), EV_READ);
-    }
-    if (evbuffer_get_length(s.body.get()) > 0 || s.body_done) nghttp2_session_resume_data(session_.get(), s.id);
-}
-
-bool H2Session::submit_response_head(Stream& s) {
-    const MessageParser& r = s.response;
-    const int status = r.status();
-    // llhttp accepts only three-digit status codes; the modulo tells the compiler so.
-    std::snprintf(s.status, sizeof s.status, "%03u", static_cast<unsigned>(status) % 1000u);
-    const auto headers = r.headers();
-    size_t names = 0;
-    for (const Header& hd : headers) names += hd.name.size();
-    scratch_.clear();
-    scratch_.reserve(names);  // the views below point into it: no reallocation after this
-    std::vector<nghttp2_nv> nva;
-    nva.reserve(headers.size() + 1);
-    nva.push_back(nv(":status", s.status));
-    for (const Header& hd : headers) {
-        if (connection_specific(hd.name)) continue;
-        const size_t at = scratch_.size();
-        for (char c : hd.name) scratch_.push_back(ascii_lower(c));
-        nva.push_back(nv(std::string_view(scratch_).substr(at, hd.name.size()), hd.value));
-    }
-    const Framing framing = r.framing();
-    // An empty body ends the stream with the HEADERS: a gRPC "trailers-only" response must
-    // be that one frame.
-    const bool has_body = (framing == Framing::length && r.content_length() > 0) || framing == Framing::chunked ||
-                          framing == Framing::until_close;
-    s.pump.start(framing, r.content_length(), Framing::length);
-    s.head_sent = true;
-    s.body_done = !has_body;
-    nghttp2_data_provider body{};
-    body.read_callback = read_body;
-    // nghttp2 copies the fields; the values are views into the head, drained only after.
-    const int rv = nghttp2_submit_response(session_.get(), s.id, nva.data(), nva.size(), has_body ? &body : nullptr);
-    evbuffer_drain(bufferevent_get_input(s.end.get()), r.head_size());
-    if (rv != 0) {
-        spdlog::debug("HTTP/2 stream {}: {}", s.id, nghttp2_strerror(rv));
-        reset(s, NGHTTP2_INTERNAL_ERROR);
-        return false;
-    }
-    return true;
-}
-
-ssize_t H2Session::read_body(nghttp2_session*, int32_t id, uint8_t* buf, size_t len, uint32_t* flags,
-                             nghttp2_data_source*, void* self) {
-    auto* h = static_cast<H2Session*>(self);
-    Stream* s = h->find(id);
-    if (!s) return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
-    const int n = evbuffer_remove(s->body.get(), buf, len);
-    if (n < 0) return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
-    const size_t left = evbuffer_get_length(s->body.get());
-    if (s->paused && left < kStreamLow && s->end) {
-        s->paused = false;
-        bufferevent_enable(s->end.get(), EV_READ);
-    }
-    if (left == 0 && s->body_done) {
-        *flags |= NGHTTP2_DATA_FLAG_EOF;
-        if (!s->pump.trailers().empty() && h->submit_trailers(*s)) *flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
-        return n;
-    }
-    return n == 0 ? NGHTTP2_ERR_DEFERRED : n;
-}
-
-bool H2Session::submit_trailers(Stream& s) {
-    // The ClientConn wrote them (chunked.h checked each line).
-    const std::vector<Header> fields = trailer_fields(s.pump.trailers());
-    size_t names = 0;
-    for (const Header& f : fields) names += f.name.size();
-    scratch_.clear();
-    scratch_.reserve(names);  // the views below point into it: no reallocation after this
-    std::vector<nghttp2_nv> nva;
-    nva.reserve(fields.size());
-    for (const Header& f : fields) {
-        const size_t at = scratch_.size();
-        for (char c : f.name) scratch_.push_back(ascii_lower(c));
-        nva.push_back(nv(std::string_view(scratch_).substr(at, f.name.size()), f.value));
-    }
-    return !nva.empty() && nghttp2_submit_trailer(session_.get(), s.id, nva.data(), nva.size()) == 0;
-}
-
-void H2Session::stream_event_cb(bufferevent*, short what, void* stream) {
-    auto* s = static_cast<Stream*>(stream);
-    H2Session& h = s->session;
-    if (h.closed_) return;
-    // The ClientConn closed its end: what it sent before closing is read first. After a whole
-    // response that is its keep-alive close; before, the client must not wait for the rest.
-    // Request bytes it will never read are credited back, or the connection's window shrinks.
-    s->client_gone = true;
-    if (s->unconsumed > 0) {
-        nghttp2_session_consume(h.session_.get(), s->id, s->unconsumed);
-        s->unconsumed = 0;
-    }
-    h.read_response(*s);
-    if (s->head_sent && s->body_done) {
-        h.flush();
-        return;
-    }
-    if (s->head_sent) {
-        if (s->pump.finish_at_eof(s->body.get()) == BodyPump::Step::done) {
-            s->body_done = true;
-            nghttp2_session_resume_data(h.session_.get(), s->id);
-            h.flush();
-            return;
-        }
-    }
-    h.reset(*s, NGHTTP2_INTERNAL_ERROR);
-    h.flush();
-}
-
-void H2Session::reset(Stream& s, uint32_t error_code) {
-    nghttp2_submit_rst_stream(session_.get(), NGHTTP2_FLAG_NONE, s.id, error_code);
-}
-
-int H2Session::on_stream_close(nghttp2_session*, int32_t id, uint32_t, void* self) {
-    auto* h = static_cast<H2Session*>(self);
-    auto it = h->streams_.find(id);
-    if (it == h->streams_.end()) return 0;
-    std::unique_ptr<Stream> s = std::move(it->second);
-    h->streams_.erase(it);
-    if (s->unconsumed > 0) nghttp2_session_consume_connection(h->session_.get(), s->unconsumed);
-    if (s->end) {
-        // The ClientConn learns the exchange is over (a keep-alive wait ends, a request still
-        // in progress is abandoned); our end is freed from the loop, outside its callbacks.
-        end_pair(s->end.get());
-        bufferevent_setcb(s->end.get(), nullptr, nullptr, nullptr, nullptr);
-        bufferevent_disable(s->end.get(), EV_READ | EV_WRITE);
-    }
-    h->rt_.reaper.dispose(std::move(s));
-    if (h->streams_.empty() && !h->closed_ && !h->ending_) h->arm_idle_timer();
-    return 0;
 }
 
 }  // namespace ne::proxy
